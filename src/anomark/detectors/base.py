@@ -1,0 +1,450 @@
+"""The :class:`Detector` base class: input validation, thresholds, detection and persistence.
+
+Subclasses implement four small hooks and inherit everything else:
+
+``_validate_params()``
+    Check the constructor parameters (called at the start of ``fit``); raise
+    :class:`~anomark.errors.ConfigurationError`.
+``_fit(ds)``
+    Learn from a validated, finite :class:`~anomark.dataset.Dataset`; set attributes ending in ``_``.
+``_score(ds)``
+    Return one float score per row of ``ds`` (higher = more anomalous).
+``_get_state()`` / ``_set_state(state, arrays, folder)``
+    Fitted state as JSON-compatible values + numeric arrays (no pickle), and back.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import warnings
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+
+from anomark.dataset import Dataset, DataLike
+from anomark.detection import Detection
+from anomark.errors import ConfigurationError, DataError, NotFittedError, PersistenceError
+from anomark.persistence import read_saved, register_param_type, write_saved
+from anomark.threshold import Threshold
+
+__all__ = ["Detector", "available_detectors", "get_detector_class"]
+
+register_param_type("Threshold", Threshold, Threshold.to_dict, Threshold.from_dict)
+
+_REGISTRY: dict[str, type[Detector]] = {}
+
+
+def available_detectors() -> dict[str, type[Detector]]:
+    """Registered detectors by short name (``"rcf"``, ``"iforest"``, ``"conv-ae"``...)."""
+    _import_builtin_detectors()
+    return dict(sorted(_REGISTRY.items()))
+
+
+def get_detector_class(name: str) -> type[Detector]:
+    """The detector class registered under ``name`` (short name or class name)."""
+    _import_builtin_detectors()
+    for short, cls in _REGISTRY.items():
+        if name in (short, cls.__name__):
+            return cls
+    raise ConfigurationError(
+        f"unknown detector {name!r}; available: {', '.join(sorted(_REGISTRY))}"
+    )
+
+
+def _import_builtin_detectors() -> None:
+    import importlib
+
+    for module in ("isolation_forest", "rcf", "conv_autoencoder"):
+        try:
+            importlib.import_module(f"anomark.detectors.{module}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"anomark.detectors.{module}":
+                raise
+
+
+def check_int(value: Any, name: str, low: int | None = None, high: int | None = None) -> int:
+    """Validate an integer parameter within ``[low, high]``; raise ConfigurationError."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise ConfigurationError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+    if (low is not None and value < low) or (high is not None and value > high):
+        lo = "-inf" if low is None else low
+        hi = "inf" if high is None else high
+        raise ConfigurationError(f"{name} must be in [{lo}, {hi}], got {value}")
+    return int(value)
+
+
+def check_float(
+    value: Any, name: str, low: float | None = None, high: float | None = None,
+    *, low_open: bool = False, high_open: bool = False,
+) -> float:
+    """Validate a real parameter within bounds; raise ConfigurationError."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise ConfigurationError(f"{name} must be a number, got {type(value).__name__} {value!r}")
+    v = float(value)
+    bad = not np.isfinite(v)
+    if low is not None:
+        bad |= v <= low if low_open else v < low
+    if high is not None:
+        bad |= v >= high if high_open else v > high
+    if bad:
+        lb = "(" if low_open else "["
+        hb = ")" if high_open else "]"
+        raise ConfigurationError(f"{name} must be in {lb}{low}, {high}{hb}, got {value!r}")
+    return v
+
+
+def check_choice(value: Any, name: str, choices: tuple[Any, ...]) -> Any:
+    """Validate that ``value`` is one of ``choices``."""
+    if value not in choices:
+        raise ConfigurationError(f"{name} must be one of {choices}, got {value!r}")
+    return value
+
+
+class Detector(BaseEstimator, ABC):  # type: ignore[misc]
+    """Abstract anomaly detector: ``fit`` / ``score`` / ``detect`` / ``save`` / ``load``.
+
+    Follows scikit-learn's conventions: the constructor only stores its arguments, ``fit``
+    validates them and returns ``self``, fitted attributes end with ``_``, and
+    ``get_params``/``set_params``/``sklearn.base.clone`` work.
+
+    Input can be a :class:`~anomark.dataset.Dataset`, a DataFrame (time-indexed or with a
+    time column), a Series, or a 1-D/2-D array (rows = time steps). Scores are a
+    :class:`pandas.Series` with the input's index, named ``"score"``: higher = more anomalous.
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        Number of columns seen in ``fit``.
+    feature_names_in_ : numpy.ndarray of str
+        Column names seen in ``fit``.
+    threshold_ : Threshold
+        The threshold rule fitted on the training scores.
+    """
+
+    #: Short name used by the CLI and :func:`get_detector_class`.
+    name: ClassVar[str] = ""
+    #: Threshold used when ``threshold=None``.
+    default_threshold: ClassVar[tuple[str, float]] = ("mean_std", 3.0)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.name and not inspect.isabstract(cls):
+            _REGISTRY[cls.name] = cls
+
+    # ------------------------------------------------------------------ hooks
+    def _validate_params(self) -> None:
+        """Check constructor parameters; raise ConfigurationError. Called first in ``fit``."""
+        threshold = getattr(self, "threshold", None)
+        if threshold is not None and not isinstance(threshold, Threshold):
+            raise ConfigurationError(
+                f"threshold must be a Threshold (e.g. Threshold.mean_std(3)) or None, got "
+                f"{type(threshold).__name__} {threshold!r}"
+            )
+
+    @abstractmethod
+    def _fit(self, ds: Dataset) -> None:
+        """Learn from validated data."""
+
+    @abstractmethod
+    def _score(self, ds: Dataset) -> np.ndarray:
+        """One score per row of ``ds``."""
+
+    @abstractmethod
+    def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """Fitted state: JSON-compatible values and numeric arrays."""
+
+    @abstractmethod
+    def _set_state(
+        self, state: dict[str, Any], arrays: dict[str, np.ndarray], folder: Path
+    ) -> None:
+        """Restore fitted state written by :meth:`_get_state`."""
+
+    def _write_extra_files(self, folder: Path) -> list[str]:
+        """Write extra files (a Keras model...) into ``folder``; return their names."""
+        return []
+
+    def _min_rows(self) -> int:
+        """Fewest rows ``score`` accepts (e.g. the window size)."""
+        return 1
+
+    # ------------------------------------------------------------------ input
+    def _make_threshold(self) -> Threshold:
+        threshold = getattr(self, "threshold", None)
+        if threshold is None:
+            method, param = self.default_threshold
+            return Threshold(method, param)  # type: ignore[arg-type]
+        return threshold.unfitted()
+
+    def _check_input(self, data: DataLike, *, reset: bool) -> Dataset:
+        named = isinstance(data, Dataset | pd.DataFrame | pd.Series)
+        ds = Dataset.from_any(data)
+        ds.check_finite("scoring" if not reset else "fitting")
+        cls = type(self).__name__
+        if reset:
+            if len(ds) < 2:
+                raise DataError(f"{cls} needs at least 2 rows to fit, got 1 sample")
+            self.n_features_in_ = ds.n_features
+            self.feature_names_in_ = np.asarray(ds.columns, dtype=object)
+            self._fitted_with_names_ = named
+            return ds
+        expected = [str(c) for c in self.feature_names_in_]
+        fitted_with_names = getattr(self, "_fitted_with_names_", True)
+        if named and fitted_with_names and ds.columns != expected:
+            got = ds.columns
+            missing = [c for c in expected if c not in got]
+            extra = [c for c in got if c not in expected]
+            if not missing and not extra:
+                ds = ds.select(expected)  # same columns in another order: reorder by name
+            else:
+                raise DataError(
+                    f"X has {len(got)} features, but {cls} is expecting {len(expected)} "
+                    f"features as input. The feature names should match those that were "
+                    f"passed during fit: missing columns {missing}, unexpected columns {extra}"
+                )
+        elif ds.n_features != self.n_features_in_:
+            raise DataError(
+                f"X has {ds.n_features} features, but {cls} is expecting "
+                f"{self.n_features_in_} features as input"
+            )
+        elif named != fitted_with_names:
+            if fitted_with_names:
+                warnings.warn(
+                    f"X does not have valid feature names, but {cls} was fitted with feature "
+                    "names; columns are matched by position",
+                    UserWarning,
+                    stacklevel=3,
+                )
+            else:
+                warnings.warn(
+                    f"X has feature names, but {cls} was fitted without feature names",
+                    UserWarning,
+                    stacklevel=3,
+                )
+            ds = Dataset(
+                pd.DataFrame(ds.values, index=ds.index, columns=expected), name=ds.name
+            )
+        if len(ds) < self._min_rows():
+            raise DataError(
+                f"{cls} needs at least {self._min_rows()} rows to score (its window size), "
+                f"got {len(ds)}"
+            )
+        return ds
+
+    def _check_fitted(self) -> None:
+        if not self.__sklearn_is_fitted__():
+            raise NotFittedError(
+                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with "
+                "appropriate arguments before using this estimator."
+            )
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "threshold_")
+
+    # ------------------------------------------------------------------ public API
+    def _fit_scores(self, data: DataLike) -> tuple[Dataset, np.ndarray]:
+        self._validate_params()
+        ds = self._check_input(data, reset=True)
+        self._fit(ds)
+        scores = np.asarray(self._score(ds), dtype=np.float64)
+        self._check_scores(scores, len(ds))
+        self.threshold_ = self._make_threshold().fit(scores)
+        return ds, scores
+
+    def fit(self, data: DataLike, y: Any = None) -> Detector:
+        """Fit the detector, score the training data and fit the threshold on those scores.
+
+        Parameters
+        ----------
+        data : Dataset, DataFrame, Series or array
+            Training data (rows = time steps).
+        y : ignored
+            Present for scikit-learn compatibility.
+
+        Returns
+        -------
+        self
+        """
+        self._fit_scores(data)
+        return self
+
+    def score(self, data: DataLike, y: Any = None) -> pd.Series:
+        """Anomaly score per timestamp (higher = more anomalous).
+
+        Parameters
+        ----------
+        data : Dataset, DataFrame, Series or array
+            Data with the same columns as in ``fit`` (reordered columns are matched by name).
+        y : ignored
+
+        Returns
+        -------
+        pandas.Series
+            Indexed like ``data``, named ``"score"``.
+        """
+        return self._score_data(data)[1]
+
+    def _score_data(self, data: DataLike) -> tuple[Dataset, pd.Series]:
+        self._check_fitted()
+        ds = self._check_input(data, reset=False)
+        scores = np.asarray(self._score(ds), dtype=np.float64)
+        self._check_scores(scores, len(ds))
+        return ds, pd.Series(scores, index=ds.index, name="score")
+
+    def _check_scores(self, scores: np.ndarray, n: int) -> None:
+        if scores.shape != (n,):
+            raise DataError(  # pragma: no cover - a bug in a subclass
+                f"{type(self).__name__} produced {scores.shape} scores for {n} rows"
+            )
+        if not np.isfinite(scores).all():
+            raise DataError(
+                f"{type(self).__name__} produced NaN/inf scores; the input values are probably "
+                "too large for the model (rescale the data)"
+            )
+
+    def detect(
+        self,
+        data: DataLike,
+        *,
+        refit_threshold: bool = False,
+        threshold: Threshold | None = None,
+    ) -> Detection:
+        """Score ``data`` and flag the points above the threshold.
+
+        Parameters
+        ----------
+        data : Dataset, DataFrame, Series or array
+            Data to score.
+        refit_threshold : bool, default False
+            Fit the threshold rule on these scores instead of applying the one fitted on the
+            training scores (what the reference notebooks do). The detector is not changed.
+        threshold : Threshold, optional
+            Use this rule instead: applied as is when fitted, otherwise fitted on these scores.
+
+        Returns
+        -------
+        Detection
+        """
+        ds, scores = self._score_data(data)
+        if threshold is not None:
+            if not isinstance(threshold, Threshold):
+                raise ConfigurationError(f"threshold must be a Threshold, got {threshold!r}")
+            rule = threshold if threshold.is_fitted else threshold.unfitted().fit(scores)
+        elif refit_threshold:
+            rule = self.threshold_.unfitted().fit(scores)
+        else:
+            rule = self.threshold_
+        return Detection(scores, rule.value_, data=ds, detector=type(self).__name__)
+
+    def fit_detect(self, data: DataLike) -> Detection:
+        """``fit(data)`` then detect on the same data, scoring it only once."""
+        ds, scores = self._fit_scores(data)
+        series = pd.Series(scores, index=ds.index, name="score")
+        return Detection(series, self.threshold_.value_, data=ds, detector=type(self).__name__)
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+        """Save the fitted detector to a folder (JSON + ``.npz``; no pickle).
+
+        Parameters
+        ----------
+        path : str or path
+            Folder to create.
+        overwrite : bool, default False
+            Replace an existing saved detector at ``path``. A folder that is not a saved
+            detector is never replaced.
+
+        Returns
+        -------
+        pathlib.Path
+            The folder written.
+
+        Raises
+        ------
+        SaveExistsError
+            ``path`` exists and ``overwrite`` is false.
+        NotFittedError
+            The detector is not fitted.
+        """
+        self._check_fitted()
+        state, arrays = self._get_state()
+        fitted = {
+            "n_features_in_": int(self.n_features_in_),
+            "feature_names_in_": [str(c) for c in self.feature_names_in_],
+            "fitted_with_names": bool(getattr(self, "_fitted_with_names_", True)),
+            "threshold_": self.threshold_.to_dict(),
+        }
+        return write_saved(
+            path,
+            class_name=type(self).__name__,
+            params=self.get_params(deep=False),
+            fitted=fitted,
+            state=state,
+            arrays=arrays,
+            overwrite=overwrite,
+            write_extra=self._write_extra_files,
+        )
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Detector:
+        """Load a detector saved with :meth:`save`.
+
+        Called on :class:`Detector` it returns whichever detector class was saved; called on a
+        subclass it also checks the saved class is that one.
+
+        Raises
+        ------
+        PersistenceError
+            Missing/corrupted files, hand-edited values of the wrong type, unknown keys,
+            a detector saved by a newer anomark.
+        """
+        config, arrays = read_saved(path)
+        name = config["class"]
+        try:
+            klass = get_detector_class(name)
+        except ConfigurationError:
+            raise PersistenceError(f"{path}: unknown detector class {name!r}") from None
+        if not issubclass(klass, cls):
+            raise PersistenceError(f"{path} holds a {name}, not a {cls.__name__}")
+        params = config["params"]
+        valid = set(klass._get_param_names())
+        unknown = set(params) - valid
+        if unknown:
+            raise PersistenceError(
+                f"{path}: unknown parameter(s) {sorted(unknown)} for {name}; valid: {sorted(valid)}"
+            )
+        try:
+            det = klass(**params)
+            det._validate_params()
+        except (ConfigurationError, TypeError, ValueError) as exc:
+            raise PersistenceError(f"{path}: invalid parameters for {name}: {exc}") from None
+        fitted = config["fitted"]
+        try:
+            names = fitted["feature_names_in_"]
+            n_features = fitted["n_features_in_"]
+            if (
+                not isinstance(names, list)
+                or not all(isinstance(c, str) for c in names)
+                or isinstance(n_features, bool)
+                or not isinstance(n_features, int)
+                or n_features != len(names)
+                or n_features < 1
+            ):
+                raise TypeError("feature names / count do not agree")
+            det.n_features_in_ = n_features
+            det.feature_names_in_ = np.asarray(names, dtype=object)
+            det._fitted_with_names_ = bool(fitted.get("fitted_with_names", True))
+            threshold = Threshold.from_dict(fitted["threshold_"])
+            if not threshold.is_fitted:
+                raise TypeError("threshold_ has no value")
+            det._set_state(config["state"], arrays, Path(path))
+        except PersistenceError:
+            raise
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            raise PersistenceError(f"{path}: invalid fitted state for {name}: {exc!r}") from None
+        det.threshold_ = threshold
+        return det
