@@ -64,7 +64,9 @@ def _to_datetime_index(values: Any, source: str) -> pd.DatetimeIndex:
 def _is_datetime_like(series: pd.Series) -> bool:
     if pd.api.types.is_datetime64_any_dtype(series.dtype):
         return True
-    if not (pd.api.types.is_object_dtype(series.dtype) or pd.api.types.is_string_dtype(series.dtype)):
+    if not (
+        pd.api.types.is_object_dtype(series.dtype) or pd.api.types.is_string_dtype(series.dtype)
+    ):
         return False
     sample = series.dropna().head(20)
     if sample.empty:
@@ -149,7 +151,10 @@ class Dataset:
                 f"duplicates must be 'raise', 'mean', 'first' or 'last', got {duplicates!r}"
             )
         if frame.shape[1] == 0:
-            raise DataError(f"{where} has no value columns")
+            raise DataError(
+                f"{where} has no value columns: 0 feature(s) (shape={frame.shape}) while a "
+                "minimum of 1 is required."
+            )
         if frame.shape[0] == 0:
             raise DataError(f"{where} is empty (0 rows)")
         if frame.columns.has_duplicates:
@@ -192,7 +197,9 @@ class Dataset:
                     "drop it or convert it to numbers"
                 )
             elif pd.api.types.is_complex_dtype(dtype):
-                raise DataError(f"{where}: column {col!r} holds complex numbers")
+                raise DataError(
+                    f"{where}: column {col!r} holds complex numbers (Complex data not supported)"
+                )
         try:
             frame = frame.astype(np.float64)
         except (ValueError, TypeError) as exc:  # pragma: no cover - guarded above
@@ -201,7 +208,7 @@ class Dataset:
         values = frame.to_numpy()
         inf = np.isinf(values)
         if inf.any():
-            cols = [frame.columns[j] for j in np.flatnonzero(inf.any(axis=0))]
+            cols = [str(frame.columns[int(j)]) for j in np.flatnonzero(inf.any(axis=0))]
             first = int(np.flatnonzero(inf.any(axis=1))[0])
             raise DataError(
                 f"{where}: infinite values in column(s) {cols} (first at {frame.index[first]}); "
@@ -218,9 +225,9 @@ class Dataset:
             frame = frame.sort_index(kind="stable")
         if frame.index.has_duplicates:
             if duplicates == "raise":
-                dup = frame.index[frame.index.duplicated()]
+                repeated = frame.index[frame.index.duplicated()]
                 raise DataError(
-                    f"{where}: {len(dup)} duplicate timestamp(s), first {dup[0]}; pass "
+                    f"{where}: {len(repeated)} duplicate timestamp(s), first {repeated[0]}; pass "
                     "duplicates='mean', 'first' or 'last' to combine them"
                 )
             if duplicates == "mean":
@@ -306,16 +313,28 @@ class Dataset:
 
         Without ``index`` the rows are indexed by position (0, 1, 2...).
         """
+        if type(values).__module__.startswith("scipy.sparse"):
+            raise DataError(
+                "sparse input is not supported (time series are dense); convert it with "
+                ".toarray() first"
+            )
         try:
             arr = np.asarray(values)
         except (ValueError, TypeError) as exc:
             raise DataError(f"cannot convert input to an array: {exc}") from None
-        if arr.dtype == object or not (
-            np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)
-        ):
-            raise DataError(f"array input must be numeric, got dtype {arr.dtype}")
+        if arr.dtype == object:
+            # e.g. numbers in an object array: accept them when they all convert to float
+            try:
+                arr = arr.astype(np.float64)
+            except (ValueError, TypeError) as exc:
+                raise DataError(
+                    f"array input must be numeric; an object array could not be converted "
+                    f"to numbers: {exc}"
+                ) from None
         if np.issubdtype(arr.dtype, np.complexfloating):
-            raise DataError("array input holds complex numbers")
+            raise DataError("Complex data not supported: array input holds complex numbers")
+        if not (np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)):
+            raise DataError(f"array input must be numeric, got dtype {arr.dtype}")
         if arr.ndim == 1:
             arr = arr[:, None]
         if arr.ndim != 2:
@@ -638,7 +657,7 @@ class Dataset:
 
     def interpolate(self, limit: int | None = None) -> Dataset:
         """Fill NaN inside the series by linear interpolation in time (no extrapolation)."""
-        method = "time" if self.is_time_indexed else "index"
+        method: Literal["time", "index"] = "time" if self.is_time_indexed else "index"
         return self._new(
             self._frame.interpolate(method=method, limit=limit, limit_area="inside")
         )
@@ -673,7 +692,9 @@ class Dataset:
         """
         if not self.is_time_indexed:
             raise DataError(f"{self._where()} has no time index; cannot resample")
-        return self._new(_resample(self._frame, freq, agg=agg, interpolate=interpolate, limit=limit))
+        return self._new(
+            _resample(self._frame, freq, agg=agg, interpolate=interpolate, limit=limit)
+        )
 
     def select(self, columns: Iterable[str]) -> Dataset:
         """A Dataset with only ``columns`` (in that order)."""
@@ -707,7 +728,7 @@ class Dataset:
         if fraction is not None:
             if not 0.0 < float(fraction) < 1.0:
                 raise DataError(f"fraction must be in (0, 1), got {fraction}")
-            cut = int(round(len(self) * float(fraction)))
+            cut = round(len(self) * float(fraction))
         else:
             key: Any = at
             if self.is_time_indexed:
@@ -734,7 +755,9 @@ class Dataset:
         return pd.Timedelta(int(np.median(deltas)), unit="ns")
 
 
-DataLike = Dataset | pd.DataFrame | pd.Series | np.ndarray | Sequence[float] | Sequence[Sequence[float]]
+DataLike = (
+    Dataset | pd.DataFrame | pd.Series | np.ndarray | Sequence[float] | Sequence[Sequence[float]]
+)
 
 
 # ---------------------------------------------------------------------- helpers
@@ -755,7 +778,9 @@ def _expand_paths(paths: PathLike | Sequence[PathLike]) -> list[str]:
     elif isinstance(paths, Sequence) and not isinstance(paths, bytes):
         items = [os.fspath(p) for p in paths]
     else:
-        raise TypeError(f"expected a path, glob pattern or list of paths, got {type(paths).__name__}")
+        raise TypeError(
+            f"expected a path, glob pattern or list of paths, got {type(paths).__name__}"
+        )
     if not items:
         raise DataError("no CSV files given")
     files: list[str] = []

@@ -61,7 +61,7 @@ class Detection:
 
     @property
     def anomalies(self) -> pd.DataFrame:
-        """Flagged timestamps with their value(s) and score, most anomalous first within time order."""
+        """Flagged timestamps (in time order) with their value(s) and score."""
         cols: dict[str, Any] = {}
         if self.data is not None:
             frame = self.data.frame
@@ -73,7 +73,10 @@ class Detection:
 
     @property
     def events(self) -> pd.DataFrame:
-        """Maximal runs of consecutive flags: ``start``, ``end``, ``peak_time``, ``peak_score``, ``n_points``."""
+        """Maximal runs of consecutive flags.
+
+        Columns: ``start``, ``end``, ``peak_time``, ``peak_score``, ``n_points``.
+        """
         flags = self.flags.to_numpy()
         columns = ["start", "end", "peak_time", "peak_score", "n_points"]
         if not flags.any():
@@ -84,7 +87,7 @@ class Detection:
         scores = self.scores.to_numpy()
         index = self.scores.index
         rows = []
-        for s, e in zip(starts, ends, strict=True):
+        for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
             peak = s + int(np.argmax(scores[s : e + 1]))
             rows.append((index[s], index[e], index[peak], float(scores[peak]), int(e - s + 1)))
         return pd.DataFrame(rows, columns=columns)

@@ -68,7 +68,7 @@ def register_param_type(
     to_dict: Callable[[Any], dict[str, Any]],
     from_dict: Callable[[Any], Any],
 ) -> None:
-    """Allow parameters of type ``cls`` to be saved as ``{"__type__": tag, "value": to_dict(obj)}``."""
+    """Allow parameters of type ``cls`` to be saved (as ``{"__type__": tag, "value": ...}``)."""
     _PARAM_TYPES[tag] = (cls, to_dict, from_dict)
 
 
@@ -198,9 +198,11 @@ def write_saved(
 
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.saving-"))
+    old: Path | None = None
     try:
         with open(tmp / ARRAYS, "wb") as fh:
-            np.savez(fh, **{k: np.ascontiguousarray(v) for k, v in arrays.items()})
+            contiguous: dict[str, Any] = {k: np.ascontiguousarray(v) for k, v in arrays.items()}
+            np.savez(fh, **contiguous)
         names = [ARRAYS]
         if write_extra is not None:
             names += write_extra(tmp)
@@ -224,7 +226,6 @@ def write_saved(
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
-        old: Path | None = None
         if target.exists():
             old = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.old-"))
             old.rmdir()
@@ -234,6 +235,8 @@ def write_saved(
             shutil.rmtree(old, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        if old is not None and old.exists() and not target.exists():
+            os.replace(old, target)  # put the previous save back
         raise
     return target
 
@@ -249,7 +252,14 @@ def read_saved(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, 
     """
     folder = Path(path)
     if not folder.is_dir():
-        raise PersistenceError(f"{folder} is not a folder with a saved detector")
+        leftovers = sorted(folder.parent.glob(f".{folder.name}.old-*"))
+        hint = (
+            f"; a save was interrupted and left the previous version in {leftovers[-1]}: "
+            f"rename it to {folder.name} to use it"
+            if leftovers and not folder.exists()
+            else ""
+        )
+        raise PersistenceError(f"{folder} is not a folder with a saved detector{hint}")
     cfg_path = folder / CONFIG
     if not cfg_path.is_file():
         raise PersistenceError(f"{folder} has no {CONFIG}; it is not a saved anomark detector")
@@ -259,11 +269,15 @@ def read_saved(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, 
         with open(cfg_path, encoding="utf-8") as fh:
             config = json.load(fh)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise PersistenceError(f"{cfg_path} is not valid JSON (truncated or edited?): {exc}") from None
+        raise PersistenceError(
+            f"{cfg_path} is not valid JSON (truncated or edited?): {exc}"
+        ) from None
     if not isinstance(config, dict):
         raise PersistenceError(f"{cfg_path} must hold a JSON object")
     if config.get("format") != FORMAT:
-        raise PersistenceError(f"{cfg_path} is not an anomark detector config (format != {FORMAT!r})")
+        raise PersistenceError(
+            f"{cfg_path} is not an anomark detector config (format != {FORMAT!r})"
+        )
     version = config.get("format_version")
     if isinstance(version, bool) or not isinstance(version, int):
         raise PersistenceError(f"{cfg_path}: format_version must be an integer, got {version!r}")

@@ -61,8 +61,8 @@ class Threshold:
     >>> import numpy as np
     >>> from anomark import Threshold
     >>> t = Threshold.mean_std(k=2.0).fit(np.array([1.0, 1.0, 1.0, 1.0, 5.0]))
-    >>> round(t.value_, 3)
-    5.2
+    >>> round(t.value_, 3)  # mean 1.8 + 2 * std 1.6
+    5.0
     >>> Threshold.fixed(2.0).fit([0.0]).apply([1.0, 3.0]).tolist()
     [False, True]
     """

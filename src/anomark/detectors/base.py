@@ -6,7 +6,8 @@ Subclasses implement four small hooks and inherit everything else:
     Check the constructor parameters (called at the start of ``fit``); raise
     :class:`~anomark.errors.ConfigurationError`.
 ``_fit(ds)``
-    Learn from a validated, finite :class:`~anomark.dataset.Dataset`; set attributes ending in ``_``.
+    Learn from a validated, finite :class:`~anomark.dataset.Dataset`; set attributes ending
+    in ``_``.
 ``_score(ds)``
     Return one float score per row of ``ds`` (higher = more anomalous).
 ``_get_state()`` / ``_set_state(state, arrays, folder)``
@@ -26,7 +27,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 
-from anomark.dataset import Dataset, DataLike
+from anomark.dataset import DataLike, Dataset
 from anomark.detection import Detection
 from anomark.errors import ConfigurationError, DataError, NotFittedError, PersistenceError
 from anomark.persistence import read_saved, register_param_type, write_saved

@@ -1,0 +1,423 @@
+"""Isolation Forest on sliding windows (shingles), with scores where higher = more anomalous.
+
+scikit-learn's :class:`~sklearn.ensemble.IsolationForest` grows the trees. Its trees are then
+copied into plain numeric arrays (a :class:`_Forest`) and every score — right after ``fit`` and
+after :meth:`~anomark.detectors.base.Detector.load` — is computed from those arrays by one
+compiled (numba) traversal that reproduces scikit-learn's ``score_samples`` arithmetic (float32
+inputs, per-tree path length + average path length of the leaf,
+``2 ** (-depth / c(max_samples))``).
+Saving therefore stores only arrays (``.npz``, no pickle) and a reloaded detector gives
+bit-for-bit the same scores, independently of scikit-learn's private attributes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from numbers import Integral, Real
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from anomark.dataset import Dataset
+from anomark.detectors.base import Detector, check_int
+from anomark.errors import ConfigurationError, DataError, PersistenceError
+from anomark.threshold import Threshold
+from anomark.windowing import Windowing
+
+__all__ = ["IsolationForestDetector"]
+
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+_TREE_ARRAYS = (
+    "children_left",
+    "children_right",
+    "feature",
+    "threshold",
+    "n_node_samples",
+    "node_depth",
+    "tree_offsets",
+)
+
+
+def _average_path_length(n: np.ndarray) -> np.ndarray:
+    """Average path length of an unsuccessful BST search among ``n`` points (Liu et al., c(n)).
+
+    The same arithmetic as scikit-learn's ``_average_path_length`` so scores agree exactly.
+    """
+    n = np.asarray(n, dtype=np.float64)
+    out = np.zeros(n.shape)
+    big = n > 2
+    out[n == 2] = 1.0
+    nb = n[big]
+    out[big] = 2.0 * (np.log(nb - 1.0) + np.euler_gamma) - 2.0 * (nb - 1.0) / nb
+    return out
+
+
+@dataclass(eq=False)
+class _Forest:
+    """The fitted isolation trees as flat arrays (every tree's nodes concatenated).
+
+    ``children_left``/``children_right``/``feature``/``threshold``/``n_node_samples`` are
+    scikit-learn's ``tree_`` arrays (children indices local to their tree, ``-1`` for leaves),
+    ``node_depth`` the depth of each node, ``tree_offsets[t]:tree_offsets[t+1]`` the nodes of
+    tree ``t``; ``max_samples`` the sub-sample size each tree was grown on.
+    """
+
+    children_left: np.ndarray
+    children_right: np.ndarray
+    feature: np.ndarray
+    threshold: np.ndarray
+    n_node_samples: np.ndarray
+    node_depth: np.ndarray
+    tree_offsets: np.ndarray
+    max_samples: int
+
+    @property
+    def n_trees(self) -> int:
+        return int(self.tree_offsets.shape[0] - 1)
+
+    @property
+    def n_nodes(self) -> int:
+        return int(self.children_left.shape[0])
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {name: getattr(self, name) for name in _TREE_ARRAYS}
+
+    @classmethod
+    def from_sklearn(cls, model: Any) -> _Forest:
+        """Copy the trees of a fitted :class:`sklearn.ensemble.IsolationForest`."""
+        n_in = int(model.n_features_in_)
+        parts: dict[str, list[np.ndarray]] = {k: [] for k in _TREE_ARRAYS[:-1]}
+        offsets = [0]
+        for est, features in zip(model.estimators_, model.estimators_features_, strict=True):
+            tree = est.tree_
+            feature = np.asarray(tree.feature, dtype=np.int64)
+            if len(features) != n_in:  # pragma: no cover - max_features is not exposed
+                feature = np.where(feature >= 0, np.asarray(features)[feature], feature)
+            parts["children_left"].append(np.asarray(tree.children_left, dtype=np.int64))
+            parts["children_right"].append(np.asarray(tree.children_right, dtype=np.int64))
+            parts["feature"].append(feature)
+            parts["threshold"].append(np.asarray(tree.threshold, dtype=np.float64))
+            parts["n_node_samples"].append(np.asarray(tree.n_node_samples, dtype=np.int64))
+            parts["node_depth"].append(np.asarray(tree.compute_node_depths(), dtype=np.int64))
+            offsets.append(offsets[-1] + int(tree.node_count))
+        return cls(
+            **{k: np.concatenate(v) for k, v in parts.items()},
+            tree_offsets=np.asarray(offsets, dtype=np.int64),
+            max_samples=int(model.max_samples_),
+        )
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray], max_samples: Any, n_inputs: int) -> _Forest:
+        """Rebuild from saved arrays, checking that they describe valid trees.
+
+        Raises
+        ------
+        PersistenceError
+            A missing array, a wrong dtype or shape, or node links that are not a forest.
+        """
+        missing = [k for k in _TREE_ARRAYS if k not in arrays]
+        if missing:
+            raise PersistenceError(f"saved Isolation Forest lacks array(s) {missing}")
+        if isinstance(max_samples, bool) or not isinstance(max_samples, int) or max_samples < 1:
+            raise PersistenceError(f"max_samples_ must be a positive integer, got {max_samples!r}")
+        out: dict[str, np.ndarray] = {}
+        for name in _TREE_ARRAYS:
+            arr = arrays[name]
+            kind = "f" if name == "threshold" else "i"
+            if arr.ndim != 1 or arr.dtype.kind != kind:
+                raise PersistenceError(
+                    f"saved array {name!r} must be 1-D of kind {kind!r}, got {arr.dtype} "
+                    f"with shape {arr.shape}"
+                )
+            out[name] = arr.astype(np.float64 if kind == "f" else np.int64)
+        offsets = out["tree_offsets"]
+        n_nodes = out["children_left"].shape[0]
+        if any(out[k].shape[0] != n_nodes for k in _TREE_ARRAYS[:-1]):
+            raise PersistenceError("saved Isolation Forest arrays have different lengths")
+        if (
+            offsets.shape[0] < 2
+            or offsets[0] != 0
+            or offsets[-1] != n_nodes
+            or np.any(np.diff(offsets) < 1)
+        ):
+            raise PersistenceError("saved Isolation Forest has invalid tree_offsets")
+        left, right = out["children_left"], out["children_right"]
+        local = np.arange(n_nodes) - np.repeat(offsets[:-1], np.diff(offsets))
+        size = np.repeat(np.diff(offsets), np.diff(offsets))
+        leaf = left == -1
+        internal = ~leaf
+        # Children come after their parent inside the same tree: traversal always ends.
+        ok = (
+            np.all((right == -1) == leaf)
+            and np.all(left[internal] > local[internal])
+            and np.all(right[internal] > local[internal])
+            and np.all(left[internal] < size[internal])
+            and np.all(right[internal] < size[internal])
+            and np.all((out["feature"][internal] >= 0) & (out["feature"][internal] < n_inputs))
+            and np.all(np.isfinite(out["threshold"]))
+            and np.all(out["n_node_samples"] >= 1)
+            and np.all(out["node_depth"] >= 0)
+        )
+        if not ok:
+            raise PersistenceError("saved Isolation Forest arrays do not describe valid trees")
+        return cls(**out, max_samples=max_samples)
+
+    def __post_init__(self) -> None:
+        offsets = self.tree_offsets
+        leaf = self.children_left == -1
+        shift = np.repeat(offsets[:-1], np.diff(offsets))
+        # Leaf value: depth + c(n_node_samples) - 1, in scikit-learn's order of operations.
+        contrib = self.node_depth.astype(np.float64) + _average_path_length(self.n_node_samples)
+        contrib -= 1.0
+        self._roots = np.ascontiguousarray(offsets[:-1])
+        self._left = np.where(leaf, -1, self.children_left + shift)
+        self._right = np.where(leaf, -1, self.children_right + shift)
+        self._feature = np.where(leaf, 0, self.feature)
+        self._contrib = contrib
+        self._n_inputs_min = int(self.feature[~leaf].max()) + 1 if (~leaf).any() else 0
+
+    def score(self, x: np.ndarray) -> np.ndarray:
+        """Isolation Forest anomaly score ``2 ** (-E[h(x)] / c(max_samples))`` per row of ``x``.
+
+        Equals ``-IsolationForest.score_samples(x)`` bit for bit: ``x`` is rounded to float32
+        as scikit-learn does, and each row's depths are summed in tree order.
+        """
+        x64 = np.ascontiguousarray(np.asarray(x, dtype=np.float32), dtype=np.float64)
+        if x64.ndim != 2 or x64.shape[1] < self._n_inputs_min:
+            raise DataError(  # the compiled traversal does no bounds checks: guard here
+                f"Isolation Forest input must be 2-D with at least {self._n_inputs_min} "
+                f"columns, got shape {x64.shape}"
+            )
+        depths = _depth_kernel()(
+            x64,
+            self._roots,
+            self._left,
+            self._right,
+            self._feature,
+            self.threshold,
+            self._contrib,
+        )
+        denominator = self.n_trees * float(_average_path_length(np.array([self.max_samples]))[0])
+        if denominator == 0.0:  # one training window: scikit-learn defines the score as 1
+            return np.ones(x64.shape[0])
+        return np.asarray(2.0 ** (-(depths / denominator)), dtype=np.float64)
+
+
+def _sum_depths(
+    x: np.ndarray,
+    roots: np.ndarray,
+    left: np.ndarray,
+    right: np.ndarray,
+    feature: np.ndarray,
+    threshold: np.ndarray,
+    contrib: np.ndarray,
+) -> np.ndarray:  # pragma: no cover - compiled by numba; exercised through _depth_kernel
+    """Sum over trees of the leaf value reached by each row (compiled with numba)."""
+    n = x.shape[0]
+    out = np.zeros(n)
+    for t in range(roots.shape[0]):  # tree by tree (its nodes stay in cache), like sklearn
+        for i in range(n):
+            node = roots[t]
+            while left[node] >= 0:
+                node = left[node] if x[i, feature[node]] <= threshold[node] else right[node]
+            out[i] += contrib[node]
+    return out
+
+
+_KERNEL: Any = None
+
+
+def _depth_kernel() -> Any:
+    """The numba-compiled :func:`_sum_depths` (compiled once, cached on disk)."""
+    global _KERNEL
+    if _KERNEL is None:
+        import numba
+
+        _KERNEL = numba.njit(cache=True, nogil=True)(_sum_depths)
+    return _KERNEL
+
+
+class IsolationForestDetector(Detector):
+    """Isolation Forest on sliding windows of the series (scikit-learn's trees).
+
+    Each window of ``window_size`` consecutive rows is flattened time-major into one vector
+    (:meth:`Windowing.shingles`); an :class:`sklearn.ensemble.IsolationForest` is grown on those
+    vectors and each window's score is credited to its last timestamp
+    (:meth:`Windowing.to_points`, ``align="end"``; earlier rows get the first window's score).
+
+    The score is **flipped** with respect to scikit-learn so that higher = more anomalous:
+    ``score = -IsolationForest.score_samples(window)``, i.e. the Isolation Forest anomaly
+    score ``s(x) = 2 ** (-E[h(x)] / c(max_samples))`` of Liu et al., in ``(0, 1]``; values
+    near 1 are anomalies, values well below 0.5 are normal. scikit-learn's ``contamination``
+    and ``offset_`` are not used: flags come from the detector's :class:`Threshold`.
+
+    Parameters
+    ----------
+    n_estimators : int, default 100
+        Number of isolation trees.
+    max_samples : "auto", int or float, default "auto"
+        Windows drawn (without replacement) to grow each tree: ``"auto"`` = min(256, n_windows),
+        an int (capped at the number of training windows), or a fraction in ``(0, 1]`` of them.
+    window_size : int, default 1
+        Rows per window; ``1`` scores each row on its own (point-wise).
+    random_state : int, numpy.random.RandomState or None, default None
+        Seed for reproducible trees. An int is needed to :meth:`save` the detector.
+    threshold : Threshold, optional
+        Rule turning scores into flags; default ``Threshold.mean_std(3)`` fitted on the
+        training scores.
+    n_jobs : int, optional
+        Parallel jobs used by scikit-learn to grow the trees (scoring is vectorised NumPy).
+
+    Attributes
+    ----------
+    forest_ : _Forest
+        The fitted trees as flat arrays (what :meth:`save` writes to ``arrays.npz``).
+    max_samples_ : int
+        Windows used to grow each tree.
+    windowing_ : Windowing
+        The windowing used (size ``window_size``, stride 1, ``align="end"``).
+    threshold_ : Threshold
+        Threshold fitted on the training scores.
+
+    Notes
+    -----
+    Saving stores the trees' arrays (scikit-learn's ``tree_.children_left``,
+    ``children_right``, ``feature``, ``threshold``, ``n_node_samples`` and node depths) in
+    ``arrays.npz``; loading validates them and scores with the same code used after ``fit``,
+    so scores after a round trip are identical. Nothing is pickled.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from anomark import IsolationForestDetector
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=500); x[250] = 8.0
+    >>> det = IsolationForestDetector(n_estimators=50, random_state=0).fit(x)
+    >>> scores = det.score(x)
+    >>> int(scores.to_numpy().argmax())
+    250
+    >>> bool(((scores > 0) & (scores <= 1)).all())
+    True
+    """
+
+    name: ClassVar[str] = "iforest"
+    default_threshold: ClassVar[tuple[str, float]] = ("mean_std", 3.0)
+
+    def __init__(
+        self,
+        n_estimators: int = 100,
+        max_samples: str | int | float = "auto",
+        window_size: int = 1,
+        random_state: int | np.random.RandomState | None = None,
+        threshold: Threshold | None = None,
+        n_jobs: int | None = None,
+    ) -> None:
+        self.n_estimators = n_estimators
+        self.max_samples = max_samples
+        self.window_size = window_size
+        self.random_state = random_state
+        self.threshold = threshold
+        self.n_jobs = n_jobs
+
+    # ------------------------------------------------------------------ hooks
+    def _validate_params(self) -> None:
+        super()._validate_params()
+        check_int(self.n_estimators, "n_estimators", 1)
+        check_int(self.window_size, "window_size", 1)
+        ms = self.max_samples
+        if isinstance(ms, str):
+            if ms != "auto":
+                raise ConfigurationError(
+                    f"max_samples must be 'auto', a positive int or a float in (0, 1], got {ms!r}"
+                )
+        elif isinstance(ms, Integral) and not isinstance(ms, bool):
+            check_int(ms, "max_samples", 1)
+        elif isinstance(ms, Real) and not isinstance(ms, bool):
+            if not 0.0 < float(ms) <= 1.0:
+                raise ConfigurationError(f"max_samples as a fraction must be in (0, 1], got {ms!r}")
+        else:
+            raise ConfigurationError(
+                f"max_samples must be 'auto', a positive int or a float in (0, 1], got "
+                f"{type(ms).__name__} {ms!r}"
+            )
+        rs = self.random_state
+        if rs is not None and not isinstance(rs, np.random.RandomState):
+            check_int(rs, "random_state", 0, 2**32 - 1)
+        if self.n_jobs is not None:
+            n_jobs = check_int(self.n_jobs, "n_jobs")
+            if n_jobs == 0:
+                raise ConfigurationError("n_jobs must be a non-zero integer or None, got 0")
+
+    def _min_rows(self) -> int:
+        return int(self.window_size)
+
+    def _effective_max_samples(self, n_windows: int) -> int:
+        ms = self.max_samples
+        if isinstance(ms, str):
+            return min(256, n_windows)
+        if isinstance(ms, Integral):
+            return min(int(ms), n_windows)
+        return max(1, int(float(ms) * n_windows))
+
+    def _shingle_source(self, ds: Dataset) -> np.ndarray:
+        values = ds.values
+        big = np.abs(values) > _FLOAT32_MAX
+        if big.any():
+            cols = [ds.columns[j] for j in np.flatnonzero(big.any(axis=0))]
+            raise DataError(
+                f"{type(self).__name__}: values in column(s) {cols} exceed the float32 range "
+                f"(|x| > {_FLOAT32_MAX:.3g}) that Isolation Forest works in; rescale the data"
+            )
+        return values
+
+    def _fit(self, ds: Dataset) -> None:
+        from sklearn.ensemble import IsolationForest
+
+        windowing = Windowing(int(self.window_size))
+        values = self._shingle_source(ds)
+        windowing.check_length(len(ds))
+        x = windowing.shingles(values).astype(np.float32)
+        max_samples = self._effective_max_samples(x.shape[0])
+        model = IsolationForest(
+            n_estimators=int(self.n_estimators),
+            max_samples=max_samples,
+            random_state=self.random_state,
+            n_jobs=self.n_jobs,
+        )
+        model.fit(x)
+        self.windowing_ = windowing
+        self.max_samples_ = max_samples
+        self.forest_ = _Forest.from_sklearn(model)
+
+    def _score(self, ds: Dataset) -> np.ndarray:
+        values = self._shingle_source(ds)
+        windowing = self.windowing_
+        n = len(ds)
+        window_scores = np.empty(windowing.n_windows(n))
+        for start, batch in windowing.iter_shingles(values, max_bytes=64 * 2**20):
+            window_scores[start : start + batch.shape[0]] = self.forest_.score(batch)
+        return windowing.to_points(window_scores, n)
+
+    # ------------------------------------------------------------------ persistence
+    def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        state = {"max_samples_": int(self.max_samples_), "window_size": int(self.window_size)}
+        return state, self.forest_.arrays()
+
+    def _set_state(
+        self, state: dict[str, Any], arrays: dict[str, np.ndarray], folder: Path
+    ) -> None:
+        if set(state) != {"max_samples_", "window_size"}:
+            raise PersistenceError(
+                f"{folder}: Isolation Forest state must have keys ['max_samples_', "
+                f"'window_size'], got {sorted(state)}"
+            )
+        if state["window_size"] != self.window_size:
+            raise PersistenceError(
+                f"{folder}: state window_size {state['window_size']!r} does not match the "
+                f"parameter window_size={self.window_size!r}"
+            )
+        n_inputs = int(self.window_size) * int(self.n_features_in_)
+        self.forest_ = _Forest.from_arrays(arrays, state["max_samples_"], n_inputs)
+        self.max_samples_ = self.forest_.max_samples
+        self.windowing_ = Windowing(int(self.window_size))

@@ -1,0 +1,427 @@
+"""Dataset: loaders (CSV, frames, arrays, sensors, S3), validation and transforms."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from anomark import Dataset
+from anomark.errors import DataError
+
+
+def _write(path: Path, text: str, encoding: str = "utf-8") -> Path:
+    path.write_text(text, encoding=encoding)
+    return path
+
+
+def _csv(
+    path: Path, start: str, n: int, freq: str = "1h", col: str = "value", first: float = 0.0
+) -> Path:
+    idx = pd.date_range(start, periods=n, freq=freq)
+    df = pd.DataFrame({"timestamp": idx.strftime("%Y-%m-%d %H:%M:%S"), col: first + np.arange(n)})
+    df.to_csv(path, index=False)
+    return path
+
+
+# ---------------------------------------------------------------------- from_csv
+def test_from_csv_one_file(tmp_path: Path):
+    path = _csv(tmp_path / "a.csv", "2024-01-01", 5)
+    ds = Dataset.from_csv(path)
+    assert len(ds) == 5
+    assert ds.columns == ["value"]
+    assert isinstance(ds.index, pd.DatetimeIndex)
+    assert ds.index[0] == pd.Timestamp("2024-01-01")
+    assert ds.name == "a.csv"
+    np.testing.assert_array_equal(ds.values[:, 0], np.arange(5.0))
+
+
+def test_from_csv_list_concatenated_in_time_order(tmp_path: Path):
+    later = _csv(tmp_path / "b.csv", "2024-01-02", 3, first=10.0)
+    earlier = _csv(tmp_path / "a.csv", "2024-01-01", 3)
+    ds = Dataset.from_csv([later, earlier])  # given out of order
+    assert len(ds) == 6
+    assert ds.index.is_monotonic_increasing
+    np.testing.assert_array_equal(ds.values[:, 0], [0, 1, 2, 10, 11, 12])
+
+
+def test_from_csv_glob_and_folder(tmp_path: Path):
+    _csv(tmp_path / "part-1.csv", "2024-01-01", 2)
+    _csv(tmp_path / "part-2.csv", "2024-01-03", 2, first=5.0)
+    _write(tmp_path / "notes.txt", "not a csv")
+    by_glob = Dataset.from_csv(str(tmp_path / "part-*.csv"))
+    by_folder = Dataset.from_csv(tmp_path)
+    assert len(by_glob) == 4
+    assert by_glob == by_folder
+
+
+def test_from_csv_glob_without_match(tmp_path: Path):
+    with pytest.raises(DataError, match=r"no files match"):
+        Dataset.from_csv(str(tmp_path / "nothing-*.csv"))
+
+
+def test_from_csv_missing_file(tmp_path: Path):
+    with pytest.raises(FileNotFoundError, match=r"missing.csv"):
+        Dataset.from_csv(tmp_path / "missing.csv")
+
+
+def test_from_csv_time_column_auto_detected_by_content(tmp_path: Path):
+    path = _write(tmp_path / "a.csv", "when,temp\n2024-01-01 00:00,1.5\n2024-01-01 01:00,2.5\n")
+    ds = Dataset.from_csv(path)
+    assert ds.columns == ["temp"]
+    assert ds.index[1] == pd.Timestamp("2024-01-01 01:00")
+
+
+def test_from_csv_named_time_column(tmp_path: Path):
+    path = _write(tmp_path / "a.csv", "a,b,stamp\n1,2,2024-01-01\n3,4,2024-01-02\n")
+    ds = Dataset.from_csv(path, time_column="stamp")
+    assert ds.columns == ["a", "b"]
+    with pytest.raises(DataError, match=r"time column 'nope' not found"):
+        Dataset.from_csv(path, time_column="nope")
+
+
+def test_from_csv_no_time_column(tmp_path: Path):
+    path = _write(tmp_path / "a.csv", "a,b\n1,2\n3,4\n")
+    with pytest.raises(DataError, match=r"no time column found"):
+        Dataset.from_csv(path)
+
+
+def test_from_csv_bom_is_stripped(tmp_path: Path):
+    path = tmp_path / "bom.csv"
+    path.write_bytes("timestamp,value\n2024-01-01,1\n2024-01-02,2\n".encode("utf-8-sig"))
+    ds = Dataset.from_csv(path)
+    assert ds.columns == ["value"]
+    assert ds.index.name == "timestamp"
+
+
+def test_from_csv_columns_subset(tmp_path: Path):
+    path = _write(tmp_path / "a.csv", "timestamp,a,b\n2024-01-01,1,2\n2024-01-02,3,4\n")
+    assert Dataset.from_csv(path, columns=["b"]).columns == ["b"]
+    with pytest.raises(DataError, match=r"columns \['c'\] not found"):
+        Dataset.from_csv(path, columns=["c"])
+
+
+def test_from_csv_empty_and_header_only(tmp_path: Path):
+    with pytest.raises(DataError, match=r"empty"):
+        Dataset.from_csv(_write(tmp_path / "empty.csv", ""))
+    with pytest.raises(DataError, match=r"has a header but no rows"):
+        Dataset.from_csv(_write(tmp_path / "header.csv", "timestamp,value\n"))
+
+
+def test_from_csv_files_with_different_columns(tmp_path: Path):
+    a = _csv(tmp_path / "a.csv", "2024-01-01", 2, col="x")
+    b = _csv(tmp_path / "b.csv", "2024-01-02", 2, col="y")
+    with pytest.raises(DataError, match=r"files have different columns"):
+        Dataset.from_csv([a, b])
+
+
+def test_from_csv_overlapping_files_need_duplicates_policy(tmp_path: Path):
+    a = _csv(tmp_path / "a.csv", "2024-01-01", 3)
+    b = _csv(tmp_path / "b.csv", "2024-01-01 02:00", 2, first=10.0)
+    with pytest.raises(DataError, match=r"duplicate timestamp"):
+        Dataset.from_csv([a, b])
+    ds = Dataset.from_csv([a, b], duplicates="first")
+    np.testing.assert_array_equal(ds.values[:, 0], [0, 1, 2, 11])
+
+
+# ---------------------------------------------------------------------- from_frame / array
+def test_from_frame_time_indexed_and_time_column():
+    idx = pd.date_range("2024-01-01", periods=3, freq="D")
+    indexed = Dataset.from_frame(pd.DataFrame({"v": [1.0, 2.0, 3.0]}, index=idx))
+    with_col = Dataset.from_frame(pd.DataFrame({"timestamp": idx, "v": [1.0, 2.0, 3.0]}))
+    assert indexed.columns == with_col.columns == ["v"]
+    assert (indexed.index == with_col.index).all()
+
+
+def test_from_frame_positions_kept_for_integer_index():
+    ds = Dataset.from_frame(pd.DataFrame({"v": [1.0, 2.0]}))
+    assert not ds.is_time_indexed
+    assert list(ds.index) == [0, 1]
+
+
+def test_from_frame_series_named_and_unnamed():
+    idx = pd.date_range("2024", periods=2, freq="h")
+    assert Dataset.from_frame(pd.Series([1.0, 2.0], index=idx, name="temp")).columns == ["temp"]
+    assert Dataset.from_frame(pd.Series([1.0, 2.0], index=idx)).columns == ["value"]
+
+
+def test_bool_columns_become_floats():
+    ds = Dataset.from_frame(pd.DataFrame({"flag": [True, False]}))
+    assert ds.values.dtype == np.float64
+    np.testing.assert_array_equal(ds.values[:, 0], [1.0, 0.0])
+
+
+def test_from_array_shapes_and_names():
+    assert Dataset.from_array(np.arange(4.0)).columns == ["value"]
+    ds = Dataset.from_array(np.zeros((3, 2)))
+    assert ds.columns == ["0", "1"]
+    assert ds.shape == (3, 2)
+    with pytest.raises(DataError, match=r"1-D or 2-D"):
+        Dataset.from_array(np.zeros((2, 2, 2)))
+
+
+def test_from_array_rejects_sparse_and_complex():
+    sparse = pytest.importorskip("scipy.sparse")
+    with pytest.raises(DataError, match=r"sparse input is not supported"):
+        Dataset.from_array(sparse.csr_matrix(np.eye(3)))
+    with pytest.raises(DataError, match=r"Complex data not supported"):
+        Dataset.from_array(np.ones(3) * 1j)
+
+
+def test_values_read_only_and_frame_is_a_copy():
+    ds = Dataset.from_array(np.arange(3.0))
+    with pytest.raises(ValueError, match=r"read-only"):
+        ds.values[0, 0] = 5.0
+    frame = ds.frame
+    frame.iloc[0, 0] = 5.0
+    assert ds.values[0, 0] == 0.0
+
+
+# ---------------------------------------------------------------------- validation
+def test_unsorted_is_sorted_with_warning():
+    idx = pd.to_datetime(["2024-01-03", "2024-01-01", "2024-01-02"])
+    with pytest.warns(UserWarning, match=r"not in time order; rows were sorted"):
+        ds = Dataset(pd.DataFrame({"v": [3.0, 1.0, 2.0]}, index=idx))
+    np.testing.assert_array_equal(ds.values[:, 0], [1.0, 2.0, 3.0])
+
+
+@pytest.mark.parametrize(
+    ("policy", "expected"), [("mean", [2.0, 5.0]), ("first", [1.0, 5.0]), ("last", [3.0, 5.0])]
+)
+def test_duplicate_timestamps_policies(policy, expected):
+    idx = pd.to_datetime(["2024-01-01", "2024-01-01", "2024-01-02"])
+    frame = pd.DataFrame({"v": [1.0, 3.0, 5.0]}, index=idx)
+    with pytest.raises(DataError, match=r"1 duplicate timestamp"):
+        Dataset(frame)
+    ds = Dataset(frame, duplicates=policy)
+    np.testing.assert_array_equal(ds.values[:, 0], expected)
+
+
+def test_text_column_named_in_error():
+    frame = pd.DataFrame(
+        {"ok": [1.0, 2.0], "status": ["on", "off"]},
+        index=pd.date_range("2024", periods=2, freq="h"),
+    )
+    with pytest.raises(DataError, match=r"column 'status' is not numeric.*'on'"):
+        Dataset(frame)
+
+
+def test_empty_and_no_columns():
+    with pytest.raises(DataError, match=r"empty \(0 rows\)"):
+        Dataset(pd.DataFrame({"v": []}, index=pd.DatetimeIndex([])))
+    with pytest.raises(DataError, match=r"no value columns"):
+        Dataset(pd.DataFrame(index=pd.date_range("2024", periods=2, freq="h")))
+
+
+def test_nan_allowed_but_reported_by_check_finite():
+    idx = pd.date_range("2024", periods=4, freq="h")
+    ds = Dataset(pd.DataFrame({"a": [1.0, np.nan, 3.0, 4.0], "b": [1.0, 2, 3, 4]}, index=idx))
+    assert ds.nan_report().to_dict() == {"a": 1}
+    with pytest.raises(
+        DataError, match=r"NaN values in column\(s\) 'a' \(1\), first at 2024-01-01 01:00"
+    ):
+        ds.check_finite("fitting")
+
+
+def test_inf_rejected_with_column_name():
+    frame = pd.DataFrame({"a": [1.0, 2.0], "b": [np.inf, 1.0]})
+    with pytest.raises(DataError, match=r"infinite values in column\(s\) \['b'\]"):
+        Dataset(frame)
+
+
+def test_duplicate_column_names_rejected():
+    frame = pd.DataFrame([[1.0, 2.0]], columns=["a", "a"])
+    with pytest.raises(DataError, match=r"duplicate column names"):
+        Dataset(frame)
+
+
+def test_unparseable_timestamps():
+    frame = pd.DataFrame({"timestamp": ["2024-01-01", "not a date"], "v": [1.0, 2.0]})
+    with pytest.raises(DataError, match=r"cannot parse timestamps|unparseable"):
+        Dataset.from_frame(frame, time_column="timestamp")
+
+
+def test_bad_duplicates_policy():
+    with pytest.raises(DataError, match=r"duplicates must be"):
+        Dataset(pd.DataFrame({"v": [1.0]}), duplicates="sum")  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------- from_sensors
+def _sensor(
+    start: str, n: int, freq: str, col: str, values: list[float] | None = None
+) -> pd.DataFrame:
+    idx = pd.date_range(start, periods=n, freq=freq)
+    return pd.DataFrame(
+        {col: values if values is not None else np.arange(n, dtype=float)}, index=idx
+    )
+
+
+def test_from_sensors_outer_join_prefixed():
+    a = _sensor("2024-01-01 00:00", 3, "1min", "speed")
+    b = _sensor("2024-01-01 00:01", 3, "1min", "temp")
+    ds = Dataset.from_sensors({"adcp": a, "ek60": b})
+    assert ds.columns == ["adcp.speed", "ek60.temp"]
+    assert len(ds) == 4
+    assert ds.nan_report().to_dict() == {"adcp.speed": 1, "ek60.temp": 1}
+
+
+def test_from_sensors_inner_and_left():
+    a = _sensor("2024-01-01 00:00", 3, "1min", "x")
+    b = _sensor("2024-01-01 00:01", 3, "1min", "y")
+    assert len(Dataset.from_sensors({"a": a, "b": b}, how="inner")) == 2
+    left = Dataset.from_sensors({"a": a, "b": b}, how="left")
+    assert list(left.index) == list(a.index)
+    with pytest.raises(DataError, match=r"how must be"):
+        Dataset.from_sensors({"a": a}, how="cross")  # type: ignore[arg-type]
+
+
+def test_from_sensors_resampled_and_interpolated():
+    # a every 30 s, b every 2 min: joined on a 1-minute grid
+    a = _sensor("2024-01-01 00:00", 8, "30s", "x", [0, 2, 4, 6, 8, 10, 12, 14])
+    b = _sensor("2024-01-01 00:00", 3, "2min", "y", [0.0, 20.0, 40.0])
+    ds = Dataset.from_sensors({"a": a, "b": b}, freq="1min")
+    assert ds.infer_freq() == pd.Timedelta("1min")
+    frame = ds.frame
+    # a: mean of two samples per minute; no extrapolation after its last sample (NaN kept)
+    np.testing.assert_array_equal(frame["a.x"].to_numpy(), [1.0, 5.0, 9.0, 13.0, np.nan])
+    # b's empty bins (00:01, 00:03) are interpolated in time
+    np.testing.assert_allclose(frame["b.y"].to_numpy(), [0.0, 10.0, 20.0, 30.0, 40.0])
+
+
+def test_from_sensors_resample_without_interpolation_keeps_gaps():
+    b = _sensor("2024-01-01 00:00", 3, "2min", "y", [0.0, 20.0, 40.0])
+    ds = Dataset.from_sensors({"b": b}, freq="1min", interpolate=False)
+    assert ds.nan_report().to_dict() == {"b.y": 2}
+
+
+def test_from_sensors_from_csv_paths(tmp_path: Path):
+    p = _csv(tmp_path / "s.csv", "2024-01-01", 3)
+    ds = Dataset.from_sensors({"s1": p, "s2": Dataset.from_csv(p)})
+    assert ds.columns == ["s1.value", "s2.value"]
+
+
+def test_from_sensors_empty_mapping():
+    with pytest.raises(DataError, match=r"non-empty mapping"):
+        Dataset.from_sensors({})
+
+
+# ---------------------------------------------------------------------- from_s3 (moto)
+def test_from_s3_reads_csvs_under_prefix(aws_env: str):
+    import boto3
+
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="anomark-test")
+    s3.put_object(
+        Bucket="anomark-test",
+        Key="data/2024-01-02.csv",
+        Body=b"timestamp,value\n2024-01-02 00:00,3\n2024-01-02 01:00,4\n",
+    )
+    s3.put_object(
+        Bucket="anomark-test",
+        Key="data/2024-01-01.csv",
+        Body=b"\xef\xbb\xbftimestamp,value\n2024-01-01 00:00,1\n2024-01-01 01:00,2\n",
+    )
+    s3.put_object(Bucket="anomark-test", Key="data/readme.txt", Body=b"ignored")
+    s3.put_object(Bucket="anomark-test", Key="other/x.csv", Body=b"timestamp,value\n2030-01-01,9\n")
+    ds = Dataset.from_s3("s3://anomark-test/data/", session=boto3.Session())
+    assert ds.columns == ["value"]
+    np.testing.assert_array_equal(ds.values[:, 0], [1.0, 2.0, 3.0, 4.0])
+    assert ds.index.is_monotonic_increasing
+
+
+def test_from_s3_errors(aws_env: str):
+    import boto3
+
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="anomark-empty")
+    with pytest.raises(DataError, match=r"no objects ending with '.csv'"):
+        Dataset.from_s3("s3://anomark-empty/prefix/")
+    with pytest.raises(DataError, match=r"cannot read s3://no-such-bucket"):
+        Dataset.from_s3("s3://no-such-bucket/x/")
+    with pytest.raises(DataError, match=r"expected an s3://bucket/prefix URI"):
+        Dataset.from_s3("bucket/prefix")
+
+
+# ---------------------------------------------------------------------- transforms
+def _gappy() -> Dataset:
+    idx = pd.date_range("2024-01-01", periods=5, freq="h")
+    return Dataset(pd.DataFrame({"a": [1.0, np.nan, 3.0, np.nan, 5.0]}, index=idx))
+
+
+def test_fillna_value_mapping_and_methods():
+    ds = _gappy()
+    np.testing.assert_array_equal(ds.fillna(0).values[:, 0], [1, 0, 3, 0, 5])
+    np.testing.assert_array_equal(ds.fillna({"a": -1.0}).values[:, 0], [1, -1, 3, -1, 5])
+    np.testing.assert_array_equal(ds.fillna(method="ffill").values[:, 0], [1, 1, 3, 3, 5])
+    np.testing.assert_array_equal(ds.fillna(method="bfill").values[:, 0], [1, 3, 3, 5, 5])
+    assert ds.nan_report().sum() == 2  # the original is unchanged
+    with pytest.raises(DataError, match=r"exactly one of value= or method="):
+        ds.fillna()
+    with pytest.raises(DataError, match=r"'ffill' or 'bfill'"):
+        ds.fillna(method="pad")
+
+
+def test_interpolate_and_dropna():
+    ds = _gappy()
+    np.testing.assert_allclose(ds.interpolate().values[:, 0], [1, 2, 3, 4, 5])
+    assert len(ds.dropna()) == 3
+
+
+def test_resample_mean_and_gap_interpolation():
+    idx = pd.to_datetime(["2024-01-01 00:00", "2024-01-01 00:20", "2024-01-01 03:10"])
+    ds = Dataset(pd.DataFrame({"v": [1.0, 3.0, 8.0]}, index=idx))
+    out = ds.resample("1h")
+    assert list(out.index) == list(pd.date_range("2024-01-01", periods=4, freq="h"))
+    np.testing.assert_allclose(out.values[:, 0], [2.0, 4.0, 6.0, 8.0])
+    assert ds.resample("1h", agg="max", interpolate=False).nan_report().to_dict() == {"v": 2}
+    with pytest.raises(DataError, match=r"invalid resampling frequency"):
+        ds.resample("every hour")
+
+
+def test_resample_needs_time_index():
+    with pytest.raises(DataError, match=r"no time index"):
+        Dataset.from_array(np.arange(3.0)).resample("1h")
+
+
+def test_split_by_time_and_fraction():
+    idx = pd.date_range("2024-01-01", periods=10, freq="D")
+    ds = Dataset(pd.DataFrame({"v": np.arange(10.0)}, index=idx))
+    before, after = ds.split(at="2024-01-04")
+    assert len(before) == 3
+    assert after.index[0] == pd.Timestamp("2024-01-04")
+    left, right = ds.split(fraction=0.7)
+    assert (len(left), len(right)) == (7, 3)
+    with pytest.raises(DataError, match=r"leaves one side empty"):
+        ds.split(at="2030-01-01")
+    with pytest.raises(DataError, match=r"exactly one of at= or fraction="):
+        ds.split()
+    with pytest.raises(DataError, match=r"fraction must be in \(0, 1\)"):
+        ds.split(fraction=1.0)
+
+
+def test_select_and_infer_freq():
+    idx = pd.date_range("2024-01-01", periods=4, freq="15min")
+    ds = Dataset(pd.DataFrame({"a": [1.0, 2, 3, 4], "b": [4.0, 3, 2, 1]}, index=idx))
+    assert ds.select(["b", "a"]).columns == ["b", "a"]
+    assert ds.infer_freq() == pd.Timedelta("15min")
+    assert Dataset.from_array(np.arange(3.0)).infer_freq() is None
+    with pytest.raises(DataError, match=r"columns \['c'\] not found"):
+        ds.select(["c"])
+
+
+def test_from_any_conversions():
+    ds = Dataset.from_array(np.arange(3.0))
+    assert Dataset.from_any(ds) is ds
+    with pytest.raises(TypeError, match=r"got a path"):
+        Dataset.from_any("data.csv")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"got None"):
+        Dataset.from_any(None)  # type: ignore[arg-type]
+
+
+def test_no_warning_for_clean_data():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Dataset.from_frame(pd.DataFrame({"v": [1.0, 2.0]}, index=pd.date_range("2024", periods=2)))

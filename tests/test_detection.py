@@ -1,0 +1,72 @@
+"""Detection: flags, anomalies, events and the combined frame."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from anomark import Dataset, Detection
+from anomark.errors import DataError
+
+IDX = pd.date_range("2024-01-01", periods=8, freq="h")
+SCORES = pd.Series([0.1, 0.9, 0.8, 0.1, 0.1, 0.7, 0.1, 0.95], index=IDX, name="score")
+DATA = Dataset(pd.DataFrame({"v": np.arange(8.0) * 10}, index=IDX))
+
+
+def test_flags_are_strictly_above_threshold():
+    det = Detection(SCORES, 0.7, data=DATA, detector="X")
+    assert det.flags.tolist() == [False, True, True, False, False, False, False, True]
+    assert det.flags.name == "flag"
+    assert det.n_flagged == 3
+    assert det.threshold == 0.7
+
+
+def test_anomalies_table():
+    table = Detection(SCORES, 0.5, data=DATA).anomalies
+    assert list(table.columns) == ["v", "score"]
+    assert list(table.index) == [IDX[1], IDX[2], IDX[5], IDX[7]]
+    assert table["v"].tolist() == [10.0, 20.0, 50.0, 70.0]
+
+
+def test_anomalies_without_data_have_only_scores():
+    assert list(Detection(SCORES, 0.5).anomalies.columns) == ["score"]
+
+
+def test_events_group_consecutive_flags():
+    events = Detection(SCORES, 0.5).events
+    assert list(events.columns) == ["start", "end", "peak_time", "peak_score", "n_points"]
+    assert len(events) == 3
+    first = events.iloc[0]
+    assert (first["start"], first["end"], first["peak_time"]) == (IDX[1], IDX[2], IDX[1])
+    assert first["peak_score"] == 0.9
+    assert first["n_points"] == 2
+    assert events["n_points"].tolist() == [2, 1, 1]
+
+
+def test_no_flags_no_events():
+    det = Detection(SCORES, 5.0)
+    assert det.events.empty
+    assert list(det.events.columns) == ["start", "end", "peak_time", "peak_score", "n_points"]
+    assert det.anomalies.empty
+    assert "0 flagged in 0 event(s)" in repr(det)
+
+
+def test_to_frame():
+    frame = Detection(SCORES, 0.5, data=DATA).to_frame()
+    assert list(frame.columns) == ["v", "score", "flag"]
+    assert frame.index.equals(IDX)
+    assert frame["flag"].sum() == 4
+
+
+def test_repr_names_detector():
+    assert repr(Detection(SCORES, 0.5, detector="IsolationForestDetector")).startswith(
+        "<Detection by IsolationForestDetector: 8 points, threshold 0.5, 4 flagged in 3 event(s)"
+    )
+
+
+def test_invalid_construction():
+    with pytest.raises(TypeError, match=r"scores must be a pandas Series"):
+        Detection(SCORES.to_numpy(), 0.5)  # type: ignore[arg-type]
+    with pytest.raises(DataError, match=r"data has 8 rows but there are 3 scores"):
+        Detection(SCORES.iloc[:3], 0.5, data=DATA)

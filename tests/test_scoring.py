@@ -1,0 +1,63 @@
+"""Scorers: pass-through engine scores and reconstruction errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from anomark.errors import ConfigurationError, DataError
+from anomark.scoring import PassThroughScorer, ReconstructionScorer
+
+
+def test_pass_through_returns_floats():
+    out = PassThroughScorer().score([1, 2, 3])
+    assert out.dtype == np.float64
+    np.testing.assert_array_equal(out, [1.0, 2.0, 3.0])
+
+
+def test_pass_through_rejects_bad_output():
+    with pytest.raises(DataError, match=r"got shape \(2, 2\)"):
+        PassThroughScorer().score(np.zeros((2, 2)))
+    with pytest.raises(DataError, match=r"1 NaN/inf score\(s\) \(first at window 2\)"):
+        PassThroughScorer().score(np.array([0.0, 1.0, np.inf]))
+    with pytest.raises(TypeError, match=r"takes one array"):
+        PassThroughScorer().score(np.zeros(2), np.zeros(2))
+
+
+def test_reconstruction_mse_and_mae():
+    windows = np.zeros((2, 4, 1))
+    recon = windows.copy()
+    recon[1, :, 0] = [1.0, -1.0, 2.0, 0.0]
+    np.testing.assert_allclose(ReconstructionScorer("mse").score(windows, recon), [0.0, 1.5])
+    np.testing.assert_allclose(ReconstructionScorer("mae").score(windows, recon), [0.0, 1.0])
+
+
+def test_reconstruction_per_feature_names_the_driver():
+    windows = np.zeros((3, 5, 3))
+    recon = windows.copy()
+    recon[2, :, 1] = 2.0
+    per = ReconstructionScorer(per_feature=True).score(windows, recon)
+    assert per.shape == (3, 3)
+    assert per[2].argmax() == 1
+    np.testing.assert_allclose(per[2], [0.0, 4.0, 0.0])
+
+
+def test_reconstruction_accepts_two_dimensional_windows():
+    w = np.ones((2, 3))
+    np.testing.assert_allclose(ReconstructionScorer().score(w, w * 0), [1.0, 1.0])
+
+
+def test_reconstruction_shape_mismatch_and_non_finite():
+    with pytest.raises(DataError, match=r"must have the same"):
+        ReconstructionScorer().score(np.zeros((2, 3, 1)), np.zeros((2, 4, 1)))
+    recon = np.zeros((2, 3, 1))
+    recon[0, 0, 0] = np.nan
+    with pytest.raises(DataError, match=r"the reconstruction produced"):
+        ReconstructionScorer().score(np.zeros((2, 3, 1)), recon)
+    with pytest.raises(TypeError, match=r"takes \(windows, reconstructions\)"):
+        ReconstructionScorer().score(np.zeros(3))
+
+
+def test_reconstruction_invalid_metric():
+    with pytest.raises(ConfigurationError, match=r"metric must be 'mse' or 'mae'"):
+        ReconstructionScorer("rmse")  # type: ignore[arg-type]
