@@ -1,15 +1,11 @@
 """IsolationForestDetector: scores, windowing, sklearn conventions, persistence.
 
-scikit-learn's ``parametrize_with_checks`` runs every estimator check on the detector. Two
-checks conflict with anomark's conventions and are declared as expected failures (also listed
+scikit-learn's ``parametrize_with_checks`` runs every estimator check on the detector. One
+check conflicts with anomark's conventions and is declared as an expected failure (also listed
 in docs/detectors/isolation_forest.md):
 
 * ``check_fit1d`` — expects ``fit`` to reject 1-D input. anomark accepts a 1-D array (or a
   Series) as a single-column time series: that is the most common input of the library.
-* ``check_dtype_object`` — its last step puts a ``dict`` inside an object array and expects a
-  ``TypeError``. anomark reports every unusable input as a ``DataError`` (a ``ValueError``
-  that names the problem). The first part of that check (object arrays holding numbers are
-  accepted) is tested here in ``test_object_array_of_numbers_is_accepted``.
 
 Checks that we made pass by fixing the core instead of skipping them: complex input,
 empty/zero-feature messages, sparse input (all in ``Dataset.from_array``); per-sample
@@ -41,10 +37,6 @@ from anomark.errors import ConfigurationError, DataError, NotFittedError, Persis
 
 EXPECTED_FAILED_CHECKS = {
     "check_fit1d": "anomark accepts 1-D input as a single-column series (by design)",
-    "check_dtype_object": (
-        "a dict inside an object array raises DataError (a ValueError naming the problem), "
-        "not TypeError; numeric object arrays are accepted (tested separately)"
-    ),
 }
 
 

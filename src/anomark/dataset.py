@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
-from anomark.errors import DataError
+from anomark.errors import DataError, DataTypeError
 
 if TYPE_CHECKING:  # pragma: no cover
     import boto3
@@ -327,7 +327,8 @@ class Dataset:
             try:
                 arr = arr.astype(np.float64)
             except (ValueError, TypeError) as exc:
-                raise DataError(
+                error = DataTypeError if isinstance(exc, TypeError) else DataError
+                raise error(
                     f"array input must be numeric; an object array could not be converted "
                     f"to numbers: {exc}"
                 ) from None

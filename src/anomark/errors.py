@@ -11,6 +11,7 @@ __all__ = [
     "AnomarkError",
     "ConfigurationError",
     "DataError",
+    "DataTypeError",
     "DependencyError",
     "NotFittedError",
     "PersistenceError",
@@ -25,6 +26,10 @@ class AnomarkError(Exception):
 
 class DataError(AnomarkError, ValueError):
     """The input data cannot be used: empty, non-numeric, NaN/inf, bad index, wrong columns..."""
+
+
+class DataTypeError(DataError, TypeError):
+    """The input has values of a type that cannot be used at all (e.g. dicts in an object array)."""
 
 
 class ConfigurationError(AnomarkError, ValueError):
