@@ -1,0 +1,403 @@
+"""The ``anomark`` command line, run in-process through ``main([...])``."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import anomark.cli as cli
+from anomark.cli import main, parse_threshold
+from anomark.datasets.synthetic import multisensor, periodic_series, write_daily_csvs
+from anomark.errors import ConfigurationError, DataError
+from anomark.threshold import Threshold
+
+TAXI = "realKnownCause/nyc_taxi.csv"
+
+
+@pytest.fixture
+def series_csv(tmp_path: Path) -> tuple[Path, Path]:
+    """A synthetic series as CSV (``timestamp,value``) and its true windows as JSON."""
+    ds, windows = periodic_series(n=1500, seed=2)
+    path = tmp_path / "series.csv"
+    ds.frame.to_csv(path)
+    labels = tmp_path / "windows.json"
+    labels.write_text(json.dumps([[str(s), str(e)] for s, e in windows]))
+    return path, labels
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str, str]:
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _flagged(out: str) -> int:
+    line = next(line for line in out.splitlines() if line.startswith("flagged:"))
+    return int(line.split()[1])
+
+
+# ---------------------------------------------------------------------- end to end
+def test_detect_nab_taxi_end_to_end(
+    nab_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, out, err = _run(
+        capsys, "detect", f"nab:{TAXI}", "--detector", "iforest", "--plot", "taxi.png"
+    )
+    assert code == 0, err
+    assert "\r" not in err  # no progress bar when stderr is not a terminal
+    assert f"source:    {TAXI} (10320 rows x 1 column" in out
+    assert "IsolationForestDetector(random_state=0)" in out
+    header = next(line for line in out.splitlines() if "peak score" in line)
+    assert header.split()[:4] == ["#", "start", "end", "points"]
+    metrics = next(line for line in out.splitlines() if line.startswith("labelled windows: 5"))
+    for word in ("precision", "recall", "F1"):
+        assert word in metrics
+    recall = float(metrics.split("recall ")[1].split(",")[0])
+    assert 0.0 < recall <= 1.0
+
+    csv = tmp_path / "nyc_taxi_anomalies.csv"  # the default output name
+    table = pd.read_csv(csv, parse_dates=["timestamp"])
+    assert list(table.columns) == ["timestamp", "event", "score", "value"]
+    assert len(table) == _flagged(out) > 0
+    assert table["timestamp"].is_monotonic_increasing
+    assert table["event"].iloc[0] == 1 and table["event"].is_monotonic_increasing
+    threshold = float(out.split("threshold: ")[1].split("= ")[1].split()[0])
+    assert (table["score"] > threshold).all()
+    png = tmp_path / "taxi.png"
+    assert png.stat().st_size > 20_000 and png.read_bytes()[:4] == b"\x89PNG"
+    assert f"wrote anomalies: {csv.name}" in out and "wrote plot:      taxi.png" in out
+    assert not list(tmp_path.glob(".*.tmp"))  # atomic writes leave no temporary files
+
+
+def test_detect_plain_csv_with_labels_and_options(
+    series_csv: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, labels = series_csv
+    output = tmp_path / "out" / "flags.csv"
+    code, out, err = _run(
+        capsys, "detect", path, "--detector", "iforest", "--threshold", "quantile:0.99",
+        "--window-size", 2, "--param", "n_estimators=50", "--labels", labels,
+        "--output", output, "--max-events", 3,
+    )
+    assert code == 0, err
+    assert "IsolationForestDetector(n_estimators=50, random_state=0, window_size=2)" in out
+    assert "Threshold.quantile(q=0.99)" in out
+    assert "labelled windows: 6; event precision" in out
+    rows = [line for line in out.splitlines() if line[:3].strip().isdigit()]
+    assert 1 <= len(rows) <= 3
+    flagged = _flagged(out)
+    assert flagged == pytest.approx(0.01 * 1500, abs=2)
+    assert len(pd.read_csv(output)) == flagged
+
+
+def test_detect_refuses_to_overwrite_unless_asked(
+    series_csv: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, _ = series_csv
+    output = tmp_path / "a.csv"
+    output.write_text("keep me")
+    code, out, err = _run(capsys, "detect", path, "--detector", "iforest", "-o", output)
+    assert code == 2 and out == ""
+    assert err == f"error: {output} already exists; pass --overwrite to replace it\n"
+    assert output.read_text() == "keep me"
+    code, out, err = _run(
+        capsys, "detect", path, "--detector", "iforest", "-o", output, "--overwrite"
+    )
+    assert code == 0, err
+    assert output.read_text().startswith("timestamp,event,score,value")
+
+
+def test_detect_save_then_load(
+    series_csv: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, _ = series_csv
+    model = tmp_path / "model"
+    code, out, err = _run(
+        capsys, "detect", path, "--detector", "iforest", "--save", model, "--no-output"
+    )
+    assert code == 0, err
+    assert (model / "config.json").exists() and f"wrote detector:  {model}" in out
+    first = _flagged(out)
+    code, out2, err = _run(capsys, "detect", path, "--load", model, "--no-output")
+    assert code == 0, err
+    assert f"loaded from {model}" in out2 and _flagged(out2) == first
+    code, _, err = _run(capsys, "detect", path, "--load", model, "--param", "n_estimators=5")
+    assert code == 2 and "--load scores with the saved detector" in err
+
+
+def test_detect_train_until(
+    series_csv: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, _ = series_csv
+    cut = str(pd.read_csv(path)["timestamp"].iloc[600])
+    code, out, err = _run(
+        capsys, "detect", path, "--detector", "iforest", "--train-until", cut, "--no-output"
+    )
+    assert code == 0, err
+    assert "fitted on the first 600 of 1500 rows" in out
+
+
+def test_detect_sensors_from_daily_csvs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ds, _ = multisensor(days=1, n_echo_bins=12, n_adcp_depths=3, n_hydrophone_bands=4, seed=1)
+    patterns = write_daily_csvs(tmp_path / "raw", ds)
+    monkeypatch.chdir(tmp_path)
+    sensors = [arg for name, pat in patterns.items() for arg in ("--sensor", f"{name}={pat}")]
+    code, _, err = _run(capsys, "detect", *sensors, "--detector", "iforest")
+    assert code == 2
+    assert "missing values" in err and "--fill interpolate" in err and "ctd." in err
+    code, out, err = _run(
+        capsys, "detect", *sensors, "--detector", "iforest", "--fill", "interpolate",
+        "--plot", "sensors.png",
+    )
+    assert code == 0, err
+    assert f"(1440 rows x {ds.n_features} columns" in out
+    assert (tmp_path / "sensors_anomalies.csv").exists()
+    assert (tmp_path / "sensors.png").stat().st_size > 20_000
+
+
+# ---------------------------------------------------------------------- errors
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["detect", "missing.csv"], "error: no such file: missing.csv"),
+        (["detect", "nothing-*.csv"], "error: no files match 'nothing-*.csv'"),
+        (["detect", "{csv}", "--threshold", "median:3"], "error: unknown threshold 'median:3'"),
+        (["detect", "{csv}", "--threshold", "mean_std:x"], "must be a number"),
+        (["detect", "{csv}", "--threshold", "quantile:2"], "q must be in (0, 1)"),
+        (["detect", "{csv}", "--detector", "nope"], "unknown detector 'nope'; available:"),
+        (["detect", "{csv}", "--detector", "iforest", "--param", "trees=3"],
+         "has no parameter 'trees'"),
+        (["detect", "{csv}", "--detector", "iforest", "--param", "n_estimators=-3"],
+         "n_estimators"),
+        (["detect", "{csv}", "--plot", "fig.gif"], "must end with one of"),
+        (["detect", "{csv}", "--labels", "{tmp}/none.json"], "labels file not found"),
+        (["detect", "{bad}"], "column 'value' is not numeric"),
+        (["detect", "{csv}", "--time-column", "when"], "time column 'when' not found"),
+    ],
+)
+def test_bad_input_gives_one_clean_line_and_exit_2(
+    argv: list[str], message: str, series_csv: tuple[Path, Path], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("timestamp,value\n2024-01-01 00:00,1\n2024-01-01 00:01,oops\n")
+    fill = {"{csv}": str(series_csv[0]), "{bad}": str(bad)}
+    args = [fill.get(a, a).replace("{tmp}", str(tmp_path)) for a in argv]
+    code, out, err = _run(capsys, *args, "--no-output")
+    assert code == 2
+    assert out == ""
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_debug_shows_the_exception(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(DataError, match="no such file"):
+        main(["detect", "missing.csv", "--debug"])
+    with pytest.raises(DataError, match="no such file"):
+        main(["--debug", "detect", "missing.csv"])
+
+
+def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _run(capsys, "detect", "x.csv", "--window-size", "many")
+    assert code == 2 and "invalid int value" in err
+    code, _, err = _run(capsys)
+    assert code == 2 and "choose a command" in err
+    code, _, err = _run(capsys, "nab")
+    assert code == 2 and "choose an action" in err
+
+
+def test_help_is_useful(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(capsys, "--help")
+    assert code == 0
+    for text in ("detect", "detectors", "nab", "sagemaker", "examples:",
+                 "anomark detect nab:realKnownCause/nyc_taxi.csv"):
+        assert text in out
+    code, out, _ = _run(capsys, "detect", "--help")
+    assert code == 0
+    for text in ("--threshold", "mean_std:3", "--window-size", "--labels", "--overwrite",
+                 "nab:<name>", "examples:"):
+        assert text in out
+    code, out, _ = _run(capsys, "sagemaker", "cleanup", "--help")
+    assert code == 0 and "--prefix" in out and "--yes" in out
+
+
+def test_python_m_anomark_help() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "anomark", "--help"], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("usage: anomark")
+
+
+# ---------------------------------------------------------------------- other commands
+def test_detectors_lists_the_registry(capsys: pytest.CaptureFixture[str]) -> None:
+    from anomark.detectors import available_detectors
+
+    code, out, _ = _run(capsys, "detectors")
+    assert code == 0
+    names = [line.split()[0].lstrip("*") for line in out.splitlines()[: len(available_detectors())]]
+    assert names == list(available_detectors())
+    iforest = next(line for line in out.splitlines() if line.lstrip(" *").startswith("iforest"))
+    assert iforest.split()[1:4] == ["IsolationForestDetector", "window_size", "Isolation"]
+    default = "rcf" if "rcf" in available_detectors() else "iforest"
+    assert f"*{default}" in out
+
+
+def test_nab_list(nab_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(capsys, "nab", "list")
+    assert code == 0
+    names = out.split()
+    assert TAXI in names and len(names) == 58
+    code, out, _ = _run(capsys, "nab", "list", "--windows", "--labelled")
+    assert code == 0
+    taxi = next(line for line in out.splitlines() if line.startswith(TAXI))
+    assert taxi.split()[-2:] == ["5", "windows"]
+    assert "artificialNoAnomaly" not in out
+
+
+def test_sagemaker_cleanup_arguments_and_confirmation(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import anomark.sagemaker
+
+    calls: list[tuple[str, dict]] = []
+
+    def fake_cleanup(prefix: str, session: object = None, region: str | None = None,
+                     dry_run: bool = False, *, bucket: str | None = None,
+                     s3_prefix: str | None = None, require_tag: bool = True) -> list[str]:
+        calls.append((prefix, {"region": region, "dry_run": dry_run, "bucket": bucket,
+                               "require_tag": require_tag}))
+        return ["endpoint/anomark-demo-ep"]
+
+    monkeypatch.setattr(anomark.sagemaker, "cleanup", fake_cleanup)
+    code, out, _ = _run(capsys, "sagemaker", "cleanup", "--prefix", "anomark-demo",
+                        "--region", "eu-west-1", "--yes")
+    assert code == 0
+    assert calls == [("anomark-demo", {"region": "eu-west-1", "dry_run": False, "bucket": None,
+                                       "require_tag": True})]
+    assert "deleted: 1 resource(s)" in out and "endpoint/anomark-demo-ep" in out
+
+    calls.clear()  # without --yes and without a terminal: list, then refuse
+    monkeypatch.setattr(sys, "stdin", open(__file__))  # noqa: SIM115 - not a TTY
+    code, out, err = _run(capsys, "sagemaker", "cleanup", "--prefix", "anomark-demo")
+    sys.stdin.close()
+    assert code == 2 and "pass --yes" in err
+    assert [c[1]["dry_run"] for c in calls] == [True]
+    assert "would delete" in out
+
+    calls.clear()
+    code, out, _ = _run(capsys, "sagemaker", "cleanup", "--prefix", "p", "--dry-run",
+                        "--include-untagged")
+    assert code == 0 and calls == [("p", {"region": None, "dry_run": True, "bucket": None,
+                                           "require_tag": False})]
+    code, _, err = _run(capsys, "sagemaker", "cleanup", "--prefix", "p", "--bucket", "b")
+    assert code == 2 and "--s3-prefix" in err
+
+
+def test_sagemaker_cleanup_missing_module_is_a_clean_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import anomark.sagemaker
+
+    monkeypatch.delattr(anomark.sagemaker, "cleanup")
+    monkeypatch.setitem(sys.modules, "anomark.sagemaker.cleanup", None)  # import fails
+    code, _, err = _run(capsys, "sagemaker", "cleanup", "--prefix", "p", "--yes")
+    assert code == 2
+    assert err == "error: anomark.sagemaker.cleanup is not available in this installation " \
+                  "of anomark\n"
+
+
+def test_sagemaker_cleanup_against_moto(aws_env: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _run(capsys, "sagemaker", "cleanup", "--prefix", "anomark-none",
+                          "--region", "us-east-1", "--yes")
+    assert code == 0, err
+    assert out == "deleted: nothing\n"
+
+
+# ---------------------------------------------------------------------- helpers
+@pytest.mark.parametrize(
+    "spec, expected",
+    [
+        ("mean_std:3", Threshold.mean_std(3)),
+        ("mean-std=2.5", Threshold.mean_std(2.5)),
+        ("quantile:0.999", Threshold.quantile(0.999)),
+        ("contamination:0.01", Threshold.contamination(0.01)),
+        ("mad", Threshold.mad()),
+        ("fixed:1.5", Threshold.fixed(1.5)),
+    ],
+)
+def test_parse_threshold(spec: str, expected: Threshold) -> None:
+    assert parse_threshold(spec) == expected
+
+
+def test_parse_param_reads_json_literals() -> None:
+    assert cli._parse_param("n=3") == ("n", 3)
+    assert cli._parse_param("x=0.5") == ("x", 0.5)
+    assert cli._parse_param("flag=true") == ("flag", True)
+    assert cli._parse_param("s=auto") == ("s", "auto")
+    assert cli._parse_param("l=[1, 2]") == ("l", [1, 2])
+    with pytest.raises(ConfigurationError, match="KEY=VALUE"):
+        cli._parse_param("novalue")
+
+
+def test_labels_file_formats(tmp_path: Path, series_csv: tuple[Path, Path]) -> None:
+    source = cli._Source(None, "realKnownCause/x.csv", "x", None)  # type: ignore[arg-type]
+    nab_style = tmp_path / "nab.json"
+    nab_style.write_text(json.dumps({
+        "realKnownCause/x.csv": [["2024-01-01 00:00:00", "2024-01-01 01:00:00"]],
+        "realKnownCause/y.csv": [],
+    }))
+    windows = cli._read_labels(str(nab_style), source)
+    assert windows == [(pd.Timestamp("2024-01-01"), pd.Timestamp("2024-01-01 01:00"))]
+    wrong = tmp_path / "wrong.json"
+    wrong.write_text(json.dumps([["2024-01-02", "2024-01-01"]]))
+    with pytest.raises(DataError, match="ends before it starts"):
+        cli._read_labels(str(wrong), source)
+    wrong.write_text("{not json")
+    with pytest.raises(DataError, match="not valid JSON"):
+        cli._read_labels(str(wrong), source)
+    wrong.write_text(json.dumps([["2024-01-01"]]))
+    with pytest.raises(DataError, match="not a \\[start, end\\] pair"):
+        cli._read_labels(str(wrong), source)
+
+
+def test_anomalies_csv_numbers_events() -> None:
+    from anomark.detection import Detection
+
+    index = pd.date_range("2024-01-01", periods=8, freq="h")
+    scores = pd.Series([0, 5, 6, 0, 0, 7, 0, 8], index=index, dtype=float)
+    det = Detection(scores, 1.0)
+    table = pd.read_csv(pd.io.common.StringIO(cli._anomalies_csv(det).decode()))
+    assert table["event"].tolist() == [1, 1, 2, 3]
+    np.testing.assert_array_equal(table["score"], [5, 6, 7, 8])
+
+
+def test_detect_s3_prefix(
+    aws_env: str, series_csv: tuple[Path, Path], capsys: pytest.CaptureFixture[str],
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import boto3
+
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="anomark-cli")
+    frame = pd.read_csv(series_csv[0])
+    for i, part in enumerate((frame.iloc[:700], frame.iloc[700:])):
+        s3.put_object(Bucket="anomark-cli", Key=f"raw/part{i}.csv",
+                      Body=part.to_csv(index=False).encode())
+    monkeypatch.chdir(tmp_path)
+    code, out, err = _run(capsys, "detect", "s3://anomark-cli/raw/", "--detector", "iforest")
+    assert code == 0, err
+    assert "source:    s3://anomark-cli/raw/ (1500 rows x 1 column" in out
+    assert (tmp_path / "raw_anomalies.csv").exists()

@@ -1,0 +1,182 @@
+"""Plotting: series + score figure, heatmap for wide data, PNG output, lazy matplotlib import."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from anomark import Dataset, Detection
+from anomark.datasets.synthetic import multisensor, periodic_series
+from anomark.errors import DataError
+
+plt = pytest.importorskip("matplotlib.pyplot")
+from matplotlib.collections import PathCollection  # noqa: E402
+
+from anomark.plotting import WIDE_COLUMNS, plot_detection, plot_heatmap  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _close_figures() -> Iterator[None]:
+    yield
+    plt.close("all")
+
+
+def _detection(ds: Dataset, k: float = 4.0) -> Detection:
+    """A detection from a simple detector-free score: distance to a rolling median."""
+    frame = ds.frame
+    med = frame.rolling(25, center=True, min_periods=1).median()
+    score = ((frame - med).abs() / frame.std()).mean(axis=1)
+    return Detection(score, float(score.mean() + k * score.std()), data=ds, detector="Demo")
+
+
+def _threshold_lines(ax: object, value: float) -> list:
+    return [
+        line for line in ax.get_lines()  # type: ignore[attr-defined]
+        if len(line.get_ydata()) == 2 and np.allclose(line.get_ydata(), value)
+    ]
+
+
+def _saved(fig: object, path: Path) -> Path:
+    fig.savefig(path, dpi=80)  # type: ignore[attr-defined]
+    assert path.exists() and path.stat().st_size > 10_000
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    return path
+
+
+def test_plot_detection_twin_axes_png(tmp_path: Path) -> None:
+    ds, windows = periodic_series(n=1500, seed=0)
+    det = _detection(ds)
+    assert det.n_flagged > 0
+    fig = det.plot(windows=windows, title="demo")
+    _saved(fig, tmp_path / "series.png")
+    ax_series, ax_score = fig.axes  # the series axes and its twin
+    assert ax_series.get_title() == "demo"
+    assert [line.get_label() for line in ax_series.get_lines()] == ["value"]
+    assert len(ax_series.get_lines()[0].get_xdata()) == len(ds)
+    score_line = [line for line in ax_score.get_lines() if line.get_label() == "score"]
+    assert len(score_line) == 1
+    np.testing.assert_allclose(score_line[0].get_ydata(), det.scores.to_numpy())
+    assert len(_threshold_lines(ax_score, det.threshold)) == 1
+    marks = [c for c in ax_series.collections if isinstance(c, PathCollection)]
+    assert sum(len(c.get_offsets()) for c in marks) == det.n_flagged
+    assert len(ax_series.patches) == len(windows)
+    legend = ax_series.get_legend()
+    labels = [t.get_text() for t in legend.get_texts()]
+    assert "labelled window" in labels and "score" in labels
+    assert any(t.startswith("threshold") for t in labels)
+
+
+def test_plot_detection_column_choice_and_errors() -> None:
+    frame = pd.DataFrame(
+        {"a": np.sin(np.arange(300) / 5), "b": np.cos(np.arange(300) / 5)},
+        index=pd.date_range("2024-01-01", periods=300, freq="min"),
+    )
+    det = _detection(Dataset(frame))
+    fig = plot_detection(det, column="b")
+    assert [line.get_label() for line in fig.axes[0].get_lines()] == ["b"]
+    fig = plot_detection(det)
+    assert [line.get_label() for line in fig.axes[0].get_lines()] == ["a", "b"]
+    with pytest.raises(DataError, match="'c' not found"):
+        plot_detection(det, column="c")
+    with pytest.raises(DataError, match="pairs"):
+        plot_detection(det, windows=[1, 2])
+
+
+def test_plot_detection_into_given_axes_and_without_data() -> None:
+    ds, windows = periodic_series(n=600, seed=1)
+    det = _detection(ds)
+    fig, ax = plt.subplots()
+    out = det.plot(ax=ax)
+    assert out is fig and len(fig.axes) == 2  # the given axes + its twin
+
+    scores_only = Detection(det.scores, det.threshold)
+    fig = plot_detection(scores_only, windows=windows)
+    (ax,) = fig.axes
+    assert ax.get_lines()[0].get_label() == "score"
+    assert len(_threshold_lines(ax, det.threshold)) == 1
+    assert len(ax.patches) == len(windows)
+
+
+def test_plot_detection_positional_index() -> None:
+    values = np.sin(np.arange(400) / 10.0)
+    values[200] = 5.0
+    det = _detection(Dataset.from_array(values))
+    fig = det.plot(windows=[(195, 205)])
+    assert fig.axes[0].get_xlabel() == "position"
+    assert det.flags.iloc[200]
+
+
+def test_wide_detection_draws_heatmap_with_score_panel(tmp_path: Path) -> None:
+    ds, windows = multisensor(days=1, n_echo_bins=40, seed=0)
+    ds = ds.interpolate().fillna(method="bfill")
+    assert ds.n_features > WIDE_COLUMNS
+    det = _detection(ds, k=3.0)
+    fig = det.plot(windows=windows)
+    _saved(fig, tmp_path / "wide.png")
+    images = [im for ax in fig.axes for im in ax.get_images()]
+    assert len(images) == 1
+    assert images[0].get_array().shape == (ds.n_features, len(ds))  # columns on y, time on x
+    score_axes = [ax for ax in fig.axes if any(line.get_label() == "score"
+                                                for line in ax.get_lines())]
+    assert len(score_axes) == 1
+    assert len(_threshold_lines(score_axes[0], det.threshold)) == 1
+    assert len(fig.axes) == 3  # score panel, heatmap, colour bar
+
+
+def test_plot_heatmap_bins_time_and_shows_gaps(tmp_path: Path) -> None:
+    ds, windows = multisensor(days=1, n_echo_bins=30, seed=3)  # CTD columns hold NaN
+    fig = plot_heatmap(ds, windows=windows, max_time_bins=200, normalize=None, title="raw")
+    _saved(fig, tmp_path / "heat.png")
+    (image,) = [im for ax in fig.axes for im in ax.get_images()]
+    array = image.get_array()
+    assert array.shape == (ds.n_features, 1440 // 8)  # 8 rows averaged per pixel
+    assert float(array[0, 0]) == pytest.approx(np.nanmean(ds.values[:8, 0]))
+    assert float(array[5, -1]) == pytest.approx(np.nanmean(ds.values[-8:, 5]))
+    assert len(fig.axes) == 2  # heatmap + colour bar (no scores)
+    assert fig.axes[0].get_title() == "raw"
+
+    columns = ["ctd.temperature", "ctd.oxygen"]
+    fig = plot_heatmap(ds.frame, columns=columns, normalize="minmax")
+    (image,) = [im for ax in fig.axes for im in ax.get_images()]
+    data = image.get_array()
+    assert data.shape == (2, 1440)
+    assert float(data.min()) == pytest.approx(0.0) and float(data.max()) == pytest.approx(1.0)
+    assert np.ma.getmaskarray(data).any()  # the gaps are masked, drawn as "bad" cells
+
+
+def test_plot_heatmap_into_axes_splits_off_score_panel() -> None:
+    ds, _ = multisensor(days=0.5, n_echo_bins=20, seed=1, gaps=False)
+    det = _detection(ds)
+    fig, ax = plt.subplots()
+    out = plot_heatmap(ds, scores=det.scores, threshold=det.threshold, flags=det.flags, ax=ax)
+    assert out is fig
+    assert ax.get_images()
+    assert any(a is not ax and a.get_lines() for a in fig.axes)
+
+
+def test_plot_heatmap_rejects_bad_input() -> None:
+    ds, _ = multisensor(days=0.5, n_echo_bins=10, seed=1, gaps=False)
+    with pytest.raises(DataError, match="normalize"):
+        plot_heatmap(ds, normalize="log")  # type: ignore[arg-type]
+    with pytest.raises(DataError, match="scores"):
+        plot_heatmap(ds, scores=pd.Series(np.zeros(3)))
+    with pytest.raises(DataError, match="not found"):
+        plot_heatmap(ds, columns=["nope"])
+    with pytest.raises(DataError, match="max_time_bins"):
+        plot_heatmap(ds, max_time_bins=1)
+
+
+def test_import_anomark_does_not_import_matplotlib() -> None:
+    code = (
+        "import sys, anomark, anomark.cli, anomark.detection\n"
+        "from anomark import Dataset, Detection\n"
+        "bad = [m for m in ('matplotlib', 'tensorflow', 'sagemaker') if m in sys.modules]\n"
+        "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
