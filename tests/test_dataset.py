@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from anomark import Dataset
-from anomark.errors import DataError
+from anomark.errors import DataError, MissingFileError
 
 
 def _write(path: Path, text: str, encoding: str = "utf-8") -> Path:
@@ -64,8 +64,9 @@ def test_from_csv_glob_without_match(tmp_path: Path):
 
 
 def test_from_csv_missing_file(tmp_path: Path):
-    with pytest.raises(FileNotFoundError, match=r"missing.csv"):
+    with pytest.raises(MissingFileError, match=r"missing.csv") as info:
         Dataset.from_csv(tmp_path / "missing.csv")
+    assert isinstance(info.value, FileNotFoundError) and isinstance(info.value, DataError)
 
 
 def test_from_csv_time_column_auto_detected_by_content(tmp_path: Path):

@@ -70,3 +70,21 @@ def test_invalid_construction():
         Detection(SCORES.to_numpy(), 0.5)  # type: ignore[arg-type]
     with pytest.raises(DataError, match=r"data has 8 rows but there are 3 scores"):
         Detection(SCORES.iloc[:3], 0.5, data=DATA)
+
+
+def test_data_column_named_score_does_not_clash() -> None:
+    import pandas as pd
+
+    from anomark import Dataset
+    from anomark.detection import Detection
+
+    index = pd.date_range("2024-01-01", periods=4, freq="h")
+    data = Dataset(pd.DataFrame({"score": [1.0, 2.0, 3.0, 4.0], "flag": 0.0}, index=index))
+    det = Detection(pd.Series([0.1, 0.9, 0.2, 0.3], index=index), 0.5, data=data)
+    table = det.anomalies
+    assert list(table.columns) == ["data.score", "data.flag", "score"]
+    assert table["data.score"].tolist() == [2.0]
+    assert table["score"].tolist() == [0.9]
+    frame = det.to_frame()
+    assert list(frame.columns) == ["data.score", "data.flag", "score", "flag"]
+    assert frame["flag"].tolist() == [False, True, False, False]

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
-from anomark.errors import DataError, DataTypeError
+from anomark.errors import DataError, DataTypeError, MissingFileError
 
 if TYPE_CHECKING:  # pragma: no cover
     import boto3
@@ -398,8 +398,8 @@ class Dataset:
         ------
         DataError
             No file matched, a file is empty or malformed (named), no time column.
-        FileNotFoundError
-            A named file does not exist.
+        MissingFileError
+            A named file does not exist (a ``DataError`` and a ``FileNotFoundError``).
         """
         files = _expand_paths(paths)
         frames = [_read_csv_file(f, time_column, read_csv_kwargs) for f in files]
@@ -793,7 +793,7 @@ def _expand_paths(paths: PathLike | Sequence[PathLike]) -> list[str]:
             files.extend(matched)
         else:
             if not os.path.exists(item):
-                raise FileNotFoundError(f"CSV file not found: {item}")
+                raise MissingFileError(f"CSV file not found: {item}")
             if os.path.isdir(item):
                 matched = sorted(glob.glob(os.path.join(item, "*.csv")))
                 if not matched:

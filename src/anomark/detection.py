@@ -59,16 +59,22 @@ class Detection:
         """Number of flagged timestamps."""
         return int(self.flags.sum())
 
+    def _values(self) -> pd.DataFrame:
+        """The data's values indexed like the scores; a data column named ``score`` or
+        ``flag`` is renamed ``data.score`` / ``data.flag`` so it cannot be confused with ours."""
+        if self.data is None:
+            return pd.DataFrame(index=self.scores.index)
+        frame = self.data.frame
+        frame.index = self.scores.index
+        return frame.rename(columns={c: f"data.{c}" for c in ("score", "flag")})
+
     @property
     def anomalies(self) -> pd.DataFrame:
-        """Flagged timestamps (in time order) with their value(s) and score."""
-        cols: dict[str, Any] = {}
-        if self.data is not None:
-            frame = self.data.frame
-            frame.index = self.scores.index
-            cols.update({c: frame[c] for c in frame.columns})
-        cols["score"] = self.scores
-        table = pd.DataFrame(cols, index=self.scores.index)
+        """Flagged timestamps (in time order) with their value(s) and score.
+
+        A data column named ``score`` appears as ``data.score``.
+        """
+        table = self._values().assign(score=self.scores)
         return table[self.flags.to_numpy()]
 
     @property
@@ -93,14 +99,11 @@ class Detection:
         return pd.DataFrame(rows, columns=columns)
 
     def to_frame(self) -> pd.DataFrame:
-        """Values (when known), ``score`` and ``flag`` per timestamp in one DataFrame."""
-        parts: list[pd.DataFrame | pd.Series] = []
-        if self.data is not None:
-            frame = self.data.frame
-            frame.index = self.scores.index
-            parts.append(frame)
-        parts += [self.scores, self.flags]
-        return pd.concat(parts, axis=1)
+        """Values (when known), ``score`` and ``flag`` per timestamp in one DataFrame.
+
+        Data columns named ``score`` or ``flag`` appear as ``data.score`` / ``data.flag``.
+        """
+        return self._values().assign(score=self.scores, flag=self.flags)
 
     def plot(
         self,

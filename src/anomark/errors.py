@@ -12,6 +12,7 @@ __all__ = [
     "ConfigurationError",
     "DataError",
     "DataTypeError",
+    "MissingFileError",
     "DependencyError",
     "NotFittedError",
     "PersistenceError",
@@ -30,6 +31,10 @@ class DataError(AnomarkError, ValueError):
 
 class DataTypeError(DataError, TypeError):
     """The input has values of a type that cannot be used at all (e.g. dicts in an object array)."""
+
+
+class MissingFileError(DataError, FileNotFoundError):
+    """A data file named by the user does not exist (also a ``FileNotFoundError``)."""
 
 
 class ConfigurationError(AnomarkError, ValueError):
