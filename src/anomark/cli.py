@@ -65,6 +65,7 @@ examples:
       --resample 1min --fill interpolate --plot sensors.png
   anomark detectors
   anomark nab list
+  anomark benchmark nab --detectors rcf,iforest --jobs 2
   anomark sagemaker cleanup --prefix anomark-demo --region eu-west-1
 
 Run 'anomark COMMAND --help' for the options of each command.
@@ -872,6 +873,42 @@ def _cmd_sagemaker_cleanup(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_benchmark_nab(args: argparse.Namespace) -> int:
+    from anomark.benchmark import PROFILES, run_nab_benchmark, write_outputs
+    from anomark.detectors import available_detectors
+
+    detectors = [d.strip() for d in args.detectors.split(",") if d.strip()]
+    known = available_detectors()
+    unknown = [d for d in detectors if d not in known]
+    if unknown or not detectors:
+        raise ConfigurationError(
+            f"unknown detector(s) {unknown or detectors}; available: {', '.join(known)}"
+        )
+    profile = {"low_fp": "reward_low_FP_rate", "low_fn": "reward_low_FN_rate"}.get(
+        args.profile, args.profile
+    )
+    if profile not in PROFILES:
+        raise ConfigurationError(f"unknown profile {args.profile!r}; choose one of {PROFILES}")
+    out = Path(args.output_dir)
+    targets = [out / n for n in ("summary.csv", "per_series.csv", "results.json",
+                                 "scoreboard.png")]
+    _check_targets(targets, args.overwrite)
+    series = [n.strip() for n in args.series.split(",")] if args.series else None
+    result = run_nab_benchmark(
+        detectors, series=series, jobs=args.jobs, seed=args.seed,
+        cache_dir=args.cache_dir, progress=not args.quiet,
+    )
+    _say(f"NAB scores ({len(result.per_series) // len(detectors)} series; null = 0, "
+         "perfect = 100) with mean event precision / recall / F1 at the standard threshold:")
+    _say(result.to_text())
+    _say("thresholds (z-score of the probationary scores) per profile:")
+    for det, by_profile in result.thresholds.items():
+        _say(f"  {det}: " + ", ".join(f"{p} {v:.3f}" for p, v in by_profile.items()))
+    for file in write_outputs(result, out, profile=profile):
+        _say(f"wrote {file}")
+    return EXIT_OK
+
+
 # ---------------------------------------------------------------------- parser
 class _Formatter(argparse.RawDescriptionHelpFormatter):
     def __init__(self, prog: str) -> None:
@@ -983,6 +1020,42 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--labelled", action="store_true",
                    help="only series with at least one labelled window")
     q.set_defaults(func=_cmd_nab_list)
+    p.set_defaults(func=_missing_action(p))
+
+    # benchmark
+    p = sub.add_parser(
+        "benchmark", parents=[common], formatter_class=_Formatter,
+        help="run detectors over a benchmark corpus and score them",
+        description="Benchmarks.",
+        epilog="example:\n  anomark benchmark nab --detectors rcf,iforest --jobs 2",
+    )
+    bench_sub = p.add_subparsers(dest="benchmark_command", metavar="CORPUS")
+    q = bench_sub.add_parser(
+        "nab", parents=[common], formatter_class=_Formatter,
+        help="the Numenta Anomaly Benchmark, scored with NAB's rules",
+        description=textwrap.dedent("""\
+            Run detectors over the NAB corpus without look-ahead (fit on each series'
+            probationary period, the first 15 %%, then score the whole series), choose one
+            threshold per detector and profile over the corpus as NAB does, and print NAB
+            scores for the three profiles plus mean event precision/recall/F1. Per-series
+            results are cached (--cache-dir), so an interrupted run resumes."""),
+        epilog="examples:\n  anomark benchmark nab --detectors rcf,iforest --jobs 2\n"
+               "  anomark benchmark nab --detectors conv-ae --output-dir ae-bench --overwrite",
+    )
+    q.add_argument("--detectors", default="rcf,iforest", metavar="A,B",
+                   help="comma-separated detector names (default rcf,iforest)")
+    q.add_argument("--profile", default="standard",
+                   help="profile for the chart: standard, reward_low_FP_rate (low_fp), "
+                        "reward_low_FN_rate (low_fn)")
+    q.add_argument("--jobs", type=int, default=1, metavar="N", help="worker processes")
+    q.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default 0)")
+    q.add_argument("--series", metavar="A,B", help="only these NAB series (default: all 58)")
+    q.add_argument("--cache-dir", default=".anomark-bench", metavar="DIR",
+                   help="per-series result cache (default .anomark-bench)")
+    q.add_argument("--output-dir", default="nab-benchmark", metavar="DIR",
+                   help="where summary.csv, per_series.csv, results.json and scoreboard.png go")
+    q.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    q.set_defaults(func=_cmd_benchmark_nab)
     p.set_defaults(func=_missing_action(p))
 
     # sagemaker

@@ -1,0 +1,90 @@
+"""The NAB benchmark runner and `anomark benchmark nab` (small subsets of the corpus)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from anomark.benchmark import alarm_onsets, probation_rows, run_nab_benchmark, write_outputs
+from anomark.cli import main
+from anomark.errors import ConfigurationError
+
+SERIES = [
+    "artificialWithAnomaly/art_daily_jumpsup.csv",
+    "realKnownCause/ambient_temperature_system_failure.csv",
+]
+
+
+def test_probation_rows_follows_nab() -> None:
+    assert probation_rows(1000) == 150
+    assert probation_rows(4032) == 604
+    assert probation_rows(22695) == 750
+
+
+def test_alarm_onsets_suppresses_repeats_within_refractory_period() -> None:
+    flags = np.array([0, 1, 1, 1, 0, 0, 1, 0, 0, 0, 0, 1], dtype=bool)
+    assert np.flatnonzero(alarm_onsets(flags, 0)).tolist() == [1, 2, 3, 6, 11]
+    assert np.flatnonzero(alarm_onsets(flags, 3)).tolist() == [1, 6, 11]
+    assert np.flatnonzero(alarm_onsets(flags, 5)).tolist() == [1, 11]
+
+
+def test_run_is_cached_and_resumable(nab_dir: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    first = run_nab_benchmark(["iforest"], series=SERIES, cache_dir=cache, progress=False)
+    files = sorted(cache.rglob("*.npz"))
+    assert len(files) == 2
+    # a rerun reads the cache: identical results even though nothing is refitted
+    mtimes = [f.stat().st_mtime_ns for f in files]
+    again = run_nab_benchmark(["iforest"], series=SERIES, cache_dir=cache, progress=False)
+    assert [f.stat().st_mtime_ns for f in files] == mtimes
+    assert again.summary.equals(first.summary)
+    # an interrupted run (one series missing from the cache) computes only the missing one
+    files[0].unlink()
+    resumed = run_nab_benchmark(["iforest"], series=SERIES, cache_dir=cache, progress=False)
+    assert resumed.summary.loc["iforest", "standard"] == pytest.approx(
+        first.summary.loc["iforest", "standard"]
+    )
+    summary = first.summary.loc["iforest"]
+    for profile in ("standard", "reward_low_FP_rate", "reward_low_FN_rate"):
+        assert -100 < summary[profile] <= 100
+    assert 0 <= summary["f1"] <= 1
+    assert set(first.per_series["series"]) == set(SERIES)
+
+
+def test_outputs_and_cli(nab_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    argv = ["benchmark", "nab", "--detectors", "iforest", "--series", ",".join(SERIES),
+            "--cache-dir", str(tmp_path / "cache"), "--output-dir", str(out), "--quiet"]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "iforest" in text and "standard" in text and "wrote" in text
+    for name in ("summary.csv", "per_series.csv", "results.json", "scoreboard.png"):
+        assert (out / name).stat().st_size > 100
+    payload = json.loads((out / "results.json").read_text())
+    assert set(payload["thresholds"]["iforest"]) == {
+        "standard", "reward_low_FP_rate", "reward_low_FN_rate"
+    }
+    # outputs are not replaced without --overwrite
+    assert main(argv) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert main([*argv, "--overwrite"]) == 0
+
+
+def test_bad_arguments(nab_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["benchmark", "nab", "--detectors", "nope", "--output-dir", str(tmp_path)]) == 2
+    assert "unknown detector" in capsys.readouterr().err
+    with pytest.raises(ConfigurationError, match="jobs must be >= 1"):
+        run_nab_benchmark(["iforest"], series=SERIES, jobs=0, cache_dir=tmp_path)
+    with pytest.raises(ConfigurationError, match="no detectors"):
+        run_nab_benchmark([], series=SERIES, cache_dir=tmp_path)
+
+
+def test_write_outputs_creates_chart(nab_dir: Path, tmp_path: Path) -> None:
+    result = run_nab_benchmark(["iforest"], series=SERIES[:1], cache_dir=tmp_path / "c",
+                               progress=False)
+    files = write_outputs(result, tmp_path / "o")
+    assert [f.name for f in files] == ["summary.csv", "per_series.csv", "results.json",
+                                       "scoreboard.png"]
