@@ -1,0 +1,546 @@
+"""Convolutional autoencoder detector (Keras 3, trained locally, optionally from many CSV files).
+
+TensorFlow is imported only when the detector is fitted, scores or is loaded, so importing this
+module (to list detectors, build the CLI...) works without it.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+import numpy as np
+import pandas as pd
+
+from anomark.dataset import DataLike, Dataset
+from anomark.detectors.base import Detector, check_choice, check_float, check_int
+from anomark.errors import ConfigurationError, DataError, PersistenceError
+from anomark.keras_models.source import (
+    ArrayWindowSource,
+    CSVWindowSource,
+    Scaler,
+    WindowSource,
+    compute_column_stats,
+)
+from anomark.threshold import Threshold
+from anomark.windowing import Windowing
+
+if TYPE_CHECKING:  # pragma: no cover
+    from types import ModuleType
+
+__all__ = ["ConvAutoencoderDetector"]
+
+MODEL_FILE = "model.keras"
+PathLike = str | os.PathLike[str]
+
+
+def _keras_parts() -> tuple[ModuleType, ModuleType]:
+    """Import the Keras-backed modules lazily (DependencyError when TensorFlow is missing)."""
+    from anomark.keras_models import model, training
+
+    return model, training
+
+
+class ConvAutoencoderDetector(Detector):
+    """Anomalies as windows a convolutional autoencoder reconstructs badly.
+
+    The model is the reference tutorial's 2-D convolutional autoencoder over windows of
+    ``window_size`` time steps x all columns (see
+    :func:`~anomark.keras_models.model.build_conv_autoencoder`), padded internally so that any
+    window size and number of columns work, including a univariate series. Inputs are scaled
+    per column with statistics learned in ``fit`` and stored with the model (never per batch).
+    A window's score is its mean squared reconstruction error on the scaled data, credited to
+    its last timestamp; the default threshold is ``Threshold.mean_std(2)``.
+
+    Train on in-memory data with :meth:`fit`, or on many CSV files without loading them with
+    :meth:`fit_files` (streamed through a one-time ``.npy`` cache).
+
+    Parameters
+    ----------
+    window_size : int, default 48
+        Time steps per window.
+    epochs : int, default 10
+        Maximum training epochs.
+    batch_size : int, default 128
+        Windows per training batch.
+    random_state : int, optional
+        Seeds weight initialisation, dropout and window shuffling: repeated fits on CPU give
+        the same scores. ``None``: not seeded.
+    filters : sequence of int, default (16, 8, 8)
+        Filters of the encoder stages (the decoder mirrors them); ``len(filters)`` is the depth.
+    kernel_size : int, default 4
+        Square convolution kernel size.
+    learning_rate : float, default 1e-3
+        Adam learning rate.
+    dropout : float, default 0.0
+        Dropout after each encoder convolution.
+    validation_split : float, default 0.0
+        Fraction of rows, taken from the END of the training data (split by time, no window
+        crosses the cut), used for validation loss and early stopping.
+    patience : int, optional
+        Stop after this many epochs without improvement of the validation loss (the training
+        loss when ``validation_split=0``). ``None`` (default, as in the tutorial): all epochs.
+    restore_best_weights : bool, default True
+        With early stopping, keep the weights of the best epoch.
+    scaling : {"minmax", "maxabs", "standard"}, default "minmax"
+        Per-column scaling learned in ``fit``. ``"minmax"`` maps training data into [0, 1] and
+        the model ends with a sigmoid; the other two use a linear output layer (a sigmoid cannot
+        reach the negative values they produce).
+    precision : {"float32", "mixed_bfloat16"}, default "float32"
+        Compute dtype of the layers; bfloat16 is faster on CPUs with AVX512-BF16/AMX.
+    stride : int, default 1
+        Step between windows, in training and scoring (rows between two windows' last
+        timestamps carry the previous score).
+    deterministic : bool, default False
+        Also enable TensorFlow's op determinism (process-wide and not undone) when
+        ``random_state`` is set; plain seeding is already repeatable on CPU.
+    verbose : {0, 1, 2}, default 0
+        Keras training output.
+    threshold : Threshold, optional
+        Threshold rule; default ``Threshold.mean_std(2)``.
+
+    Attributes
+    ----------
+    model_ : keras.Model
+        The trained autoencoder.
+    scaler_ : Scaler
+        Per-column ``offset``/``scale`` learned in ``fit``.
+    history_ : dict
+        Loss (and validation loss) per epoch.
+    threshold_ : Threshold
+        Fitted on the training scores.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from anomark import ConvAutoencoderDetector
+    >>> x = np.sin(np.arange(400) / 5.0)
+    >>> det = ConvAutoencoderDetector(window_size=8, epochs=1, filters=(4, 4, 4),
+    ...                               random_state=0).fit(x)  # doctest: +SKIP
+    >>> det.score(x).shape  # doctest: +SKIP
+    (400,)
+    """
+
+    name: ClassVar[str] = "conv-ae"
+    default_threshold: ClassVar[tuple[str, float]] = ("mean_std", 2.0)
+
+    def __init__(
+        self,
+        window_size: int = 48,
+        epochs: int = 10,
+        batch_size: int = 128,
+        random_state: int | None = None,
+        *,
+        filters: Sequence[int] = (16, 8, 8),
+        kernel_size: int = 4,
+        learning_rate: float = 1e-3,
+        dropout: float = 0.0,
+        validation_split: float = 0.0,
+        patience: int | None = None,
+        restore_best_weights: bool = True,
+        scaling: Literal["minmax", "maxabs", "standard"] = "minmax",
+        precision: Literal["float32", "mixed_bfloat16"] = "float32",
+        stride: int = 1,
+        deterministic: bool = False,
+        verbose: int = 0,
+        threshold: Threshold | None = None,
+    ) -> None:
+        self.window_size = window_size
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.random_state = random_state
+        self.filters = filters
+        self.kernel_size = kernel_size
+        self.learning_rate = learning_rate
+        self.dropout = dropout
+        self.validation_split = validation_split
+        self.patience = patience
+        self.restore_best_weights = restore_best_weights
+        self.scaling = scaling
+        self.precision = precision
+        self.stride = stride
+        self.deterministic = deterministic
+        self.verbose = verbose
+        self.threshold = threshold
+
+    # ------------------------------------------------------------------ params
+    def _validate_params(self) -> None:
+        super()._validate_params()
+        check_int(self.window_size, "window_size", 1)
+        check_int(self.epochs, "epochs", 1)
+        check_int(self.batch_size, "batch_size", 1)
+        if self.random_state is not None:
+            check_int(self.random_state, "random_state", 0, 2**32 - 1)
+        filters = self.filters
+        if isinstance(filters, str | bytes) or not isinstance(filters, Sequence) or not filters:
+            raise ConfigurationError(
+                f"filters must be a non-empty sequence of ints such as (16, 8, 8), got {filters!r}"
+            )
+        if len(filters) > 8:
+            raise ConfigurationError(f"filters allows at most 8 stages, got {len(filters)}")
+        for f in filters:
+            check_int(f, "each entry of filters", 1, 4096)
+        check_int(self.kernel_size, "kernel_size", 1, 64)
+        check_float(self.learning_rate, "learning_rate", 0.0, None, low_open=True)
+        check_float(self.dropout, "dropout", 0.0, 1.0, high_open=True)
+        check_float(self.validation_split, "validation_split", 0.0, 1.0, high_open=True)
+        if self.patience is not None:
+            check_int(self.patience, "patience", 0)
+        check_choice(self.restore_best_weights, "restore_best_weights", (True, False))
+        check_choice(self.scaling, "scaling", ("minmax", "maxabs", "standard"))
+        check_choice(self.precision, "precision", ("float32", "mixed_bfloat16"))
+        check_int(self.stride, "stride", 1)
+        check_choice(self.deterministic, "deterministic", (True, False))
+        check_choice(self.verbose, "verbose", (0, 1, 2, "auto"))
+
+    def _min_rows(self) -> int:
+        return int(self.window_size)
+
+    def _windowing(self) -> Windowing:
+        return Windowing(int(self.window_size), int(self.stride))
+
+    # ------------------------------------------------------------------ training
+    def _split_starts(self, source: WindowSource) -> tuple[np.ndarray, np.ndarray | None]:
+        n = source.n_rows
+        w = int(self.window_size)
+        if n < w:
+            raise DataError(
+                f"{type(self).__name__} needs at least window_size={w} rows to fit, got {n}"
+            )
+        if not self.validation_split:
+            return source.window_starts(0, n), None
+        n_val = math.ceil(n * float(self.validation_split))
+        cut = n - n_val
+        if cut < w or n_val < w:
+            raise DataError(
+                f"validation_split={self.validation_split} splits {n} rows into {cut} training "
+                f"and {n_val} validation rows; both need at least window_size={w} rows "
+                "(use more data, a smaller window or validation_split=0)"
+            )
+        return source.window_starts(0, cut), source.window_starts(cut, n)
+
+    def _train(
+        self, source: WindowSource, *, workers: int = 1, use_multiprocessing: bool = False
+    ) -> None:
+        model_mod, training = _keras_parts()
+        train_starts, val_starts = self._split_starts(source)
+        scaler = Scaler.from_stats(compute_column_stats(source), self.scaling)
+        training.set_seed(self.random_state, deterministic=bool(self.deterministic))
+        model = model_mod.build_conv_autoencoder(
+            int(self.window_size),
+            source.n_features,
+            filters=[int(f) for f in self.filters],
+            kernel_size=int(self.kernel_size),
+            learning_rate=float(self.learning_rate),
+            dropout=float(self.dropout),
+            output_activation=scaler.output_activation,
+            precision=self.precision,
+        )
+        kwargs: dict[str, Any] = {
+            "scaler": scaler,
+            "workers": workers,
+            "use_multiprocessing": use_multiprocessing,
+        }
+        train = training.WindowBatches(
+            source,
+            train_starts,
+            int(self.batch_size),
+            shuffle=True,
+            seed=self.random_state,
+            **kwargs,
+        )
+        val = None
+        if val_starts is not None:
+            val = training.WindowBatches(source, val_starts, int(self.batch_size), **kwargs)
+        self.history_ = training.train_autoencoder(
+            model,
+            train,
+            val,
+            epochs=int(self.epochs),
+            patience=self.patience,
+            restore_best_weights=bool(self.restore_best_weights),
+            verbose=self.verbose,
+        )
+        self.model_ = model
+        self.scaler_ = scaler
+
+    def _fit(self, ds: Dataset) -> None:
+        source = ArrayWindowSource(ds.values, int(self.window_size), int(self.stride), ds.columns)
+        self._train(source)
+
+    def fit(self, data: DataLike | CSVWindowSource, y: Any = None) -> ConvAutoencoderDetector:
+        """Train the autoencoder, score the training data and fit the threshold.
+
+        Parameters
+        ----------
+        data : Dataset, DataFrame, Series, array or CSVWindowSource
+            Training data (rows = time steps); a :class:`CSVWindowSource` is streamed as in
+            :meth:`fit_files`.
+        y : ignored
+
+        Returns
+        -------
+        self
+        """
+        if isinstance(data, CSVWindowSource):
+            return self.fit_files(data)
+        self._fit_scores(data)
+        return self
+
+    def fit_files(
+        self,
+        paths: PathLike | Sequence[PathLike] | CSVWindowSource,
+        *,
+        time_column: str | None = None,
+        columns: Sequence[str] | None = None,
+        cache_dir: PathLike | None = None,
+        progress: bool = True,
+        workers: int = 1,
+        use_multiprocessing: bool = False,
+        read_csv_kwargs: Mapping[str, Any] | None = None,
+    ) -> ConvAutoencoderDetector:
+        """Train on many CSV files without loading them all into memory.
+
+        The files are converted once into a ``.npy`` cache (see
+        :class:`~anomark.keras_models.source.CSVWindowSource`); the scaling statistics come
+        from one streaming pass over the cache, training reads shuffled windows straight from
+        it, and the training data is then scored window by window to fit the threshold.
+
+        Parameters
+        ----------
+        paths : str, path, list of them, or CSVWindowSource
+            CSV files, glob patterns or folders (e.g. a local copy of an S3 prefix), in any
+            order (files are ordered by time), or a prepared source (then the other reading
+            options are ignored).
+        time_column : str, optional
+            Timestamp column; detected when omitted.
+        columns : sequence of str, optional
+            Value columns to use (default: all).
+        cache_dir : str or path, optional
+            Cache folder (default ``$ANOMARK_CACHE_DIR`` or ``~/.cache/anomark/windows``).
+        progress : bool, default True
+            Progress bar while converting CSV files (training output follows ``verbose``).
+        workers, use_multiprocessing : int, bool
+            Parallel batch loading (Keras ``PyDataset`` options).
+        read_csv_kwargs : mapping, optional
+            Passed to :func:`pandas.read_csv`.
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        DataError
+            Unreadable, non-numeric or overlapping files, or too few rows.
+        ConfigurationError
+            Invalid parameters.
+        """
+        self._validate_params()
+        source = self._as_source(paths, time_column, columns, cache_dir, progress, read_csv_kwargs)
+        source.prepare()
+        self.n_features_in_ = source.n_features
+        self.feature_names_in_ = np.asarray(source.columns, dtype=object)
+        self._fitted_with_names_ = True
+        self._train(source, workers=workers, use_multiprocessing=use_multiprocessing)
+        scores = self._source_scores(source)
+        self._check_scores(scores, source.n_rows)
+        self.threshold_ = self._make_threshold().fit(scores)
+        return self
+
+    def score_files(
+        self,
+        paths: PathLike | Sequence[PathLike] | CSVWindowSource,
+        *,
+        time_column: str | None = None,
+        cache_dir: PathLike | None = None,
+        progress: bool = True,
+        read_csv_kwargs: Mapping[str, Any] | None = None,
+    ) -> pd.Series:
+        """Score many CSV files streamed through the cache (one score per row, time-indexed).
+
+        The files must have the training columns (selected by name).
+
+        Returns
+        -------
+        pandas.Series
+            Indexed by timestamp, named ``"score"``.
+        """
+        self._check_fitted()
+        names = [str(c) for c in self.feature_names_in_]
+        source = self._as_source(paths, time_column, None, cache_dir, progress, read_csv_kwargs)
+        if source.columns != names:
+            missing = [c for c in names if c not in source.columns]
+            if missing or isinstance(paths, CSVWindowSource):
+                raise DataError(
+                    f"the files have columns {source.columns}, expected the training columns "
+                    f"{names} (missing {missing})"
+                )
+            # extra or reordered columns: select the training columns by name
+            source = self._as_source(
+                paths, time_column, names, cache_dir, progress, read_csv_kwargs
+            )
+        if source.n_rows < int(self.window_size):
+            raise DataError(
+                f"{type(self).__name__} needs at least {self.window_size} rows to score, "
+                f"got {source.n_rows}"
+            )
+        scores = self._source_scores(source)
+        self._check_scores(scores, source.n_rows)
+        return pd.Series(scores, index=source.timestamps(), name="score")
+
+    def _as_source(
+        self,
+        paths: Any,
+        time_column: str | None,
+        columns: Sequence[str] | None,
+        cache_dir: PathLike | None,
+        progress: bool,
+        read_csv_kwargs: Mapping[str, Any] | None,
+    ) -> CSVWindowSource:
+        if isinstance(paths, CSVWindowSource):
+            if paths.window_size != int(self.window_size) or paths.stride != int(self.stride):
+                raise ConfigurationError(
+                    f"the CSVWindowSource has window_size={paths.window_size}, "
+                    f"stride={paths.stride} but the detector window_size={self.window_size}, "
+                    f"stride={self.stride}"
+                )
+            return paths
+        return CSVWindowSource(
+            paths,
+            int(self.window_size),
+            int(self.stride),
+            time_column=time_column,
+            columns=columns,
+            cache_dir=cache_dir,
+            progress=progress,
+            read_csv_kwargs=read_csv_kwargs,
+        )
+
+    # ------------------------------------------------------------------ scoring
+    def _window_errors(self, source: WindowSource, per_feature: bool = False) -> np.ndarray:
+        _, training = _keras_parts()
+        starts = source.window_starts()
+        return training.reconstruction_errors(  # type: ignore[no-any-return]
+            self.model_, source, starts, self.scaler_, per_feature=per_feature
+        )
+
+    def _source_scores(self, source: WindowSource) -> np.ndarray:
+        errors = self._window_errors(source)
+        return self._windowing().to_points(errors, source.n_rows)
+
+    def _score(self, ds: Dataset) -> np.ndarray:
+        source = ArrayWindowSource(ds.values, int(self.window_size), int(self.stride))
+        return self._source_scores(source)
+
+    def feature_scores(self, data: DataLike) -> pd.DataFrame:
+        """Reconstruction error per timestamp AND column: which column drove an anomaly.
+
+        Each window's mean squared error per column (on the scaled data) is credited to its
+        timestamps like :meth:`score`; the row mean equals :meth:`score`.
+
+        Parameters
+        ----------
+        data : Dataset, DataFrame, Series or array
+            Data with the training columns.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Index of ``data``, one column per feature.
+        """
+        self._check_fitted()
+        ds = self._check_input(data, reset=False)
+        source = ArrayWindowSource(ds.values, int(self.window_size), int(self.stride))
+        errors = self._window_errors(source, per_feature=True)
+        points = self._windowing().to_points(errors, len(ds))
+        return pd.DataFrame(
+            points, index=ds.index, columns=[str(c) for c in self.feature_names_in_]
+        )
+
+    def reconstruct(self, data: DataLike) -> pd.DataFrame:
+        """The model's reconstruction of ``data`` in the original units, for plotting.
+
+        Every timestamp averages its reconstructions from all windows (stride 1) covering it.
+
+        Parameters
+        ----------
+        data : Dataset, DataFrame, Series or array
+            Data with the training columns.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Same index and columns as the input.
+        """
+        self._check_fitted()
+        ds = self._check_input(data, reset=False)
+        _, training = _keras_parts()
+        w = int(self.window_size)
+        source = ArrayWindowSource(ds.values, w, 1)
+        starts = source.window_starts()
+        total = np.zeros((len(ds), ds.n_features))
+        count = np.zeros((len(ds), 1))
+        chunk = training.predict_chunk_size(self.model_)
+        for a in range(0, len(starts), chunk):
+            part = starts[a : a + chunk]
+            x = self.scaler_.transform(source.read_windows(part))
+            rec = training.reconstruct_windows(self.model_, x)
+            for j in range(w):  # overlap-add; starts are distinct, so no index repeats
+                total[part + j] += rec[:, j, :]
+                count[part + j] += 1.0
+        values = self.scaler_.inverse(total / count)
+        return pd.DataFrame(
+            values, index=ds.index, columns=[str(c) for c in self.feature_names_in_]
+        )
+
+    # ------------------------------------------------------------------ persistence
+    def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        history = {
+            k: [v if math.isfinite(v) else None for v in vals] for k, vals in self.history_.items()
+        }
+        state = {"scaling": self.scaler_.method, "history": history}
+        arrays = {"scale_offset": self.scaler_.offset, "scale_scale": self.scaler_.scale}
+        return state, arrays
+
+    def _write_extra_files(self, folder: Path) -> list[str]:
+        self.model_.save(folder / MODEL_FILE)
+        return [MODEL_FILE]
+
+    def _set_state(
+        self, state: dict[str, Any], arrays: dict[str, np.ndarray], folder: Path
+    ) -> None:
+        from anomark.keras_models import require_keras
+
+        keras = require_keras()
+        offset = np.asarray(arrays["scale_offset"], dtype=np.float64)
+        scale = np.asarray(arrays["scale_scale"], dtype=np.float64)
+        n = int(self.n_features_in_)
+        if offset.shape != (n,) or scale.shape != (n,) or not (scale > 0).all():
+            raise PersistenceError(f"{folder}: scaling arrays do not match {n} features")
+        if state["scaling"] != self.scaling:
+            raise PersistenceError(
+                f"{folder}: saved scaling {state['scaling']!r} differs from parameter "
+                f"{self.scaling!r}"
+            )
+        history = state["history"]
+        if not isinstance(history, dict):
+            raise PersistenceError(f"{folder}: history must be an object")
+        try:
+            model = keras.saving.load_model(folder / MODEL_FILE, safe_mode=True)
+        except Exception as exc:
+            raise PersistenceError(f"{folder}: cannot load {MODEL_FILE}: {exc}") from None
+        expected = (None, int(self.window_size), n, 1)
+        if tuple(model.input_shape) != expected:
+            raise PersistenceError(
+                f"{folder}: the saved model takes {model.input_shape}, expected {expected}"
+            )
+        self.model_ = model
+        self.scaler_ = Scaler(self.scaling, offset, scale)
+        self.history_ = {
+            str(k): [float("nan") if v is None else float(v) for v in vals]
+            for k, vals in history.items()
+        }
