@@ -294,3 +294,78 @@ def test_no_warning_on_matching_input():
         warnings.simplefilter("error")
         det.score(FRAME)
         det.detect(FRAME)
+
+
+# ---------------------------------------------------------------------- issue 5 (hardening)
+def _saved_zscore(tmp_path: Path) -> tuple[Path, type[Detector]]:
+    class Saved(ZScore):
+        name: ClassVar[str] = "zscore-saved-test"
+
+    return Saved().fit(FRAME).save(tmp_path / "m"), Saved
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value", "match"),
+    [
+        ("fitted", "zz", 1, r"unknown key\(s\) \['zz'\] in the 'fitted' section"),
+        ("fitted", "fitted_with_names", [1], r"fitted_with_names must be true or false, got \[1\]"),
+        ("fitted", "fitted_with_names", 1, r"fitted_with_names must be true or false, got 1"),
+        ("params", "scale", None, r"missing parameter\(s\) \['scale'\]"),
+    ],
+)
+def test_load_refuses_hand_edits_of_the_fitted_section_and_missing_parameters(
+    tmp_path: Path, section: str, key: str, value: Any, match: str
+):
+    import json
+
+    from anomark.errors import PersistenceError
+
+    try:
+        folder, _ = _saved_zscore(tmp_path)
+        config = json.loads((folder / "config.json").read_text())
+        if value is None:
+            del config[section][key]
+        else:
+            config[section][key] = value
+        (folder / "config.json").write_text(json.dumps(config))
+        with pytest.raises(PersistenceError, match=match):
+            Detector.load(folder)
+    finally:
+        base_module._REGISTRY.pop("zscore-saved-test", None)
+
+
+def test_load_keeps_a_boolean_fitted_with_names(tmp_path: Path):
+    import json
+
+    try:
+        folder, cls = _saved_zscore(tmp_path)
+        config = json.loads((folder / "config.json").read_text())
+        assert config["fitted"]["fitted_with_names"] is True
+        config["fitted"]["fitted_with_names"] = False
+        (folder / "config.json").write_text(json.dumps(config))
+        loaded = cls.load(folder)
+        assert loaded._fitted_with_names_ is False
+        with pytest.warns(UserWarning, match="fitted without feature names"):
+            loaded.score(FRAME)
+    finally:
+        base_module._REGISTRY.pop("zscore-saved-test", None)
+
+
+@pytest.mark.parametrize("kind", ["object", "categorical"])
+def test_score_a_frame_indexed_by_date_strings(kind: str):
+    det = ZScore().fit(FRAME)
+    text = pd.DatetimeIndex(FRAME.index).strftime("%Y-%m-%d %H:%M:%S")
+    odd = FRAME.copy()
+    odd.index = pd.Index(text, dtype=object) if kind == "object" else pd.CategoricalIndex(text)
+    scores = det.score(odd)
+    pd.testing.assert_series_equal(scores, det.score(FRAME), check_index_type=False,
+                                   check_freq=False)
+    assert list(scores.index) == list(FRAME.index)
+
+
+def test_score_a_frame_with_a_bool_index_names_the_index():
+    det = ZScore().fit(FRAME)
+    odd = FRAME.copy()
+    odd.index = pd.Index([True, False] * 25)
+    with pytest.raises(DataError, match=r"index of dtype bool is neither timestamps"):
+        det.score(odd)

@@ -426,3 +426,137 @@ def test_no_warning_for_clean_data():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         Dataset.from_frame(pd.DataFrame({"v": [1.0, 2.0]}, index=pd.date_range("2024", periods=2)))
+
+
+# ---------------------------------------------------------------------- issue 5 (hardening)
+@pytest.mark.parametrize(
+    "index",
+    [pd.Index([3, 1, 2], dtype=object), pd.CategoricalIndex([3, 1, 2]),
+     pd.Index([3, 1, 2], dtype="Int64"), pd.Index(np.array([3, 1, 2], dtype=np.uint64))],
+    ids=["object", "categorical", "nullable", "uint64"],
+)
+def test_integer_index_of_any_dtype_is_positions_not_nanoseconds(index: pd.Index):
+    with pytest.warns(UserWarning, match="not in time order"):
+        ds = Dataset(pd.DataFrame({"v": [30.0, 10.0, 20.0]}, index=index))
+    assert not ds.is_time_indexed
+    assert ds.index.dtype == np.int64 and list(ds.index) == [1, 2, 3]
+    assert list(ds.values[:, 0]) == [10.0, 20.0, 30.0]
+
+
+def test_uint64_index_beyond_int64_is_refused_not_wrapped():
+    index = pd.Index(np.array([0, 1, 2**63], dtype=np.uint64))
+    with pytest.raises(DataError, match=r"index value 9223372036854775808 is outside the int64"):
+        Dataset(pd.DataFrame({"v": [1.0, 2.0, 3.0]}, index=index))
+    ds = Dataset(pd.DataFrame({"v": [1.0, 2.0]}, index=pd.Index(np.array([0, 2**63 - 1],
+                                                                            dtype=np.uint64))))
+    assert list(ds.index) == [0, 2**63 - 1]
+
+
+def test_nullable_integer_index_with_na_is_refused():
+    index = pd.Index([1, None, 3], dtype="Int64")
+    with pytest.raises(DataError, match=r"integer index has missing values \(first at row 1\)"):
+        Dataset(pd.DataFrame({"v": [1.0, 2.0, 3.0]}, index=index))
+
+
+@pytest.mark.parametrize("values", [[0.5, 1.0], [True, False]], ids=["floats", "bools"])
+def test_object_index_of_numbers_other_than_integers_is_refused(values: list):
+    with pytest.raises(DataError, match=r"index of dtype object holding .* is neither timestamps"):
+        Dataset(pd.DataFrame({"v": [1.0, 2.0]}, index=pd.Index(values, dtype=object)))
+
+
+def test_numeric_time_column_is_refused_with_a_unit_hint(tmp_path: Path):
+    path = tmp_path / "epoch.csv"
+    path.write_text("timestamp,value\n1700000000,1\n1700000060,2\n")
+    match = r"column 'timestamp': holds integer values, not timestamps.*unit=\"s\""
+    with pytest.raises(DataError, match=match):
+        Dataset.from_csv(path)
+    frame = pd.DataFrame({"time": [1.7e9, 1.7e9 + 60], "v": [1.0, 2.0]})
+    with pytest.raises(DataError, match=r"not timestamps"):
+        Dataset.from_frame(frame, "time")
+    # converting them first is what the message asks for
+    frame["time"] = pd.to_datetime(frame["time"], unit="s")
+    assert Dataset.from_frame(frame).index[0] == pd.Timestamp(1_700_000_000, unit="s")
+
+
+def test_numbers_in_an_unnamed_column_are_not_taken_for_dates():
+    frame = pd.DataFrame({"when": pd.Series([1, 2], dtype=object), "v": [1.0, 2.0]},
+                         index=pd.Index(["a", "b"], dtype=object))
+    with pytest.raises(DataError, match=r"no time column found"):
+        Dataset.from_frame(frame)
+
+
+@pytest.mark.parametrize("kind", ["object", "string", "categorical"])
+def test_from_frame_parses_an_index_of_date_strings(kind: str, tmp_path: Path):
+    idx = pd.date_range("2024-01-01", periods=3, freq="h")
+    text = idx.strftime("%Y-%m-%d %H:%M:%S")
+    index = {"object": pd.Index(text, dtype=object), "string": pd.Index(text, dtype="string"),
+             "categorical": pd.CategoricalIndex(text)}[kind]
+    ds = Dataset.from_frame(pd.DataFrame({"v": [1.0, 2.0, 3.0]}, index=index))
+    assert ds.is_time_indexed and list(ds.index) == list(idx)
+    # what pd.read_csv(f, index_col=0) gives
+    path = tmp_path / "s.csv"
+    pd.DataFrame({"v": [1.0, 2.0, 3.0]}, index=idx).to_csv(path)
+    assert Dataset.from_frame(pd.read_csv(path, index_col=0)) == ds
+
+
+@pytest.mark.parametrize("index", [pd.Index([True, False]), pd.Index([0.5, 1.5])])
+def test_from_frame_names_a_bool_or_float_index(index: pd.Index):
+    with pytest.raises(DataError, match=r"index of dtype (bool|float64) is neither timestamps"):
+        Dataset.from_frame(pd.DataFrame({"v": [1.0, 2.0]}, index=index))
+    # a time column still wins over such an index
+    frame = pd.DataFrame({"timestamp": ["2024-01-01", "2024-01-02"], "v": [1.0, 2.0]},
+                         index=index)
+    assert Dataset.from_frame(frame).is_time_indexed
+
+
+def test_from_frame_keeps_an_object_index_of_integers_as_positions():
+    ds = Dataset.from_frame(pd.DataFrame({"v": [1.0, 2.0]}, index=pd.Index([5, 6], dtype=object)))
+    assert not ds.is_time_indexed and list(ds.index) == [5, 6]
+
+
+def _hourly() -> Dataset:
+    idx = pd.date_range("2024-01-01", periods=6, freq="30min")
+    return Dataset(pd.DataFrame({"v": np.arange(6.0)}, index=idx))
+
+
+@pytest.mark.parametrize(
+    ("freq", "match"),
+    [("0min", "must be positive"), (pd.Timedelta(0), "must be positive"),
+     ("-1h", "must be positive"), (None, "offset alias"), (5, "invalid resampling frequency"),
+     ("abc", "invalid resampling frequency 'abc'")],
+)
+def test_resample_refuses_degenerate_frequencies(freq, match: str):
+    with pytest.raises(DataError, match=match):
+        _hourly().resample(freq)
+
+
+@pytest.mark.parametrize("agg", ["__class__", "ohlc", "apply", ["mean"]])
+def test_resample_accepts_only_the_documented_aggregations(agg):
+    with pytest.raises(DataError, match=r"unknown aggregation .*choose one of \['mean'"):
+        _hourly().resample("1h", agg=agg)
+    assert _hourly().resample("1h", agg="max").values[:, 0].tolist() == [1.0, 3.0, 5.0]
+
+
+def test_split_refuses_a_number_on_a_time_index_and_a_non_numeric_fraction():
+    ds = _hourly()
+    for at in (5, 2.5, np.int64(3)):
+        with pytest.raises(DataError, match=r"is a number but dataset is indexed by timestamps"):
+            ds.split(at=at)
+    for fraction in ("x", "0.5", True, [0.5]):
+        with pytest.raises(DataError, match=r"fraction must be a number"):
+            ds.split(fraction=fraction)  # type: ignore[arg-type]
+    with pytest.raises(DataError, match=r"cannot parse 'NaT'"):
+        ds.split(at="NaT")
+    positions = Dataset.from_array(np.arange(6.0))
+    with pytest.raises(DataError, match=r"at= must be a position"):
+        positions.split(at="2024-01-01")
+    left, right = positions.split(at=2)
+    assert (len(left), len(right)) == (2, 4)
+
+
+def test_fillna_refuses_unknown_columns():
+    idx = pd.date_range("2024-01-01", periods=3, freq="h")
+    ds = Dataset(pd.DataFrame({"v": [1.0, np.nan, 3.0]}, index=idx))
+    with pytest.raises(DataError, match=r"fillna: column\(s\) \['w'\] not found"):
+        ds.fillna({"w": 0.0})
+    assert ds.fillna({"v": 0.0}).values[:, 0].tolist() == [1.0, 0.0, 3.0]

@@ -88,3 +88,43 @@ def test_data_column_named_score_does_not_clash() -> None:
     frame = det.to_frame()
     assert list(frame.columns) == ["data.score", "data.flag", "score", "flag"]
     assert frame["flag"].tolist() == [False, True, False, False]
+
+
+# ---------------------------------------------------------------------- issue 5 (hardening)
+_IDX = pd.date_range("2024-01-01", periods=3, freq="min")
+
+
+@pytest.mark.parametrize(
+    ("threshold", "match"),
+    [("abc", r"threshold must be a real number, got str 'abc'"),
+     (None, r"threshold must be a real number, got NoneType"),
+     (True, r"threshold must be a real number, got bool"),
+     (float("nan"), r"threshold must be a real number, got NaN"),
+     (1 + 2j, r"threshold must be a real number")],
+)
+def test_bad_thresholds_are_refused(threshold, match):
+    with pytest.raises(DataError, match=match):
+        Detection(pd.Series([0.0, 1.0, 5.0], index=_IDX), threshold)
+
+
+@pytest.mark.parametrize(
+    ("scores", "match"),
+    [(pd.Series(["1", "2", "3"], index=_IDX), r"scores must be real numbers, got a Series of"),
+     (pd.Series(["1", "2", "3"], index=_IDX, dtype=object), r"scores must be real numbers"),
+     (pd.Series([True, False, True], index=_IDX), r"dtype bool"),
+     (pd.Series([np.nan, 1.0, 5.0], index=_IDX), r"1 NaN value\(s\), first at 2024-01-01 00:00"),
+     (pd.Series([1, None, 3], index=_IDX, dtype="Float64"), r"1 NaN value\(s\)")],
+)
+def test_bad_scores_are_refused(scores, match):
+    with pytest.raises(DataError, match=match):
+        Detection(scores, 1.0)
+
+
+def test_numeric_scores_of_any_dtype_become_float64_and_inf_thresholds_work():
+    det = Detection(pd.Series([1, 2, 3], index=_IDX, dtype="int32"), np.float32(1.5))  # type: ignore[arg-type]
+    assert det.scores.dtype == np.float64 and det.scores.name == "score"
+    assert det.flags.tolist() == [False, True, True] and isinstance(det.threshold, float)
+    assert Detection(det.scores, np.inf).n_flagged == 0
+    assert Detection(det.scores, -np.inf).n_flagged == 3
+    objects = pd.Series([1.0, 2, 3], index=_IDX, dtype=object)
+    assert Detection(objects, 2).flags.tolist() == [False, False, True]

@@ -2,8 +2,8 @@
 
 Each generated input ends either in an :class:`~anomark.errors.AnomarkError` whose message names
 the problem, or in output equal to a straightforward reference computation (explicit loops,
-plain NumPy). Inputs that currently expose bugs are fuzzed in tests marked
-``xfail(strict=True)`` whose reasons describe the bug.
+plain NumPy). The inputs that exposed the bugs fixed in issue 5 are kept as ``REGRESSION``
+tests.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, Phase, event, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -30,8 +30,8 @@ FUZZ = settings(
     database=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
-#: Known-bug tests: every example fails, so stop at the first one (no shrinking: fast).
-BUG = settings(FUZZ, max_examples=10, phases=[Phase.explicit, Phase.generate])
+#: Regression tests of the bugs fixed in issue 5 (each input class is small: few examples).
+REGRESSION = settings(FUZZ, max_examples=10)
 
 finite = st.floats(allow_nan=False, allow_infinity=False)
 odd_floats = st.one_of(
@@ -149,10 +149,7 @@ def test_to_points_matches_reference(
     np.testing.assert_array_equal(got, ref)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: Windowing.to_points with a float n_points, a "
-                   "scalar or text scores, shingles(start > stop) and windows() of a ragged "
-                   "list raise IndexError/ValueError from numpy instead of DataError")
-@BUG
+@REGRESSION
 @given(case=st.sampled_from(["float_n", "scalar", "text", "start_gt_stop", "ragged"]))
 def test_windowing_malformed_arguments(case: str) -> None:
     w = Windowing(2)
@@ -246,7 +243,7 @@ def test_threshold_fit_apply_fuzz(
     flags = fitted.apply(arg)
     assert isinstance(flags, pd.Series) and flags.dtype == bool and len(flags) == len(scores)
     np.testing.assert_array_equal(flags.to_numpy(), scores > fitted.value_)
-    if np.ptp(scores) == 0 and method not in ("fixed", "mean_std"):  # mean_std: xfail below
+    if np.ptp(scores) == 0 and method != "fixed":
         assert not flags.any(), "constant scores must flag nothing"
     if as_series:
         assert flags.index.equals(arg.index)
@@ -278,11 +275,7 @@ def test_threshold_from_dict_fuzz(d: Any) -> None:
             t.apply([1.0])
 
 
-@pytest.mark.xfail(strict=True, reason="bug: Threshold.mean_std flags ALL of a constant score "
-                   "array when the float mean rounds below the constant and the std is 0 "
-                   "(k < 1, or tiny scores whose squares underflow), e.g. "
-                   "mean_std(0).fit(np.full(169, 0.7296554464299441))")
-@BUG
+@REGRESSION
 @given(value=st.sampled_from([0.7296554464299441, 0.9127555772777217, -7.68827364e-261]),
        n=st.sampled_from([169, 4066, 6]), k=st.sampled_from([0.0, 0.5, 3.0]))
 def test_threshold_mean_std_constant_scores_flag_nothing(value: float, n: int, k: float) -> None:
@@ -291,20 +284,14 @@ def test_threshold_mean_std_constant_scores_flag_nothing(value: float, n: int, k
     assert not flags.any(), f"{int(flags.sum())} of {n} equal scores flagged"
 
 
-@pytest.mark.xfail(strict=True, reason="bug: Threshold.from_dict with an unhashable method "
-                   "(list/dict) raises TypeError 'unhashable type' instead of ConfigurationError")
-@BUG
+@REGRESSION
 @given(method=st.sampled_from([["mean_std"], {"a": 1}]))
 def test_threshold_from_dict_unhashable_method(method: Any) -> None:
     _, exc = run(lambda: Threshold.from_dict({"method": method, "param": 1.0}))
     assert isinstance(exc, ConfigurationError)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: Threshold.fit overflows on large FINITE scores "
-                   "(|x| ~ 1e300): mean_std/mad give value_=inf (std/median overflow) although "
-                   "the true threshold is finite, so later scores are never flagged and the "
-                   "detector cannot be saved (non-finite value)")
-@BUG
+@REGRESSION
 @given(method=st.sampled_from(["mean_std", "mad"]),
        big=st.floats(1e300, 1e307), n=st.integers(2, 6))
 def test_threshold_on_huge_finite_scores(method: str, big: float, n: int) -> None:
@@ -337,10 +324,13 @@ def test_reconstruction_scorer_fuzz(
         assert isinstance(exc, DataError)
         if x3.shape != r3.shape or x3.ndim != 3:
             assert_mentions(exc, "same 3-d shape")
+        elif x3.shape[0] and 0 in x3.shape[1:]:
+            assert_mentions(exc, "0 time steps or 0 features")
         else:
             assert_mentions(exc, "nan/inf")
         return
     assert x3.shape == r3.shape and x3.ndim == 3
+    assert not (x3.shape[0] and 0 in x3.shape[1:]), "windows without values were scored"
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         diff = x3 - r3
@@ -368,9 +358,7 @@ def test_pass_through_scorer_fuzz(raw: Any) -> None:
     np.testing.assert_array_equal(got, arr)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: scorers call np.asarray(..., float64) unguarded: "
-                   "text or ragged input raises numpy ValueError instead of DataError")
-@BUG
+@REGRESSION
 @given(case=st.sampled_from(["text", "ragged", "recon_text"]))
 def test_scorers_non_numeric_input(case: str) -> None:
     calls = {
@@ -431,10 +419,7 @@ def test_detection_fuzz(
     assert len(frame) == n and list(frame["flag"]) == list(flags)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: Detection does not validate its inputs: a text or "
-                   "None threshold and text scores raise raw ValueError/TypeError, NaN scores "
-                   "or a NaN threshold silently flag nothing")
-@BUG
+@REGRESSION
 @given(case=st.sampled_from(["text_threshold", "none_threshold", "text_scores", "nan_scores",
                              "nan_threshold"]))
 def test_detection_rejects_bad_scores_and_thresholds(case: str) -> None:

@@ -5,8 +5,8 @@ names one of the problems the input actually has, or in a Dataset equal to an in
 reference computation (pandas on the same input). Nothing else is accepted: a raw numpy/pandas
 exception, a success on input with a known problem, or different values all fail.
 
-Inputs that currently expose bugs in ``dataset.py`` are fuzzed in their own tests marked
-``xfail(strict=True)`` (see the reasons); remove the marker once the fix lands.
+The inputs that exposed the bugs fixed in issue 5 (numbers read as epoch nanoseconds, integer
+index edge cases, degenerate resampling and split arguments) are kept as ``REGRESSION`` tests.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, Phase, assume, event, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -33,8 +33,8 @@ FUZZ = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 SMALL = settings(FUZZ, max_examples=25)
-#: Known-bug tests: every example fails, so stop at the first one (no shrinking: fast).
-BUG = settings(FUZZ, max_examples=10, phases=[Phase.explicit, Phase.generate])
+#: Regression tests of the bugs fixed in issue 5 (each input class is small: few examples).
+REGRESSION = settings(FUZZ, max_examples=10)
 
 #: Keywords a message must contain (any of them, case-insensitive) for each problem.
 CAUSES: dict[str, tuple[str, ...]] = {
@@ -53,6 +53,7 @@ CAUSES: dict[str, tuple[str, ...]] = {
     "ndim": ("1-d or 2-d",),
     "cannot_convert": ("cannot convert", "could not be converted", "numeric"),
     "no_time": ("no time column",),
+    "numeric_time": ("not timestamps",),
 }
 
 TZS = ["UTC", "Europe/Paris", "America/New_York", "Asia/Kolkata", "Pacific/Chatham"]
@@ -287,15 +288,16 @@ def test_from_frame_with_time_column_fuzz(
 ) -> None:
     """The index moved into a time column, found by name or given as ``time_column``."""
     frame, expected_index, causes, duplicates = case
-    # numbers in a time column are read as epoch nanoseconds: fuzzed in an xfail test below
-    assume(frame.index.dtype.kind not in "iufb")
     flat = frame.copy()
     flat.columns = pd.Index([f"c{j}" for j in range(flat.shape[1])])
     flat.insert(0, time_name, np.asarray(frame.index, dtype=object))
     flat = flat.reset_index(drop=True)
     causes = causes - {"dup_columns"}  # columns were renamed c0, c1...
     found = explicit or time_name.lower() in ("timestamp", "time", "date")
-    if not found and len(frame):
+    numbers = frame.index.dtype.kind in "iufb"
+    if numbers:  # never read as epoch times; an unnamed one stays a (non-numeric) value column
+        causes = (causes - {"bad_index_dtype"}) | {"numeric_time" if found else "non_numeric"}
+    elif not found and len(frame):
         causes = causes | {"no_time"}
     ds, exc = run(
         lambda: Dataset.from_frame(flat, time_name if explicit else None,
@@ -306,6 +308,8 @@ def test_from_frame_with_time_column_fuzz(
         return
     # a column holding dates is found even under another name
     causes.discard("no_time")
+    if not len(frame):
+        causes -= {"numeric_time", "non_numeric"}
     assert not causes, f"accepted input with problems {sorted(causes)}"
     assert ds.is_time_indexed
     renamed = frame.copy()
@@ -537,9 +541,7 @@ def test_resample_fuzz(freq: str, agg: str) -> None:
     assert_frame_values(ds, ref)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: resample('0min'/Timedelta(0)/None) and "
-                   "agg='__class__' escape as ZeroDivisionError/AttributeError/TypeError")
-@BUG
+@REGRESSION
 @given(freq=st.sampled_from(["0min", "0h", pd.Timedelta(0), None, "1h"]),
        agg=st.sampled_from(["mean", "__class__", "ohlc"]))
 def test_resample_degenerate_frequency_or_aggregation(freq: Any, agg: str) -> None:
@@ -578,10 +580,7 @@ def test_split_fuzz(at: Any, fraction: float | None) -> None:
         assert (left.index < pd.Timestamp(at)).all() and (right.index >= pd.Timestamp(at)).all()
 
 
-@pytest.mark.xfail(strict=True, reason="bug: split(at=<int>) on a time index raises pandas "
-                   "ValueError 'Cannot losslessly convert units'; split(fraction='x') a raw "
-                   "ValueError")
-@BUG
+@REGRESSION
 @given(at=st.integers(-(10**12), 10**12) | st.sampled_from(["x", "0.5"]))
 def test_split_with_numbers_on_a_time_index(at: Any) -> None:
     base = _base()
@@ -614,11 +613,8 @@ def test_fillna_fuzz(value: Any, method: str | None) -> None:
     assert_frame_values(ds, ref.astype(np.float64))
 
 
-# ---------------------------------------------------------------------- known bugs
-@pytest.mark.xfail(strict=True, reason="bug: an object/categorical index of integers is "
-                   "read as epoch NANOSECONDS (1970-01-01 00:00:00.000000001...) instead of "
-                   "positions or an error")
-@BUG
+# ---------------------------------------------------------------------- regressions (issue 5)
+@REGRESSION
 @given(vals=st.lists(st.integers(0, 10**6), min_size=2, max_size=6, unique=True),
        kind=st.sampled_from(["object", "category"]))
 def test_object_integer_index_is_not_nanoseconds(vals: list[int], kind: str) -> None:
@@ -630,9 +626,7 @@ def test_object_integer_index_is_not_nanoseconds(vals: list[int], kind: str) -> 
         assert "index" in str(exc)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: a numeric time column in a CSV (epoch seconds) "
-                   "is read as epoch nanoseconds, silently putting the data in 1970")
-@BUG
+@REGRESSION
 @given(start=st.integers(10**9, 2 * 10**9), step=st.integers(1, 3600))
 def test_csv_epoch_seconds_are_not_nanoseconds(start: int, step: int,
                                               tmp_path_factory: pytest.TempPathFactory) -> None:
@@ -645,10 +639,7 @@ def test_csv_epoch_seconds_are_not_nanoseconds(start: int, step: int,
         assert "timestamp" in str(exc) and "unit" in str(exc)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: uint64 positions above 2**63-1 wrap to negative "
-                   "int64 (reordering rows); a nullable Int64 index with NA raises pandas "
-                   "ValueError 'cannot convert NA to integer'")
-@BUG
+@REGRESSION
 @given(big=st.integers(2**63, 2**64 - 1), kind=st.sampled_from(["uint64", "nullable"]))
 def test_integer_index_edge_cases(big: int, kind: str) -> None:
     if kind == "uint64":

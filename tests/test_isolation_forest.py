@@ -192,11 +192,43 @@ def test_window_larger_than_series():
         IsolationForestDetector(window_size=100).fit(_series(n=50))
 
 
-def test_values_beyond_float32_are_refused():
-    df = _series(n=50)
-    df.iloc[3, 0] = 1e300
-    with pytest.raises(DataError, match=r"column\(s\) \['value'\] exceed the float32 range"):
-        IsolationForestDetector(n_estimators=5).fit(df)
+# ---------------------------------------------------------------------- units (issue 5, bug 13)
+def _spiky(n: int = 200) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    x = np.sin(np.arange(n) / 5.0) + rng.normal(0, 0.05, n)
+    x[150] += 5.0
+    return x
+
+
+@pytest.mark.parametrize(
+    ("scale", "offset"), [(1e-8, 0.0), (1e-12, 0.0), (1e300, 0.0), (1.0, 1e9), (1e-8, 1e8)]
+)
+def test_units_do_not_change_what_is_found(scale: float, offset: float):
+    """Small units (range < 1e-7, below scikit-learn's constant-feature limit), 1e300 values
+    (beyond float32) and small variations on a large offset find the same points."""
+    x = _spiky()
+    ref = IsolationForestDetector(n_estimators=30, random_state=0).fit(x).detect(x)
+    y = offset * scale + scale * x
+    got = IsolationForestDetector(n_estimators=30, random_state=0).fit(y).detect(y)
+    assert np.ptp(got.scores.to_numpy()) > 0.1
+    assert int(got.scores.to_numpy().argmax()) == 150
+    np.testing.assert_array_equal(got.flags.to_numpy(), ref.flags.to_numpy())
+    assert got.flags.iloc[150]
+
+
+def test_offset_and_scale_map_training_columns_onto_unit_range():
+    values = np.column_stack([np.linspace(10.0, 30.0, 50), np.full(50, 7.0)])
+    det = IsolationForestDetector(n_estimators=3, random_state=0).fit(values)
+    np.testing.assert_array_equal(det.offset_, [20.0, 7.0])
+    np.testing.assert_array_equal(det.scale_, [10.0, 1.0])  # a constant column keeps scale 1
+
+
+def test_values_beyond_the_float32_range_after_scaling_get_finite_scores():
+    det = IsolationForestDetector(n_estimators=10, random_state=0).fit(_spiky())
+    new = np.array([0.0, 1.7e308, -1.7e308, 1e300, 0.5])
+    scores = det.score(new).to_numpy()
+    assert np.isfinite(scores).all()
+    assert scores[1:4].min() > scores[[0, 4]].max()  # far outside the training range
 
 
 # ---------------------------------------------------------------------- persistence
@@ -236,8 +268,12 @@ def test_saved_folder_holds_tree_arrays_not_pickle(tmp_path: Path):
             "n_node_samples",
             "node_depth",
             "tree_offsets",
+            "offset_",
+            "scale_",
         }
         assert npz["tree_offsets"].shape == (5,)
+        np.testing.assert_array_equal(npz["offset_"], det.offset_)
+        np.testing.assert_array_equal(npz["scale_"], det.scale_)
 
 
 def test_random_state_instance_cannot_be_saved(tmp_path: Path):
@@ -270,6 +306,10 @@ def _rewrite_arrays(folder: Path, arrays: dict[str, Any]) -> None:
         (lambda a: {"threshold": a["threshold"].astype(np.int64)}, "'threshold' must be 1-D"),
         (lambda a: {"tree_offsets": a["tree_offsets"][:-1]}, "tree_offsets"),
         (lambda a: {"node_depth": a["node_depth"][:-1]}, "different lengths"),
+        (lambda a: {"scale_": np.zeros(1)}, "'scale_' must be positive"),
+        (lambda a: {"scale_": np.array([np.inf])}, "'scale_' must hold 1 finite"),
+        (lambda a: {"offset_": np.zeros(2)}, "'offset_' must hold 1 finite"),
+        (lambda a: {"offset_": np.zeros(1, dtype=np.int64)}, "'offset_' must hold 1 finite"),
     ],
 )
 def test_hand_edited_tree_arrays_are_refused(tmp_path: Path, edit, match):
@@ -279,6 +319,26 @@ def test_hand_edited_tree_arrays_are_refused(tmp_path: Path, edit, match):
     _rewrite_arrays(folder, {**arrays, **edit(arrays)})
     with pytest.raises(PersistenceError, match=match):
         Detector.load(folder)
+
+
+@pytest.mark.parametrize("key", ["offset_", "scale_"])
+def test_missing_scaling_array_is_refused(tmp_path: Path, key: str):
+    det = IsolationForestDetector(n_estimators=3, random_state=0).fit(_series(n=100))
+    folder = det.save(tmp_path / "m")
+    arrays = _read_arrays(folder)
+    del arrays[key]
+    _rewrite_arrays(folder, arrays)
+    with pytest.raises(PersistenceError, match=f"lacks array '{key}'"):
+        Detector.load(folder)
+
+
+def test_round_trip_keeps_scaling_of_tiny_units(tmp_path: Path):
+    x = 1e-9 * _spiky()
+    det = IsolationForestDetector(n_estimators=10, random_state=0).fit(x)
+    loaded = Detector.load(det.save(tmp_path / "m"))
+    np.testing.assert_array_equal(loaded.offset_, det.offset_)
+    np.testing.assert_array_equal(loaded.scale_, det.scale_)
+    pd.testing.assert_series_equal(loaded.score(x), det.score(x))
 
 
 def test_missing_tree_array_is_refused(tmp_path: Path):

@@ -61,3 +61,31 @@ def test_reconstruction_shape_mismatch_and_non_finite():
 def test_reconstruction_invalid_metric():
     with pytest.raises(ConfigurationError, match=r"metric must be 'mse' or 'mae'"):
         ReconstructionScorer("rmse")  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------- issue 5 (hardening)
+@pytest.mark.parametrize(
+    ("raw", "match"),
+    [(["a", "b"], r"engine's scores must be an array of numbers"),
+     ([[1.0], [1.0, 2.0]], r"engine's scores must be an array of numbers"),
+     (np.array([1.0 + 2j]), r"must be real numbers, got complex")],
+)
+def test_pass_through_refuses_non_numeric_scores(raw, match):
+    with pytest.raises(DataError, match=match):
+        PassThroughScorer().score(raw)
+
+
+def test_reconstruction_refuses_text_and_complex():
+    with pytest.raises(DataError, match=r"windows must be an array of numbers"):
+        ReconstructionScorer().score(np.array([["a"]]), np.zeros((1, 1)))
+    with pytest.raises(DataError, match=r"reconstructions must be real numbers"):
+        ReconstructionScorer().score(np.zeros((1, 1, 1)), np.ones((1, 1, 1)) * 1j)
+
+
+@pytest.mark.parametrize("shape", [(3, 0, 2), (3, 4, 0)])
+def test_reconstruction_of_windows_without_values_names_the_problem(shape):
+    with pytest.raises(DataError, match=r"have 0 time steps or 0 features"):
+        ReconstructionScorer().score(np.zeros(shape), np.zeros(shape))
+    # no windows at all is fine: no scores
+    empty = (0, *shape[1:])
+    assert ReconstructionScorer().score(np.zeros(empty), np.zeros(empty)).shape == (0,)

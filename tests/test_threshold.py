@@ -123,3 +123,48 @@ def test_dict_round_trip_and_validation():
 def test_repr():
     assert repr(Threshold.quantile(0.99)) == "Threshold.quantile(q=0.99)"
     assert repr(Threshold.fixed(2.0).fit([0.0])) == "Threshold.fixed(value=2, value_=2)"
+
+
+# ---------------------------------------------------------------------- issue 5 (hardening)
+STATISTICAL = [("mean_std", 0.0), ("mean_std", 0.5), ("mean_std", 3.0), ("mad", 0.0),
+               ("mad", 5.0), ("quantile", 0.5), ("contamination", 0.01)]
+
+
+@pytest.mark.parametrize(("method", "param"), STATISTICAL)
+@pytest.mark.parametrize("value", [0.7296554464299441, 0.9127555772777217, -7.68827364e-261,
+                                   5e-324, 1.7e308])
+def test_constant_scores_give_the_constant_and_flag_nothing(method, param, value):
+    # np.full(169, 0.7296554464299441).mean() rounds below the constant: mean_std used to
+    # flag all 169 points; 1e-260 scores used to underflow in the squares
+    scores = np.full(169, value)
+    t = Threshold(method, param).fit(scores)
+    assert t.value_ == value
+    assert not t.apply(scores).any()
+
+
+@pytest.mark.parametrize("method", ["mean_std", "mad", "quantile"])
+def test_huge_and_tiny_finite_scores_do_not_overflow(method):
+    base = np.array([1.0, -1.0, 0.5, 2.0, -0.25])
+    ref = Threshold(method, 0.5).fit(base).value_
+    for scale in (2.0**1000, 2.0**-1060, 1e300, 1e-300):
+        got = Threshold(method, 0.5).fit(base * scale).value_
+        assert got == pytest.approx(ref * scale, rel=1e-12)
+    # a power-of-two scaling is exact: ordinary scores give the unscaled arithmetic's bits
+    x = np.random.default_rng(0).normal(size=500)
+    assert Threshold.mean_std(3.0).fit(x).value_ == float(x.mean() + 3.0 * x.std())
+
+
+def test_threshold_beyond_float64_is_refused():
+    with pytest.raises(DataError, match=r"threshold overflows the float64 range"):
+        Threshold.mean_std(3.0).fit([1.7e308, -1.7e308])
+
+
+def test_complex_scores_are_refused():
+    with pytest.raises(DataError, match=r"scores must be real numbers, got complex"):
+        Threshold.mean_std().fit(np.array([1.0 + 1j, 2.0]))
+
+
+@pytest.mark.parametrize("method", [["mean_std"], {"a": 1}, 3, None])
+def test_non_string_method_is_a_configuration_error(method):
+    with pytest.raises(ConfigurationError, match=r"unknown threshold method"):
+        Threshold.from_dict({"method": method, "param": 1.0})

@@ -157,3 +157,35 @@ def test_to_points_properties(n: int, size: int, stride: int, align: str):
     assert (np.diff(points) >= 0).all()  # owners advance in time
     # each window's score sits on its anchor row
     np.testing.assert_array_equal(points[w.anchors(n)], scores)
+
+
+# ---------------------------------------------------------------------- issue 5 (hardening)
+@pytest.mark.parametrize("n_points", [3.0, "3", None, np.float64(3)])
+def test_to_points_needs_an_integer_length(n_points):
+    with pytest.raises(DataError, match=r"n_points must be an integer"):
+        Windowing(2).to_points(np.ones(2), n_points)
+    assert Windowing(2).to_points(np.ones(2), np.int64(3)).shape == (3,)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("scores", "match"),
+    [(1.0, r"must be 1-D \(one per window\) or 2-D, got shape \(\)"),
+     (np.ones((2, 1, 1)), r"got shape \(2, 1, 1\)"),
+     (np.array(["a", "b"]), r"window scores must be numbers"),
+     ([[1.0], [1.0, 2.0]], r"window scores must be numbers")],
+)
+def test_to_points_refuses_malformed_scores(scores, match):
+    with pytest.raises(DataError, match=match):
+        Windowing(2).to_points(scores, 3)
+
+
+def test_windows_of_a_ragged_list_is_a_data_error():
+    with pytest.raises(DataError, match=r"cannot convert the series to an array"):
+        Windowing(2).windows([[1.0], [1.0, 2.0]])  # type: ignore[arg-type]
+
+
+def test_shingles_of_an_empty_range_has_the_shingle_width():
+    x = np.arange(10.0).reshape(5, 2)
+    assert Windowing(2).shingles(x, 3, 1).shape == (0, 4)
+    assert Windowing(2).shingles(x, 4, 4).shape == (0, 4)
+    np.testing.assert_array_equal(Windowing(2).shingles(x, 1, 2), [[2.0, 3.0, 4.0, 5.0]])

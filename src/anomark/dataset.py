@@ -14,6 +14,7 @@ import io
 import os
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
+from numbers import Real
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -34,16 +35,84 @@ _GLOB_CHARS = set("*?[")
 PathLike = str | os.PathLike[str]
 
 
+_AGGREGATIONS = ("mean", "median", "sum", "min", "max", "first", "last")
+#: ``pd.api.types.infer_dtype`` kinds that are numbers, never timestamps.
+_NUMERIC_KINDS = frozenset(
+    {"integer", "floating", "mixed-integer-float", "decimal", "complex", "boolean"}
+)
+_INT64_MIN, _INT64_MAX = int(np.iinfo(np.int64).min), int(np.iinfo(np.int64).max)
+
+
 def _describe(index: pd.Index, i: int) -> str:
     return str(index[i])
 
 
+def _value_kind(values: Any) -> str:
+    """``infer_dtype`` of ``values`` (of a categorical's categories), NaN/None skipped."""
+    if isinstance(getattr(values, "dtype", None), pd.CategoricalDtype):
+        values = values.dtype.categories
+    try:
+        return str(pd.api.types.infer_dtype(values, skipna=True))
+    except (TypeError, ValueError):  # pragma: no cover - infer_dtype accepts any array-like
+        return "unknown"
+
+
+def _as_positions(index: pd.Index, where: str) -> pd.Index:
+    """An index of integers (any integer dtype, or objects/categories holding integers) as
+    int64 positions; refuses missing values and integers beyond the int64 range."""
+    if isinstance(index.dtype, pd.CategoricalDtype):
+        index = pd.Index(np.asarray(index, dtype=object), dtype=object)
+    if index.hasnans:
+        first = int(np.flatnonzero(index.isna())[0])
+        raise DataError(
+            f"{where}: the integer index has missing values (first at row {first}); "
+            "positions must all be present"
+        )
+    if isinstance(index, pd.RangeIndex) or (
+        isinstance(index.dtype, np.dtype) and index.dtype.kind == "i"
+    ):
+        return pd.Index(index.astype(np.int64))
+    lo, hi = int(index.min()), int(index.max())
+    if lo < _INT64_MIN or hi > _INT64_MAX:
+        bad = hi if hi > _INT64_MAX else lo
+        raise DataError(
+            f"{where}: integer index value {bad} is outside the int64 range of positions "
+            f"[{_INT64_MIN}, {_INT64_MAX}]"
+        )
+    if isinstance(index.dtype, np.dtype) and index.dtype.kind == "u":
+        return pd.Index(index.astype(np.int64))
+    return pd.Index(np.asarray(index.to_numpy(dtype=object).tolist(), dtype=np.int64))
+
+
+def _index_looks_like_dates(index: pd.Index) -> bool:
+    """Whether an object/string/categorical index holds date-like values (not numbers)."""
+    values: Any = index
+    if isinstance(index.dtype, pd.CategoricalDtype):
+        values = pd.Index(np.asarray(index, dtype=object), dtype=object)
+    elif not (
+        pd.api.types.is_object_dtype(index.dtype) or pd.api.types.is_string_dtype(index.dtype)
+    ):
+        return False
+    return _is_datetime_like(pd.Series(np.asarray(values, dtype=object), dtype=object))
+
+
 def _to_datetime_index(values: Any, source: str) -> pd.DatetimeIndex:
-    """Parse ``values`` into a DatetimeIndex or raise a DataError naming ``source``."""
+    """Parse ``values`` into a DatetimeIndex or raise a DataError naming ``source``.
+
+    Numbers (and booleans) are refused: pandas would read integers as epoch *nanoseconds*,
+    silently putting epoch seconds in 1970.
+    """
     if isinstance(values, pd.DatetimeIndex):
         return values
     if isinstance(values, pd.Series) and isinstance(values.dtype, pd.DatetimeTZDtype):
         return pd.DatetimeIndex(values)
+    kind = _value_kind(values)
+    if kind in _NUMERIC_KINDS:
+        raise DataError(
+            f"{source}: holds {kind} values, not timestamps; numbers are not read as epoch "
+            "times because their unit is ambiguous: convert them first, e.g. "
+            "pd.to_datetime(values, unit=\"s\") for epoch seconds"
+        )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -69,7 +138,7 @@ def _is_datetime_like(series: pd.Series) -> bool:
     ):
         return False
     sample = series.dropna().head(20)
-    if sample.empty:
+    if sample.empty or _value_kind(sample) in _NUMERIC_KINDS:
         return False
     try:
         with warnings.catch_warnings():
@@ -78,6 +147,16 @@ def _is_datetime_like(series: pd.Series) -> bool:
     except (ValueError, TypeError, OverflowError):
         return False
     return True
+
+
+def _bad_index_message(where: str, index: pd.Index) -> str:
+    kind = _value_kind(index)
+    plain = isinstance(index.dtype, np.dtype) and index.dtype.kind != "O"
+    held = "" if plain else f" holding {kind} values"
+    return (
+        f"{where}: index of dtype {index.dtype}{held} is neither timestamps nor integer "
+        "positions"
+    )
 
 
 def _find_time_column(frame: pd.DataFrame, source: str) -> str:
@@ -103,7 +182,8 @@ class Dataset:
     ----------
     frame : pandas.DataFrame
         Index: timestamps (a ``DatetimeIndex`` or values parseable as dates) or integer
-        positions; columns: numeric (bool is converted to 0/1).
+        positions (any integer dtype, or an object/categorical index holding integers: they
+        are never read as epoch times); columns: numeric (bool is converted to 0/1).
     duplicates : {"raise", "mean", "first", "last"}, default "raise"
         What to do with repeated timestamps: refuse them (default), average them, or keep the
         first/last row.
@@ -114,7 +194,8 @@ class Dataset:
     ------
     DataError
         Empty data, a non-numeric column (named), ``inf`` values (column named),
-        duplicate timestamps with ``duplicates="raise"``, an unparseable index.
+        duplicate timestamps with ``duplicates="raise"``, an unparseable index, a bool or
+        float index, an integer index with missing values or beyond the int64 range.
 
     Warns
     -----
@@ -167,19 +248,21 @@ class Dataset:
         if isinstance(index, pd.MultiIndex):
             raise DataError(f"{where}: a MultiIndex is not supported; use a time index")
         if not isinstance(index, pd.DatetimeIndex):
-            if pd.api.types.is_integer_dtype(index.dtype) and not pd.api.types.is_bool_dtype(
-                index.dtype
-            ):
-                index = pd.Index(index.astype(np.int64))
-            elif pd.api.types.is_bool_dtype(index.dtype) or pd.api.types.is_float_dtype(
-                index.dtype
-            ):
-                raise DataError(
-                    f"{where}: index of dtype {index.dtype} is neither timestamps nor integer "
-                    "positions"
-                )
+            dtype = index.dtype
+            if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_float_dtype(dtype):
+                raise DataError(_bad_index_message(where, index))
+            if pd.api.types.is_integer_dtype(dtype) and not isinstance(dtype, pd.CategoricalDtype):
+                index = _as_positions(index, where)  # int64, uint64, nullable Int64...
             else:
-                index = _to_datetime_index(index, f"{where} index")
+                # object, string or categorical: integers are positions, other numbers are
+                # refused, anything else must parse as timestamps (never epoch nanoseconds)
+                kind = _value_kind(index)
+                if kind == "integer":
+                    index = _as_positions(index, where)
+                elif kind in _NUMERIC_KINDS:
+                    raise DataError(_bad_index_message(where, index))
+                else:
+                    index = _to_datetime_index(index, f"{where} index")
         frame.index = index
 
         # numeric columns only
@@ -256,9 +339,11 @@ class Dataset:
         frame : pandas.DataFrame or pandas.Series
             Either indexed by time already, or holding a time column.
         time_column : str, optional
-            The column holding timestamps. When omitted and the index is not a time index, a
-            column named like ``timestamp``/``time``/``date`` or holding dates is used;
-            when there is none, an integer index is kept as positions.
+            The column holding timestamps (dates, not numbers: convert epoch times with
+            ``pd.to_datetime(..., unit="s")`` first). When omitted and the index is not a time
+            index: an index of date strings (``pd.read_csv(f, index_col=0)``) is parsed;
+            otherwise a column named like ``timestamp``/``time``/``date`` or holding dates is
+            used; when there is none, an integer index is kept as positions.
         columns : sequence of str, optional
             Keep only these value columns.
         duplicates : {"raise", "mean", "first", "last"}, default "raise"
@@ -284,15 +369,30 @@ class Dataset:
             frame = frame.set_index(time_column)
             frame.index = _to_datetime_index(frame.index, f"{source} column {time_column!r}")
         elif not isinstance(frame.index, pd.DatetimeIndex):
-            has_positions = pd.api.types.is_integer_dtype(frame.index.dtype)
-            try:
-                col = _find_time_column(frame, source)
-            except DataError:
-                if not has_positions:
-                    raise
+            index = frame.index
+            if _index_looks_like_dates(index):
+                # e.g. pd.read_csv(f, index_col=0): the index holds date strings
+                frame = frame.copy()
+                frame.index = _to_datetime_index(index, f"{source} index")
             else:
-                frame = frame.set_index(col)
-                frame.index = _to_datetime_index(frame.index, f"{source} column {col!r}")
+                is_bool = pd.api.types.is_bool_dtype(index.dtype)
+                has_positions = not is_bool and (
+                    pd.api.types.is_integer_dtype(index.dtype) or _value_kind(index) == "integer"
+                )
+                try:
+                    col = _find_time_column(frame, source)
+                except DataError:
+                    if is_bool or pd.api.types.is_float_dtype(index.dtype):
+                        raise DataError(
+                            f"{_bad_index_message(source, index)}, and no time column was "
+                            f"found among {list(map(str, frame.columns))}; pass time_column= "
+                            "or index the frame by time"
+                        ) from None
+                    if not has_positions:
+                        raise
+                else:
+                    frame = frame.set_index(col)
+                    frame.index = _to_datetime_index(frame.index, f"{source} column {col!r}")
         if columns is not None:
             missing = [c for c in columns if c not in frame.columns]
             if missing:
@@ -644,7 +744,8 @@ class Dataset:
     ) -> Dataset:
         """Fill NaN with a value (or per-column values) or by ``method="ffill"|"bfill"``.
 
-        Returns a new Dataset.
+        Returns a new Dataset. A per-column mapping naming a column that does not exist raises
+        :class:`DataError`.
         """
         if (value is None) == (method is None):
             raise DataError("fillna needs exactly one of value= or method=")
@@ -653,6 +754,13 @@ class Dataset:
                 raise DataError(f"fillna method must be 'ffill' or 'bfill', got {method!r}")
             frame = self._frame.ffill() if method == "ffill" else self._frame.bfill()
         else:
+            if isinstance(value, Mapping):
+                unknown = [c for c in value if c not in self._frame.columns]
+                if unknown:
+                    raise DataError(
+                        f"fillna: column(s) {unknown} not found in {self._where()} "
+                        f"(columns: {self.columns})"
+                    )
             frame = self._frame.fillna(value)  # type: ignore[arg-type]
         return self._new(frame)
 
@@ -690,6 +798,12 @@ class Dataset:
             Fill empty bins by linear interpolation in time (inside the series only).
         limit : int, optional
             Fill at most this many consecutive empty bins.
+
+        Raises
+        ------
+        DataError
+            No time index, a frequency that is not a positive offset (``"0min"``, ``None``,
+            ``"-1h"``, unparseable text), an aggregation other than the seven above.
         """
         if not self.is_time_indexed:
             raise DataError(f"{self._where()} has no time index; cannot resample")
@@ -722,25 +836,48 @@ class Dataset:
         Raises
         ------
         DataError
-            When either side would be empty.
+            When either side would be empty, ``at`` is a number on a time index (numbers are
+            not read as epoch times) or cannot be parsed, or ``fraction`` is not a number.
         """
         if (at is None) == (fraction is None):
             raise DataError("split needs exactly one of at= or fraction=")
         if fraction is not None:
+            if isinstance(fraction, bool) or not isinstance(fraction, Real):
+                raise DataError(
+                    f"fraction must be a number in (0, 1), got {type(fraction).__name__} "
+                    f"{fraction!r}"
+                )
             if not 0.0 < float(fraction) < 1.0:
                 raise DataError(f"fraction must be in (0, 1), got {fraction}")
             cut = round(len(self) * float(fraction))
         else:
             key: Any = at
             if self.is_time_indexed:
+                if isinstance(at, Real | np.number):
+                    raise DataError(
+                        f"split: at={at!r} is a number but {self._where()} is indexed by "
+                        "timestamps; pass a timestamp such as '2024-01-01' (or use fraction=)"
+                    )
                 try:
                     key = pd.Timestamp(at)
-                except (ValueError, TypeError) as exc:
+                except (ValueError, TypeError, OverflowError) as exc:
                     raise DataError(f"split: cannot parse {at!r} as a timestamp ({exc})") from None
+                if key is pd.NaT:
+                    raise DataError(f"split: cannot parse {at!r} as a timestamp (NaT)")
                 tz = self.index.tz  # type: ignore[attr-defined]
                 if (key.tz is None) != (tz is None):
                     key = key.tz_localize(tz) if key.tz is None else key.tz_convert(None)
-            cut = int(self.index.searchsorted(key, side="left"))
+            elif isinstance(at, bool) or not isinstance(at, Real | np.number):
+                raise DataError(
+                    f"split: {self._where()} is indexed by integer positions; at= must be a "
+                    f"position (a number), got {type(at).__name__} {at!r}"
+                )
+            try:
+                cut = int(self.index.searchsorted(key, side="left"))
+            except (ValueError, TypeError, OverflowError) as exc:
+                raise DataError(
+                    f"split: cannot compare {at!r} with the index of {self._where()} ({exc})"
+                ) from None
         if cut <= 0 or cut >= len(self):
             raise DataError(
                 f"split point {at if at is not None else fraction!r} leaves one side empty "
@@ -837,6 +974,26 @@ def _read_csv_file(
     return frame
 
 
+def _parse_frequency(freq: Any) -> pd.DateOffset:
+    """``freq`` as a positive pandas offset, or a DataError naming it."""
+    from pandas.tseries.frequencies import to_offset
+
+    if freq is None or isinstance(freq, bool):
+        raise DataError(
+            f"invalid resampling frequency {freq!r}: give an offset alias such as '1min' or "
+            "a positive Timedelta"
+        )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            offset = to_offset(freq)
+    except (ValueError, TypeError, AttributeError, OverflowError) as exc:
+        raise DataError(f"invalid resampling frequency {freq!r}: {exc}") from None
+    if offset is None or offset.n <= 0:
+        raise DataError(f"invalid resampling frequency {freq!r}: it must be positive")
+    return offset
+
+
 def _resample(
     frame: pd.DataFrame,
     freq: str | pd.Timedelta,
@@ -845,14 +1002,14 @@ def _resample(
     interpolate: bool = True,
     limit: int | None = None,
 ) -> pd.DataFrame:
+    if not isinstance(agg, str) or agg not in _AGGREGATIONS:
+        raise DataError(f"unknown aggregation {agg!r}; choose one of {list(_AGGREGATIONS)}")
+    offset = _parse_frequency(freq)
     try:
-        resampler = frame.resample(freq)
-    except (ValueError, TypeError) as exc:
+        resampler = frame.resample(offset)
+    except (ValueError, TypeError) as exc:  # pragma: no cover - checked by _parse_frequency
         raise DataError(f"invalid resampling frequency {freq!r}: {exc}") from None
-    try:
-        out = getattr(resampler, agg)()
-    except AttributeError:
-        raise DataError(f"unknown aggregation {agg!r}") from None
+    out = getattr(resampler, agg)()
     if interpolate:
         out = out.interpolate(method="time", limit=limit, limit_area="inside")
     return out

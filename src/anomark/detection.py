@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from numbers import Real
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -15,6 +17,45 @@ if TYPE_CHECKING:  # pragma: no cover
     from anomark.dataset import Dataset
 
 __all__ = ["Detection"]
+
+
+_NUMBER_KINDS = ("integer", "floating", "mixed-integer-float", "decimal", "empty")
+
+
+def _check_scores(scores: pd.Series) -> pd.Series:
+    """The scores as a float64 Series named ``"score"``; DataError for text, complex or NaN."""
+    dtype = scores.dtype
+    numeric = (
+        pd.api.types.is_numeric_dtype(dtype)
+        and not pd.api.types.is_bool_dtype(dtype)
+        and not pd.api.types.is_complex_dtype(dtype)
+    )
+    if pd.api.types.is_object_dtype(dtype):
+        numeric = pd.api.types.infer_dtype(scores, skipna=True) in _NUMBER_KINDS
+    if not numeric:
+        raise DataError(f"scores must be real numbers, got a Series of dtype {dtype}")
+    try:
+        values = scores.to_numpy(dtype=np.float64, na_value=np.nan)
+    except (ValueError, TypeError) as exc:  # pragma: no cover - guarded by the dtype check
+        raise DataError(f"scores must be real numbers: {exc}") from None
+    nan = np.isnan(values)
+    if nan.any():
+        first = scores.index[int(np.flatnonzero(nan)[0])]
+        raise DataError(f"scores hold {int(nan.sum())} NaN value(s), first at {first}")
+    return pd.Series(values, index=scores.index, name="score")
+
+
+def _check_threshold(threshold: Any) -> float:
+    if isinstance(threshold, bool) or not isinstance(threshold, Real | np.number):
+        raise DataError(
+            f"threshold must be a real number, got {type(threshold).__name__} {threshold!r}"
+        )
+    if isinstance(threshold, complex | np.complexfloating):
+        raise DataError(f"threshold must be a real number, got {threshold!r}")
+    value = float(threshold)
+    if math.isnan(value):
+        raise DataError("threshold must be a real number, got NaN")
+    return value
 
 
 class Detection:
@@ -35,6 +76,13 @@ class Detection:
     ----------
     flags : pandas.Series of bool
         ``scores > threshold``.
+
+    Raises
+    ------
+    DataError
+        Scores that are not real numbers or hold NaN, a threshold that is not a real number
+        or is NaN (``±inf`` is allowed: nothing / everything is flagged), or ``data`` whose
+        length differs from the scores'.
     """
 
     def __init__(
@@ -48,8 +96,8 @@ class Detection:
             raise TypeError(f"scores must be a pandas Series, got {type(scores).__name__}")
         if data is not None and len(data) != len(scores):
             raise DataError(f"data has {len(data)} rows but there are {len(scores)} scores")
-        self.scores = scores.rename("score")
-        self.threshold = float(threshold)
+        self.scores = _check_scores(scores)
+        self.threshold = _check_threshold(threshold)
         self.flags = (self.scores > self.threshold).rename("flag")
         self.data = data
         self.detector = detector

@@ -26,6 +26,19 @@ class Scorer(ABC):
         """Return scores of shape ``(n_windows,)`` (or ``(n_windows, n_features)``)."""
 
     @staticmethod
+    def _as_float(raw: Any, what: str) -> np.ndarray:
+        """``raw`` as a float64 array, or a DataError for text, ragged or complex input."""
+        try:
+            arr = np.asarray(raw)
+            if np.iscomplexobj(arr):
+                raise DataError(f"{what} must be real numbers, got complex values")
+            return np.asarray(arr, dtype=np.float64)
+        except (ValueError, TypeError) as exc:
+            if isinstance(exc, DataError):
+                raise
+            raise DataError(f"{what} must be an array of numbers: {exc}") from None
+
+    @staticmethod
     def _check_finite(scores: np.ndarray, what: str) -> np.ndarray:
         bad = ~np.isfinite(scores)
         if bad.any():
@@ -44,7 +57,7 @@ class PassThroughScorer(Scorer):
         """Validate and return ``raw[0]`` as a 1-D float array."""
         if len(raw) != 1:
             raise TypeError("PassThroughScorer.score takes one array of scores")
-        arr = np.asarray(raw[0], dtype=np.float64)
+        arr = self._as_float(raw[0], "the engine's scores")
         if arr.ndim != 1:
             raise DataError(f"expected one score per window (1-D), got shape {arr.shape}")
         return self._check_finite(arr, "the engine")
@@ -83,8 +96,8 @@ class ReconstructionScorer(Scorer):
         """Error between ``windows`` and ``reconstructions`` (both ``(n, size, n_features)``)."""
         if len(raw) != 2:
             raise TypeError("ReconstructionScorer.score takes (windows, reconstructions)")
-        windows = np.asarray(raw[0], dtype=np.float64)
-        recon = np.asarray(raw[1], dtype=np.float64)
+        windows = self._as_float(raw[0], "windows")
+        recon = self._as_float(raw[1], "reconstructions")
         if windows.ndim == 2:
             windows = windows[:, :, None]
         if recon.ndim == 2:
@@ -93,6 +106,13 @@ class ReconstructionScorer(Scorer):
             raise DataError(
                 f"windows {windows.shape} and reconstructions {recon.shape} must have the same "
                 "3-D shape (n_windows, window_size, n_features)"
+            )
+        if windows.shape[0] == 0:  # no windows: no scores
+            return np.zeros((0, windows.shape[2]) if self.per_feature else (0,))
+        if windows.shape[1] == 0 or windows.shape[2] == 0:
+            raise DataError(
+                f"windows of shape {windows.shape} have 0 time steps or 0 features: there is "
+                "no error to average"
             )
         diff = windows - recon
         err = diff * diff if self.metric == "mse" else np.abs(diff)

@@ -33,8 +33,13 @@ def _as_scores(scores: Any, what: str) -> np.ndarray:
     if isinstance(scores, pd.DataFrame):
         raise DataError(f"{what}: expected one score per row (a Series), got a DataFrame")
     try:
-        arr = np.asarray(scores, dtype=np.float64)
+        raw = np.asarray(scores)
+        if np.iscomplexobj(raw):
+            raise DataError(f"{what}: scores must be real numbers, got complex values")
+        arr = np.asarray(raw, dtype=np.float64)
     except (ValueError, TypeError) as exc:
+        if isinstance(exc, DataError):
+            raise
         raise DataError(f"{what}: scores must be numbers ({exc})") from None
     if arr.ndim != 1:
         raise DataError(f"{what}: scores must be 1-D, got shape {arr.shape}")
@@ -68,7 +73,7 @@ class Threshold:
     """
 
     def __init__(self, method: Method, param: float) -> None:
-        if method not in _PARAM_NAMES:
+        if not isinstance(method, str) or method not in _PARAM_NAMES:
             raise ConfigurationError(
                 f"unknown threshold method {method!r}; choose one of {sorted(_PARAM_NAMES)}"
             )
@@ -119,21 +124,64 @@ class Threshold:
 
     # ------------------------------------------------------------------ fit / apply
     def fit(self, scores: Any) -> Threshold:
-        """Learn ``value_`` from reference scores; returns ``self``."""
-        arr = _as_scores(scores, f"Threshold.{self.method}.fit")
-        if self.method == "mean_std":
-            value = float(arr.mean() + self.param * arr.std())
-        elif self.method == "quantile":
-            value = float(np.quantile(arr, self.param))
-        elif self.method == "contamination":
-            value = float(np.quantile(arr, 1.0 - self.param))
-        elif self.method == "mad":
-            med = float(np.median(arr))
-            value = med + self.param * _MAD_TO_STD * float(np.median(np.abs(arr - med)))
+        """Learn ``value_`` from reference scores; returns ``self``.
+
+        Constant scores give ``value_`` equal to that constant under every statistical rule,
+        so nothing is flagged. The rules are computed on scores scaled by a power of two, so
+        scores near 1e300 or 1e-300 neither overflow nor underflow.
+
+        Parameters
+        ----------
+        scores : array-like or pandas.Series
+            Finite, real reference scores (1-D).
+
+        Returns
+        -------
+        Threshold
+            ``self``.
+
+        Raises
+        ------
+        DataError
+            Scores that are not 1-D real numbers, empty, NaN or infinite, or a threshold that
+            overflows the float64 range (e.g. ``mean_std`` on scores near ``±1.7e308``).
+        """
+        what = f"Threshold.{self.method}.fit"
+        arr = _as_scores(scores, what)
+        if self.method == "fixed":
+            self.value_ = self.param
+            return self
+        lo, hi = float(arr.min()), float(arr.max())
+        if lo == hi:
+            # constant scores: the rounded mean (or the squares' underflow) must not push the
+            # threshold below the constant, which would flag every point
+            value = lo
         else:
-            value = self.param
+            # Work on scores scaled by a power of two (exact, so ordinary scores give the
+            # same bits as unscaled arithmetic): sums and squares of scores near 1e300
+            # cannot overflow and those of scores near 1e-260 cannot underflow.
+            _, exponent = np.frexp(max(abs(lo), abs(hi)))
+            scale = float(np.ldexp(0.5, int(exponent)))  # max |score| / scale is in [1, 2)
+            with np.errstate(over="ignore"):
+                value = scale * self._rule(arr / scale)
+        if not math.isfinite(value):
+            raise DataError(
+                f"{what}: the threshold overflows the float64 range (scores span {lo:.6g} .. "
+                f"{hi:.6g}); rescale the scores"
+            )
         self.value_ = value
         return self
+
+    def _rule(self, arr: np.ndarray) -> float:
+        """The statistical rule on scores of magnitude at most 1."""
+        if self.method == "mean_std":
+            return float(arr.mean() + self.param * arr.std())
+        if self.method == "quantile":
+            return float(np.quantile(arr, self.param))
+        if self.method == "contamination":
+            return float(np.quantile(arr, 1.0 - self.param))
+        med = float(np.median(arr))  # mad
+        return med + self.param * _MAD_TO_STD * float(np.median(np.abs(arr - med)))
 
     @property
     def is_fitted(self) -> bool:

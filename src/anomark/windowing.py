@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterator
 from typing import Literal
 
@@ -85,7 +86,10 @@ class Windowing:
 
     @staticmethod
     def _as_2d(values: np.ndarray) -> np.ndarray:
-        arr = np.asarray(values)
+        try:
+            arr = np.asarray(values)
+        except (ValueError, TypeError) as exc:  # e.g. a ragged list of rows
+            raise DataError(f"cannot convert the series to an array: {exc}") from None
         if arr.ndim == 1:
             arr = arr[:, None]
         if arr.ndim != 2:
@@ -114,8 +118,8 @@ class Windowing:
         """
         view = self.windows(values)
         view = view[start:stop]
-        n = view.shape[0]
-        return np.ascontiguousarray(view).reshape(n, -1)
+        n, size, n_features = view.shape
+        return np.ascontiguousarray(view).reshape(n, size * n_features)
 
     def iter_shingles(
         self, values: np.ndarray, max_bytes: int = 256 * 2**20
@@ -156,8 +160,27 @@ class Windowing:
         Returns
         -------
         numpy.ndarray, shape (n_points,) or (n_points, k)
+
+        Raises
+        ------
+        DataError
+            Scores that are not numbers or not 1-D/2-D, a non-integer ``n_points``, a series
+            shorter than one window, or a number of scores other than the number of windows.
         """
-        scores = np.asarray(window_scores, dtype=np.float64)
+        try:
+            n_points = operator.index(n_points)
+        except TypeError:
+            raise DataError(
+                f"n_points must be an integer, got {type(n_points).__name__} {n_points!r}"
+            ) from None
+        try:
+            scores = np.asarray(window_scores, dtype=np.float64)
+        except (ValueError, TypeError) as exc:
+            raise DataError(f"window scores must be numbers: {exc}") from None
+        if scores.ndim not in (1, 2):
+            raise DataError(
+                f"window scores must be 1-D (one per window) or 2-D, got shape {scores.shape}"
+            )
         n_win = self.n_windows(n_points)
         if scores.shape[0] != n_win:
             raise DataError(

@@ -38,6 +38,8 @@ __all__ = ["Detector", "available_detectors", "get_detector_class"]
 register_param_type("Threshold", Threshold, Threshold.to_dict, Threshold.from_dict)
 
 _REGISTRY: dict[str, type[Detector]] = {}
+#: Keys of the ``fitted`` section of a saved config (written by :meth:`Detector.save`).
+_FITTED_KEYS = frozenset({"n_features_in_", "feature_names_in_", "fitted_with_names", "threshold_"})
 
 
 def available_detectors() -> dict[str, type[Detector]]:
@@ -400,8 +402,8 @@ class Detector(BaseEstimator, ABC):  # type: ignore[misc]
         Raises
         ------
         PersistenceError
-            Missing/corrupted files, hand-edited values of the wrong type, unknown keys,
-            a detector saved by a newer anomark.
+            Missing/corrupted files, hand-edited values of the wrong type, unknown or missing
+            keys and parameters, a detector saved by a newer anomark.
         """
         config, arrays = read_saved(path)
         name = config["class"]
@@ -418,12 +420,29 @@ class Detector(BaseEstimator, ABC):  # type: ignore[misc]
             raise PersistenceError(
                 f"{path}: unknown parameter(s) {sorted(unknown)} for {name}; valid: {sorted(valid)}"
             )
+        missing = valid - set(params)
+        if missing:  # save() writes every parameter: a missing one is a hand edit
+            raise PersistenceError(
+                f"{path}: missing parameter(s) {sorted(missing)} for {name}; a saved config "
+                "lists every parameter"
+            )
         try:
             det = klass(**params)
             det._validate_params()
         except (ConfigurationError, TypeError, ValueError) as exc:
             raise PersistenceError(f"{path}: invalid parameters for {name}: {exc}") from None
         fitted = config["fitted"]
+        unknown = set(fitted) - _FITTED_KEYS
+        if unknown:
+            raise PersistenceError(
+                f"{path}: unknown key(s) {sorted(unknown)} in the 'fitted' section; expected "
+                f"{sorted(_FITTED_KEYS)}"
+            )
+        with_names = fitted.get("fitted_with_names", True)
+        if not isinstance(with_names, bool):
+            raise PersistenceError(
+                f"{path}: fitted_with_names must be true or false, got {with_names!r}"
+            )
         try:
             names = fitted["feature_names_in_"]
             n_features = fitted["n_features_in_"]
@@ -438,7 +457,7 @@ class Detector(BaseEstimator, ABC):  # type: ignore[misc]
                 raise TypeError("feature names / count do not agree")
             det.n_features_in_ = n_features
             det.feature_names_in_ = np.asarray(names, dtype=object)
-            det._fitted_with_names_ = bool(fitted.get("fitted_with_names", True))
+            det._fitted_with_names_ = with_names
             threshold = Threshold.from_dict(fitted["threshold_"])
             if not threshold.is_fitted:
                 raise TypeError("threshold_ has no value")

@@ -6,6 +6,8 @@ after :meth:`~anomark.detectors.base.Detector.load` — is computed from those a
 compiled (numba) traversal that reproduces scikit-learn's ``score_samples`` arithmetic (float32
 inputs, per-tree path length + average path length of the leaf,
 ``2 ** (-depth / c(max_samples))``).
+The trees are grown on the training data mapped column by column onto ``[-1, 1]``
+(``offset_``/``scale_``), so their float32 arithmetic does not depend on the data's units.
 Saving therefore stores only arrays (``.npz``, no pickle) and a reloaded detector gives
 bit-for-bit the same scores, independently of scikit-learn's private attributes.
 """
@@ -250,7 +252,14 @@ class IsolationForestDetector(Detector):
     ``score = -IsolationForest.score_samples(window)``, i.e. the Isolation Forest anomaly
     score ``s(x) = 2 ** (-E[h(x)] / c(max_samples))`` of Liu et al., in ``(0, 1]``; values
     near 1 are anomalies, values well below 0.5 are normal. scikit-learn's ``contamination``
-    and ``offset_`` are not used: flags come from the detector's :class:`Threshold`.
+    and score ``offset_`` are not used: flags come from the detector's :class:`Threshold`.
+
+    Before windowing, every column is mapped onto ``[-1, 1]`` over the training data
+    (``(x - offset_) / scale_`` with the column's mid-range and half-range). The trees work in
+    float32 and scikit-learn treats a feature whose range is below about 1e-7 as constant, so
+    without this step data in small units (1e-8), tiny variations on a large offset, or values
+    beyond the float32 range (1e300) would be scored wrongly or refused. With it, changing the
+    units of a column (``x -> a + b * x``) does not change what is found.
 
     Parameters
     ----------
@@ -277,15 +286,19 @@ class IsolationForestDetector(Detector):
         Windows used to grow each tree.
     windowing_ : Windowing
         The windowing used (size ``window_size``, stride 1, ``align="end"``).
+    offset_ : numpy.ndarray of shape (n_features,)
+        Per-column mid-range of the training data, subtracted before windowing.
+    scale_ : numpy.ndarray of shape (n_features,)
+        Per-column half-range of the training data (1 for a constant column), divided by.
     threshold_ : Threshold
         Threshold fitted on the training scores.
 
     Notes
     -----
     Saving stores the trees' arrays (scikit-learn's ``tree_.children_left``,
-    ``children_right``, ``feature``, ``threshold``, ``n_node_samples`` and node depths) in
-    ``arrays.npz``; loading validates them and scores with the same code used after ``fit``,
-    so scores after a round trip are identical. Nothing is pickled.
+    ``children_right``, ``feature``, ``threshold``, ``n_node_samples`` and node depths) and
+    ``offset_``/``scale_`` in ``arrays.npz``; loading validates them and scores with the same
+    code used after ``fit``, so scores after a round trip are identical. Nothing is pickled.
 
     Examples
     --------
@@ -360,23 +373,33 @@ class IsolationForestDetector(Detector):
             return min(int(ms), n_windows)
         return max(1, int(float(ms) * n_windows))
 
+    def _learn_scaling(self, values: np.ndarray) -> None:
+        """Per-column ``offset_`` (mid-range) and ``scale_`` (half-range; 1 for a constant
+        column) mapping the training values onto ``[-1, 1]``."""
+        lo, hi = values.min(axis=0), values.max(axis=0)
+        offset = lo / 2.0 + hi / 2.0  # halves first: no overflow near the float64 limit
+        half_range = hi / 2.0 - lo / 2.0
+        self.offset_ = np.asarray(offset, dtype=np.float64)
+        self.scale_ = np.where(half_range > 0.0, half_range, 1.0).astype(np.float64)
+
     def _shingle_source(self, ds: Dataset) -> np.ndarray:
-        values = ds.values
-        big = np.abs(values) > _FLOAT32_MAX
-        if big.any():
-            cols = [ds.columns[j] for j in np.flatnonzero(big.any(axis=0))]
-            raise DataError(
-                f"{type(self).__name__}: values in column(s) {cols} exceed the float32 range "
-                f"(|x| > {_FLOAT32_MAX:.3g}) that Isolation Forest works in; rescale the data"
-            )
-        return values
+        """The values mapped with ``offset_``/``scale_`` and clipped to the float32 range.
+
+        Training values land in ``[-1, 1]``, where float32 (what the trees compare in) keeps
+        about 7 significant digits of every column whatever its units. Values far outside the
+        training range may exceed float32: clipping them keeps them beyond every split.
+        """
+        with np.errstate(over="ignore"):
+            z = (ds.values - self.offset_) / self.scale_
+        return np.clip(z, -_FLOAT32_MAX, _FLOAT32_MAX)
 
     def _fit(self, ds: Dataset) -> None:
         from sklearn.ensemble import IsolationForest
 
         windowing = Windowing(int(self.window_size))
-        values = self._shingle_source(ds)
         windowing.check_length(len(ds))
+        self._learn_scaling(ds.values)
+        values = self._shingle_source(ds)
         x = windowing.shingles(values).astype(np.float32)
         max_samples = self._effective_max_samples(x.shape[0])
         model = IsolationForest(
@@ -402,7 +425,9 @@ class IsolationForestDetector(Detector):
     # ------------------------------------------------------------------ persistence
     def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         state = {"max_samples_": int(self.max_samples_), "window_size": int(self.window_size)}
-        return state, self.forest_.arrays()
+        arrays = dict(self.forest_.arrays())
+        arrays.update(offset_=self.offset_, scale_=self.scale_)
+        return state, arrays
 
     def _set_state(
         self, state: dict[str, Any], arrays: dict[str, np.ndarray], folder: Path
@@ -417,7 +442,23 @@ class IsolationForestDetector(Detector):
                 f"{folder}: state window_size {state['window_size']!r} does not match the "
                 f"parameter window_size={self.window_size!r}"
             )
-        n_inputs = int(self.window_size) * int(self.n_features_in_)
+        n_features = int(self.n_features_in_)
+        scaling: dict[str, np.ndarray] = {}
+        for key in ("offset_", "scale_"):
+            arr = arrays.get(key)
+            if arr is None:
+                raise PersistenceError(f"{folder}: saved Isolation Forest lacks array {key!r}")
+            if arr.shape != (n_features,) or arr.dtype.kind != "f" or not np.isfinite(arr).all():
+                raise PersistenceError(
+                    f"{folder}: saved array {key!r} must hold {n_features} finite float(s), got "
+                    f"{arr.dtype} with shape {arr.shape}"
+                )
+            scaling[key] = arr.astype(np.float64)
+        if not (scaling["scale_"] > 0.0).all():
+            raise PersistenceError(f"{folder}: saved array 'scale_' must be positive")
+        n_inputs = int(self.window_size) * n_features
         self.forest_ = _Forest.from_arrays(arrays, state["max_samples_"], n_inputs)
+        self.offset_ = scaling["offset_"]
+        self.scale_ = scaling["scale_"]
         self.max_samples_ = self.forest_.max_samples
         self.windowing_ = Windowing(int(self.window_size))
