@@ -481,12 +481,18 @@ class CSVWindowSource(WindowSource):
         cols = [str(c) for c in meta["columns"]]
         if columns is not None and cols != columns:
             if sorted(cols) == sorted(columns):
+                pairs = enumerate(zip(cols, columns, strict=True))
+                first = next(i for i, (a, b) in pairs if a != b)
                 raise DataError(
-                    f"{path} has the columns of the other files in another order "
-                    f"({cols} vs {columns}); pass columns=[...] to fix the order"
+                    f"{path} has the columns of the other files in another order (first "
+                    f"difference at position {first}: {cols[first]!r} instead of "
+                    f"{columns[first]!r}); pass columns=[...] to fix the order"
                 )
+            missing = [c for c in columns if c not in cols]
+            extra = [c for c in cols if c not in columns]
             raise DataError(
-                f"{path} has different columns than the other files: {cols} vs {columns}"
+                f"{path} has different columns than the other files: missing "
+                f"{_head(missing)}, unexpected {_head(extra)}"
             )
         data_path = stem.with_suffix(".npy")
         times_path = stem.with_suffix(".ts.npy")
@@ -657,6 +663,12 @@ class CSVWindowSource(WindowSource):
 
 
 # ---------------------------------------------------------------------- file helpers
+def _head(names: list[str], n: int = 8) -> str:
+    """A list of names for a message, cut after ``n``."""
+    more = f" and {len(names) - n} more" if len(names) > n else ""
+    return f"{names[:n]}{more}"
+
+
 def _pread_into(fd: int, buf: memoryview, pos: int) -> int:
     preadv = getattr(os, "preadv", None)
     if preadv is not None:
