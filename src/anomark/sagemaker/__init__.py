@@ -9,7 +9,7 @@ from __future__ import annotations
 from anomark.sagemaker.config import SageMakerConfig
 from anomark.sagemaker.housekeeping import cleanup
 
-__all__ = ["SageMakerConfig", "SageMakerRCFEngine", "cleanup"]
+__all__ = ["SageMakerConfig", "SageMakerConvAEEngine", "SageMakerRCFEngine", "cleanup"]
 
 
 def __getattr__(name: str) -> object:
@@ -17,4 +17,8 @@ def __getattr__(name: str) -> object:
         from anomark.sagemaker.rcf import SageMakerRCFEngine
 
         return SageMakerRCFEngine
+    if name == "SageMakerConvAEEngine":
+        from anomark.sagemaker.conv_autoencoder import SageMakerConvAEEngine
+
+        return SageMakerConvAEEngine
     raise AttributeError(f"module 'anomark.sagemaker' has no attribute {name!r}")

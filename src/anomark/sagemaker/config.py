@@ -123,7 +123,9 @@ class SageMakerConfig:
     auto_endpoint_max_rows : int, default 10000
         Row count up to which ``scoring="auto"`` uses an endpoint rather than batch transform.
     image_uri : str, optional
-        Container image; default from ``sagemaker.core.image_uris.retrieve("randomcutforest")``.
+        Training container image; default from ``sagemaker.core.image_uris.retrieve``:
+        ``"randomcutforest"`` for RCF (which also serves with it), the TensorFlow 2.19 training
+        image for the autoencoder (which serves with the matching TensorFlow Serving image).
     endpoint_url : str, optional
         Custom AWS endpoint for every client (e.g. a local moto server); default: boto3's own
         resolution (which honours ``AWS_ENDPOINT_URL``).
@@ -246,8 +248,14 @@ class SageMakerConfig:
         return cls(session=session, **dict(data))
 
     # ------------------------------------------------------------------ validation
-    def validate(self) -> SageMakerConfig:
+    def validate(self, *, accelerated_ok: bool = False) -> SageMakerConfig:
         """Check every setting; return ``self``.
+
+        Parameters
+        ----------
+        accelerated_ok : bool, default False
+            Accept GPU/Inferentia/Trainium instance types (the TensorFlow containers run on
+            them; SageMaker's built-in Random Cut Forest does not).
 
         Raises
         ------
@@ -273,10 +281,10 @@ class SageMakerConfig:
             not isinstance(self.region, str) or not _REGION_RE.match(self.region)
         ):
             raise ConfigurationError(f"region must look like 'us-east-1', got {self.region!r}")
-        _check_instance(self.instance_type, "instance_type")
-        _check_instance(self.inference_instance_type, "inference_instance_type")
+        _check_instance(self.instance_type, "instance_type", accelerated_ok)
+        _check_instance(self.inference_instance_type, "inference_instance_type", accelerated_ok)
         if self.transform_instance_type is not None:
-            _check_instance(self.transform_instance_type, "transform_instance_type")
+            _check_instance(self.transform_instance_type, "transform_instance_type", accelerated_ok)
         for name in ("instance_count", "inference_instance_count", "transform_instance_count"):
             _check_int(getattr(self, name), name, 1, 100)
         if self.scoring not in ("auto", "batch", "endpoint"):
@@ -395,19 +403,40 @@ class SageMakerConfig:
         """The built-in Random Cut Forest image for the region (or ``image_uri``)."""
         if self.image_uri is not None:
             return self.image_uri
+        return self.retrieve_image("randomcutforest", label="Random Cut Forest")
+
+    def retrieve_image(self, framework: str, *, label: str, **kwargs: Any) -> str:
+        """A container image URI from ``sagemaker.core.image_uris.retrieve`` for the region.
+
+        Parameters
+        ----------
+        framework : str
+            ``"randomcutforest"``, ``"tensorflow"``...
+        label : str
+            Human name used in error messages.
+        **kwargs
+            Passed on (``version``, ``image_scope``, ``instance_type``, ``py_version``).
+
+        Raises
+        ------
+        DependencyError
+            The sagemaker package is missing (names ``anomark[sagemaker]``).
+        ConfigurationError
+            No such image for the region/version/instance type.
+        """
         region = self.resolved_region()
         try:
             from sagemaker.core import image_uris
         except ImportError as exc:
             raise DependencyError(
-                "looking up the SageMaker Random Cut Forest image needs the sagemaker package: "
-                "install anomark[sagemaker] (or pass SageMakerConfig(image_uri=...))"
+                f"looking up the SageMaker {label} image needs the sagemaker package: "
+                "install anomark[sagemaker] (or pass the image URI explicitly)"
             ) from exc
         try:
-            return str(image_uris.retrieve("randomcutforest", region))
+            return str(image_uris.retrieve(framework, region, **kwargs))
         except ValueError as exc:
             raise ConfigurationError(
-                f"no SageMaker Random Cut Forest image for region {region!r}: {exc}"
+                f"no SageMaker {label} image for region {region!r}: {exc}"
             ) from None
 
     @property
@@ -443,14 +472,14 @@ def _check_bucket(bucket: Any) -> None:
         raise ConfigurationError(f"invalid S3 bucket name {bucket!r}: {problem}")
 
 
-def _check_instance(value: Any, name: str) -> None:
+def _check_instance(value: Any, name: str, accelerated_ok: bool = False) -> None:
     match = _INSTANCE_RE.match(value) if isinstance(value, str) else None
     if match is None:
         raise ConfigurationError(
             f"{name} must be a SageMaker instance type like 'ml.m5.xlarge', got {value!r}"
         )
     family = match.group(1)
-    if _ACCELERATED.match(family):
+    if not accelerated_ok and _ACCELERATED.match(family):
         raise ConfigurationError(
             f"{name}={value!r} is an accelerated (GPU/Inferentia/Trainium) instance; SageMaker's "
             "built-in Random Cut Forest runs on CPU instances only (e.g. ml.m5.xlarge, "

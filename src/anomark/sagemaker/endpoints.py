@@ -1,23 +1,29 @@
 """Real-time endpoints: create model → endpoint config → endpoint, score in chunks, tear down.
 
-Rows are sent as CSV in as few InvokeEndpoint calls as the payload limit allows (never one call
-per row), in order, and the ``{"scores": [{"score": x}, ...]}`` replies are reassembled in
-order. Throttling and transient errors are retried with exponential backoff (injectable
-``sleep``). Teardown deletes endpoint, then endpoint config, then model.
+What goes over the wire is a :class:`PayloadCodec`: :class:`CSVScoresCodec` (Random Cut
+Forest: CSV rows in, ``{"scores": [{"score": x}, ...]}`` out) or :class:`TFServingCodec`
+(TensorFlow Serving: ``{"instances": [...]}`` in, ``{"predictions": [...]}`` out). Either way,
+items are sent in as few InvokeEndpoint calls as the payload limit allows (never one call per
+item), in order, and the replies are reassembled in order. Throttling and transient errors are
+retried with exponential backoff (injectable ``sleep``). Teardown deletes endpoint, then
+endpoint config, then model.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+import math
 import random
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
-from anomark.errors import DataError, RemoteJobError
+from anomark.errors import DataError, NotFittedError, RemoteJobError
 from anomark.sagemaker.config import SageMakerConfig
 from anomark.sagemaker.jobs import (
     client_error_message,
@@ -28,7 +34,19 @@ from anomark.sagemaker.jobs import (
 )
 from anomark.sagemaker.staging import check_rows, csv_row_bytes
 
-__all__ = ["Endpoint", "chunk_rows", "create_model", "deploy", "parse_scores"]
+__all__ = [
+    "CSVScoresCodec",
+    "Endpoint",
+    "EndpointEngine",
+    "PayloadCodec",
+    "TFServingCodec",
+    "chunk_rows",
+    "create_model",
+    "deploy",
+    "encode_instances",
+    "parse_predictions",
+    "parse_scores",
+]
 
 logger = logging.getLogger("anomark.sagemaker")
 
@@ -52,19 +70,27 @@ BACKOFF_BASE = 0.5
 BACKOFF_MAX = 20.0
 
 
-def chunk_rows(lines: list[bytes], max_bytes: int) -> list[tuple[int, int]]:
-    """Group consecutive CSV lines into ``(start, stop)`` chunks of at most ``max_bytes``.
+def chunk_rows(
+    lines: Sequence[bytes],
+    max_bytes: int,
+    *,
+    what: str = "row is {n} bytes as CSV",
+    hint: str = "use batch scoring or a smaller shingle",
+) -> list[tuple[int, int]]:
+    """Group consecutive encoded items into ``(start, stop)`` chunks of at most ``max_bytes``.
+
+    ``what`` and ``hint`` word the error for the caller's kind of item.
 
     Raises
     ------
     DataError
-        When one line alone is larger than ``max_bytes``.
+        When one item alone is larger than ``max_bytes``.
     """
     sizes = np.fromiter((len(line) for line in lines), dtype=np.int64, count=len(lines))
     if sizes.size and sizes.max() > max_bytes:
         raise DataError(
-            f"one row is {int(sizes.max())} bytes as CSV, more than the {max_bytes}-byte "
-            "endpoint payload limit; use batch scoring or a smaller shingle"
+            f"one {what.format(n=int(sizes.max()))}, more than the {max_bytes}-byte "
+            f"endpoint payload limit; {hint}"
         )
     out: list[tuple[int, int]] = []
     start = 0
@@ -130,16 +156,207 @@ def _collect(doc: Any, scores: list[float]) -> None:
         raise KeyError(f"no 'score' or 'scores' in {str(doc)[:80]}")
 
 
+def encode_instances(x: np.ndarray) -> list[bytes]:
+    """Each item of ``x`` (first axis) as a JSON nested list, float32 values in ``%.9g``.
+
+    Nine significant digits round-trip float32 exactly, in about half the bytes of
+    ``json.dumps(x.tolist())`` (which writes the float64 expansion of every float32).
+    """
+    arr = np.asarray(x, dtype=np.float32)
+    if arr.ndim < 2:
+        raise DataError(f"expected items of at least 1 dimension, got shape {arr.shape}")
+    if arr.shape[0] == 0:
+        return []
+    if arr.ndim >= 3 and arr.shape[-1] == 1:
+        # (..., n, 1): format whole rows of n one-element lists at once (much faster)
+        rows, fmt, groups = arr.reshape(-1, arr.shape[-2]), "[%.9g]", arr.shape[1:-2]
+    else:
+        rows, fmt, groups = arr.reshape(-1, arr.shape[-1]), "%.9g", arr.shape[1:-1]
+    buf = io.StringIO()
+    np.savetxt(buf, rows, fmt=fmt, delimiter=",")
+    items = ["[" + line + "]" for line in buf.getvalue().splitlines()]
+    for size in reversed(groups):
+        items = ["[" + ",".join(items[i : i + size]) + "]" for i in range(0, len(items), size)]
+    return [item.encode("ascii") for item in items]
+
+
+def parse_predictions(
+    body: bytes | str, expected: int | None = None, item_shape: Sequence[int] | None = None
+) -> np.ndarray:
+    """The ``predictions`` of a TensorFlow Serving reply as a float32 array.
+
+    Parameters
+    ----------
+    body : bytes or str
+        ``{"predictions": [...]}`` (the row format of TF Serving's REST API).
+    expected : int, optional
+        Number of predictions the request asked for.
+    item_shape : sequence of int, optional
+        Shape of one prediction; a trailing axis of size 1 may be present or not.
+
+    Raises
+    ------
+    RemoteJobError
+        Not JSON, no ``predictions`` (an ``error`` reply is quoted), ragged or non-numeric
+        values, the wrong number or shape of predictions, or non-finite values.
+    """
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes | bytearray) else body
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise RemoteJobError(f"the reply is not JSON ({exc}); got {text[:200]!r}") from None
+    if not isinstance(doc, dict) or "predictions" not in doc:
+        detail = doc.get("error") if isinstance(doc, dict) else None
+        raise RemoteJobError(
+            "the reply holds no 'predictions'"
+            + (f": {detail}" if detail else f"; got {text[:200]!r}")
+        )
+    try:
+        out = np.asarray(doc["predictions"], dtype=np.float32)
+    except (TypeError, ValueError) as exc:
+        raise RemoteJobError(f"the predictions are not a numeric array: {exc}") from None
+    if expected is not None and (out.ndim == 0 or out.shape[0] != expected):
+        got = out.shape[0] if out.ndim else 0
+        raise RemoteJobError(f"expected {expected} predictions in the reply, got {got}")
+    if item_shape is not None:
+        shape = tuple(int(d) for d in item_shape)
+        if out.shape[1:] != shape:
+            if (*out.shape[1:], 1) == shape or out.shape[1:] == (*shape, 1):
+                out = out.reshape((out.shape[0], *shape))
+            else:
+                raise RemoteJobError(
+                    f"predictions have shape {out.shape[1:]} per item, expected {shape}"
+                )
+    if not np.isfinite(out).all():
+        raise RemoteJobError("the reply holds non-finite predictions")
+    return out
+
+
+class PayloadCodec(Protocol):
+    """How an :class:`Endpoint` encodes requests and decodes replies."""
+
+    content_type: str
+    accept: str
+
+    def prepare(self, data: Any) -> np.ndarray:
+        """Validate ``data`` (raise :class:`DataError`) and return it as an array."""
+        ...
+
+    def requests(self, data: np.ndarray, max_bytes: int) -> Iterator[tuple[int, int, bytes]]:
+        """``(start, stop, body)`` for consecutive items, each body at most ``max_bytes``."""
+        ...
+
+    def parse(self, body: bytes, expected: int) -> np.ndarray:
+        """The ``expected`` results in a reply (raise :class:`RemoteJobError` otherwise)."""
+        ...
+
+
+class CSVScoresCodec:
+    """Random Cut Forest: CSV rows in, one score per row out (:func:`parse_scores`).
+
+    Parameters
+    ----------
+    feature_dim : int, optional
+        Expected row width, checked before sending.
+    """
+
+    content_type = "text/csv"
+    accept = "application/json"
+
+    def __init__(self, feature_dim: int | None = None) -> None:
+        self.feature_dim = feature_dim
+
+    def prepare(self, data: Any) -> np.ndarray:
+        arr = check_rows(data)
+        if self.feature_dim is not None and arr.shape[1] != self.feature_dim:
+            raise DataError(
+                f"rows have {arr.shape[1]} values but the model was trained on "
+                f"feature_dim={self.feature_dim}"
+            )
+        return arr
+
+    def requests(self, data: np.ndarray, max_bytes: int) -> Iterator[tuple[int, int, bytes]]:
+        lines = csv_row_bytes(data)
+        for start, stop in chunk_rows(lines, max_bytes):
+            yield start, stop, b"".join(lines[start:stop])
+
+    def parse(self, body: bytes, expected: int) -> np.ndarray:
+        return parse_scores(body, expected=expected)
+
+
+class TFServingCodec:
+    """TensorFlow Serving's REST row format: ``{"instances": [...]}`` → ``{"predictions"}``.
+
+    Parameters
+    ----------
+    item_shape : sequence of int
+        Shape of one instance (without the batch axis), e.g. ``(window_size, n_features, 1)``;
+        inputs of shape ``item_shape`` without its trailing 1 are accepted too.
+    """
+
+    content_type = "application/json"
+    accept = "application/json"
+    _OPEN = b'{"instances":['
+    _CLOSE = b"]}"
+
+    def __init__(self, item_shape: Sequence[int]) -> None:
+        self.item_shape = tuple(int(d) for d in item_shape)
+
+    def prepare(self, data: Any) -> np.ndarray:
+        arr = np.asarray(data)
+        if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
+            raise DataError(f"instances must be real numbers, got dtype {arr.dtype}")
+        shape = self.item_shape
+        if arr.ndim >= 1 and (*arr.shape[1:], 1) == shape:
+            arr = arr[..., None]
+        if arr.ndim != len(shape) + 1 or arr.shape[1:] != shape or arr.shape[0] == 0:
+            raise DataError(
+                f"expected a non-empty array of instances of shape {shape}, got {arr.shape}"
+            )
+        arr = np.asarray(arr, dtype=np.float32)
+        if not np.isfinite(arr).all():
+            raise DataError("instances contain NaN or infinite values (after float32 cast)")
+        return arr
+
+    def requests(self, data: np.ndarray, max_bytes: int) -> Iterator[tuple[int, int, bytes]]:
+        overhead = len(self._OPEN) + len(self._CLOSE)
+        # encode a bounded number of instances at a time: memory stays flat for large inputs
+        block = max(1, 2**22 // max(1, math.prod(self.item_shape)))
+        for a in range(0, data.shape[0], block):
+            items = encode_instances(data[a : a + block])
+            sized = [item + b"," for item in items]  # the separator counts against the limit
+            for start, stop in chunk_rows(
+                sized,
+                max_bytes - overhead + 1,
+                what="instance is {n} bytes as JSON",
+                hint="use smaller windows or fewer columns",
+            ):
+                body = self._OPEN + b",".join(items[start:stop]) + self._CLOSE
+                yield a + start, a + stop, body
+
+    def parse(self, body: bytes, expected: int) -> np.ndarray:
+        return parse_predictions(body, expected, self.item_shape)
+
+
 def create_model(
-    sm: Any, config: SageMakerConfig, *, name: str, image_uri: str, model_data: str
+    sm: Any,
+    config: SageMakerConfig,
+    *,
+    name: str,
+    image_uri: str,
+    model_data: str,
+    environment: Mapping[str, str] | None = None,
 ) -> None:
-    """``CreateModel`` serving ``model_data`` with ``image_uri``."""
+    """``CreateModel`` serving ``model_data`` with ``image_uri`` (and container ``environment``)."""
     from botocore.exceptions import BotoCoreError, ClientError
 
+    container: dict[str, Any] = {"Image": image_uri, "ModelDataUrl": model_data}
+    if environment:
+        container["Environment"] = dict(environment)
     try:
         sm.create_model(
             ModelName=name,
-            PrimaryContainer={"Image": image_uri, "ModelDataUrl": model_data},
+            PrimaryContainer=container,
             ExecutionRoleArn=config.role,
             Tags=config.resource_tags(),
         )
@@ -150,7 +367,7 @@ def create_model(
 
 
 class Endpoint:
-    """A real-time endpoint that scores rows; use :func:`deploy` to create one.
+    """A real-time endpoint that scores rows (or instances); use :func:`deploy` to create one.
 
     Parameters
     ----------
@@ -163,7 +380,9 @@ class Endpoint:
     endpoint_config_name, model_name : str, optional
         Created alongside (deleted after the endpoint).
     feature_dim : int, optional
-        Expected row width, checked before sending.
+        Expected row width, checked before sending (for the default CSV codec).
+    codec : PayloadCodec, optional
+        Request/reply format; default :class:`CSVScoresCodec` (Random Cut Forest).
     sleep : callable
         Used for backoff (tests pass a no-op).
     """
@@ -180,8 +399,10 @@ class Endpoint:
         sleep: Sleep = time.sleep,
         sm: Any = None,
         runtime: Any = None,
+        codec: PayloadCodec | None = None,
     ) -> None:
         self.config = config
+        self.codec: PayloadCodec = codec if codec is not None else CSVScoresCodec(feature_dim)
         self.name = name
         self.owned = owned
         self.endpoint_config_name = endpoint_config_name
@@ -220,21 +441,19 @@ class Endpoint:
 
     # ------------------------------------------------------------------ scoring
     def score(self, rows: np.ndarray) -> np.ndarray:
-        """One score per row, in order (CSV chunks under the payload limit)."""
+        """One result per row (instance), in order, in requests under the payload limit.
+
+        With the default codec: one RCF score per CSV row; with :class:`TFServingCodec`: one
+        prediction per instance.
+        """
         if self.deleted:
             raise RemoteJobError(f"endpoint {self.name} was deleted; open a new one")
-        arr = check_rows(rows)
-        if self.feature_dim is not None and arr.shape[1] != self.feature_dim:
-            raise DataError(
-                f"rows have {arr.shape[1]} values but the model was trained on "
-                f"feature_dim={self.feature_dim}"
-            )
-        lines = csv_row_bytes(arr)
-        out = np.empty(arr.shape[0], dtype=np.float64)
-        for start, stop in chunk_rows(lines, int(self.config.max_payload_bytes)):
-            body = b"".join(lines[start:stop])
-            out[start:stop] = parse_scores(self._invoke(body), expected=stop - start)
-        return out
+        arr = self.codec.prepare(rows)
+        parts = [
+            self.codec.parse(self._invoke(body), expected=stop - start)
+            for start, stop, body in self.codec.requests(arr, int(self.config.max_payload_bytes))
+        ]
+        return np.concatenate(parts)
 
     def _invoke(self, body: bytes) -> bytes:
         from botocore.exceptions import BotoCoreError, ClientError
@@ -245,8 +464,8 @@ class Endpoint:
                 self.n_requests += 1
                 reply = self.runtime.invoke_endpoint(
                     EndpointName=self.name,
-                    ContentType="text/csv",
-                    Accept="application/json",
+                    ContentType=self.codec.content_type,
+                    Accept=self.codec.accept,
                     Body=body,
                 )
                 return bytes(reply["Body"].read())
@@ -324,17 +543,22 @@ def deploy(
     sleep: Sleep = time.sleep,
     sm: Any = None,
     runtime: Any = None,
+    codec: PayloadCodec | None = None,
+    kind: str = "rcf",
+    environment: Mapping[str, str] | None = None,
 ) -> Endpoint:
     """Create model, endpoint config and endpoint, wait until ``InService``.
 
+    ``kind`` goes into the resource names (``<name_prefix>-<kind>-model-...``); ``codec`` and
+    ``environment`` (the serving container's) default to Random Cut Forest's.
     Whatever was created is deleted again if creation fails or is interrupted.
     """
     from botocore.exceptions import BotoCoreError, ClientError
 
     sm = sm if sm is not None else config.client("sagemaker")
-    model_name = make_name(config, "rcf-model")
-    config_name = make_name(config, "rcf-epc")
-    endpoint_name = make_name(config, "rcf-ep")
+    model_name = make_name(config, f"{kind}-model")
+    config_name = make_name(config, f"{kind}-epc")
+    endpoint_name = make_name(config, f"{kind}-ep")
     ep = Endpoint(
         config,
         endpoint_name,
@@ -343,10 +567,18 @@ def deploy(
         sleep=sleep,
         sm=sm,
         runtime=runtime,
+        codec=codec,
     )
     ep.endpoint_created = False
     try:
-        create_model(sm, config, name=model_name, image_uri=image_uri, model_data=model_data)
+        create_model(
+            sm,
+            config,
+            name=model_name,
+            image_uri=image_uri,
+            model_data=model_data,
+            environment=environment,
+        )
         ep.model_name = model_name
         try:
             sm.create_endpoint_config(
@@ -384,3 +616,102 @@ def deploy(
         raise
     logger.info("endpoint %s is InService", endpoint_name)
     return ep
+
+
+class EndpointEngine:
+    """What the SageMaker engines share: cached clients and the real-time endpoint lifecycle.
+
+    Subclasses set ``endpoint_kind`` (used in resource names) and implement
+    :meth:`_serving_image` and :meth:`_codec`; they may override :meth:`_validate_config`
+    and :meth:`_serving_environment`. They hold ``config``, ``model_data`` (the artefact an
+    endpoint serves) and ``endpoint_name`` (an existing endpoint, never deleted by anomark).
+    """
+
+    endpoint_kind: ClassVar[str] = "model"
+    config: SageMakerConfig
+    model_data: str | None
+    endpoint_name: str | None
+    _sleep: Sleep
+    _active: Endpoint | None
+    _clients: dict[str, Any]
+
+    def _client(self, service: str) -> Any:
+        if service not in self._clients:
+            self._clients[service] = self.config.client(service)
+        return self._clients[service]
+
+    def _validate_config(self) -> None:
+        self.config.validate()
+
+    def _serving_image(self) -> str:
+        raise NotImplementedError
+
+    def _codec(self) -> PayloadCodec:
+        raise NotImplementedError
+
+    def _serving_environment(self) -> Mapping[str, str] | None:
+        return None
+
+    @property
+    def is_fitted(self) -> bool:
+        """Whether the engine can score (a model artefact or an endpoint)."""
+        return self.model_data is not None or self.endpoint_name is not None
+
+    def _require_fitted(self) -> None:
+        if not self.is_fitted:
+            raise NotFittedError(
+                "the SageMaker engine has no trained model: call fit, attach or from_endpoint"
+            )
+
+    @contextmanager
+    def endpoint(self) -> Iterator[Endpoint]:
+        """A real-time endpoint for repeated scoring; deleted on exit unless ``keep_endpoint``.
+
+        While open, the engine's ``score`` sends to it. Nested use reuses the open endpoint;
+        after ``from_endpoint`` the existing endpoint is used (and never deleted).
+        """
+        self._require_fitted()
+        self._validate_config()
+        if self._active is not None:
+            yield self._active
+            return
+        if self.endpoint_name is not None:
+            ep = Endpoint(
+                self.config,
+                self.endpoint_name,
+                owned=False,
+                sleep=self._sleep,
+                sm=self._client("sagemaker"),
+                runtime=self._client("sagemaker-runtime"),
+                codec=self._codec(),
+            )
+        else:
+            assert self.model_data is not None
+            ep = deploy(
+                self.config,
+                image_uri=self._serving_image(),
+                model_data=self.model_data,
+                feature_dim=None,
+                sleep=self._sleep,
+                sm=self._client("sagemaker"),
+                runtime=self._client("sagemaker-runtime"),
+                codec=self._codec(),
+                kind=self.endpoint_kind,
+                environment=self._serving_environment(),
+            )
+        self._active = ep
+        try:
+            yield ep
+        finally:
+            self._active = None
+            if ep.owned:
+                if self.config.keep_endpoint:
+                    logger.warning(
+                        "keep_endpoint=True: endpoint %s stays up (and bills) until deleted; "
+                        "anomark.sagemaker.cleanup(%r) removes it",
+                        ep.name,
+                        self.config.name_prefix,
+                    )
+                    self.endpoint_name = ep.name
+                else:
+                    ep.delete()

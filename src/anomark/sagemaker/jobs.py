@@ -11,7 +11,7 @@ import logging
 import secrets
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -200,26 +200,57 @@ def create_training_job(
     train_s3_prefix: str,
     content_type: str,
     output_s3: str,
+    channel_name: str = "train",
+    distribution: str = "ShardedByS3Key",
+    metric_definitions: Sequence[Mapping[str, str]] = (),
 ) -> None:
-    """``CreateTrainingJob`` for a built-in algorithm reading one ``train`` channel."""
+    """``CreateTrainingJob`` reading one S3 channel (a built-in algorithm or a framework image).
+
+    Parameters
+    ----------
+    sm : botocore client
+        ``sagemaker`` client.
+    config : SageMakerConfig
+        Role, instances, limits, spot settings and tags.
+    name, image_uri : str
+        Job name and training image.
+    hyperparameters : mapping of str to str
+        As the API wants them (strings).
+    train_s3_prefix : str
+        ``s3://`` prefix of the channel's objects.
+    content_type : str
+        The channel's ``ContentType``.
+    output_s3 : str
+        ``S3OutputPath`` of the model artefact.
+    channel_name : str, default "train"
+        Channel name (the container sees ``/opt/ml/input/data/<name>`` and
+        ``SM_CHANNEL_<NAME>``).
+    distribution : {"ShardedByS3Key", "FullyReplicated"}
+        How objects are spread over the instances.
+    metric_definitions : sequence of {"Name", "Regex"}
+        Metrics SageMaker scrapes from the training log (framework images only).
+    """
     from botocore.exceptions import BotoCoreError, ClientError
 
     stopping: dict[str, int] = {"MaxRuntimeInSeconds": int(config.max_runtime)}
+    algorithm: dict[str, Any] = {"TrainingImage": image_uri, "TrainingInputMode": "File"}
+    if metric_definitions:
+        algorithm["MetricDefinitions"] = [dict(m) for m in metric_definitions]
     if config.use_spot:
         stopping["MaxWaitTimeInSeconds"] = int(config.max_wait or 2 * config.max_runtime)
     request: dict[str, Any] = {
         "TrainingJobName": name,
-        "AlgorithmSpecification": {"TrainingImage": image_uri, "TrainingInputMode": "File"},
+        "AlgorithmSpecification": algorithm,
         "RoleArn": config.role,
         "HyperParameters": dict(hyperparameters),
         "InputDataConfig": [
             {
-                "ChannelName": "train",
+                "ChannelName": channel_name,
                 "DataSource": {
                     "S3DataSource": {
                         "S3DataType": "S3Prefix",
                         "S3Uri": train_s3_prefix,
-                        "S3DataDistributionType": "ShardedByS3Key",
+                        "S3DataDistributionType": distribution,
                     }
                 },
                 "ContentType": content_type,

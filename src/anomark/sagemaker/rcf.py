@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
 
 import numpy as np
 
-from anomark.errors import ConfigurationError, DataError, NotFittedError, RemoteJobError
+from anomark.errors import ConfigurationError, DataError, RemoteJobError
 from anomark.sagemaker.config import SageMakerConfig
-from anomark.sagemaker.endpoints import Endpoint, deploy
+from anomark.sagemaker.endpoints import CSVScoresCodec, Endpoint, EndpointEngine
 from anomark.sagemaker.jobs import (
     client_error_message,
     create_training_job,
@@ -61,7 +60,7 @@ def _check_range(value: Any, name: str, bounds: tuple[int, int]) -> int:
     return int(value)
 
 
-class SageMakerRCFEngine:
+class SageMakerRCFEngine(EndpointEngine):
     """Train and score SageMaker's built-in Random Cut Forest on shingled rows.
 
     Parameters
@@ -98,6 +97,8 @@ class SageMakerRCFEngine:
             b = ep.score(x2)
     """
 
+    endpoint_kind: ClassVar[str] = "rcf"
+
     def __init__(
         self,
         config: SageMakerConfig,
@@ -132,11 +133,6 @@ class SageMakerRCFEngine:
         )
 
     # ------------------------------------------------------------------ plumbing
-    def _client(self, service: str) -> Any:
-        if service not in self._clients:
-            self._clients[service] = self.config.client(service)
-        return self._clients[service]
-
     def _check_params(self) -> None:
         self.config.validate()
         self.config.resolved_region()
@@ -297,16 +293,11 @@ class SageMakerRCFEngine:
         return engine
 
     # ------------------------------------------------------------------ scoring
-    @property
-    def is_fitted(self) -> bool:
-        """Whether the engine can score (a model artefact or an endpoint)."""
-        return self.model_data is not None or self.endpoint_name is not None
+    def _serving_image(self) -> str:
+        return self._image()
 
-    def _require_fitted(self) -> None:
-        if not self.is_fitted:
-            raise NotFittedError(
-                "the SageMaker engine has no trained model: call fit, attach or from_endpoint"
-            )
+    def _codec(self) -> CSVScoresCodec:
+        return CSVScoresCodec(self.feature_dim)
 
     def resolve_scoring(self, n_rows: int) -> str:
         """``"endpoint"`` or ``"batch"`` for ``n_rows`` rows under ``config.scoring``."""
@@ -349,55 +340,6 @@ class SageMakerRCFEngine:
             )
         with self.endpoint() as ep:
             return ep.score(rows)
-
-    @contextmanager
-    def endpoint(self) -> Iterator[Endpoint]:
-        """A real-time endpoint for repeated scoring; deleted on exit unless ``keep_endpoint``.
-
-        While open, :meth:`score` sends to it. Nested use reuses the open endpoint.
-        """
-        self._require_fitted()
-        self.config.validate()
-        if self._active is not None:
-            yield self._active
-            return
-        if self.endpoint_name is not None:
-            ep = Endpoint(
-                self.config,
-                self.endpoint_name,
-                owned=False,
-                feature_dim=self.feature_dim,
-                sleep=self._sleep,
-                sm=self._client("sagemaker"),
-                runtime=self._client("sagemaker-runtime"),
-            )
-        else:
-            assert self.model_data is not None
-            ep = deploy(
-                self.config,
-                image_uri=self._image(),
-                model_data=self.model_data,
-                feature_dim=self.feature_dim,
-                sleep=self._sleep,
-                sm=self._client("sagemaker"),
-                runtime=self._client("sagemaker-runtime"),
-            )
-        self._active = ep
-        try:
-            yield ep
-        finally:
-            self._active = None
-            if ep.owned:
-                if self.config.keep_endpoint:
-                    logger.warning(
-                        "keep_endpoint=True: endpoint %s stays up (and bills) until deleted; "
-                        "anomark.sagemaker.cleanup(%r) removes it",
-                        ep.name,
-                        self.config.name_prefix,
-                    )
-                    self.endpoint_name = ep.name
-                else:
-                    ep.delete()
 
     # ------------------------------------------------------------------ persistence
     def to_state(self) -> dict[str, Any]:

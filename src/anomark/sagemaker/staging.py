@@ -25,6 +25,7 @@ from anomark.sagemaker.recordio import encode_dense, record_size
 __all__ = [
     "CSV_TRAIN_CONTENT_TYPE",
     "StagedData",
+    "stage_blobs",
     "csv_bytes",
     "csv_row_bytes",
     "data_hash",
@@ -228,7 +229,7 @@ def stage_rows(
         digest=digest,
         uploaded=False,
     )
-    if _exists(s3, bucket, manifest_key) and all(_exists(s3, bucket, k) for k in keys):
+    if _already_staged(s3, bucket, manifest_key, keys):
         logger.info("data already staged at %s; not uploading again", staged.s3_prefix)
         return staged
     for key, (a, b) in zip(keys, ranges, strict=True):
@@ -244,4 +245,84 @@ def stage_rows(
     }
     upload_bytes(s3, bucket, manifest_key, json.dumps(manifest).encode(), "application/json")
     logger.info("staged %d rows in %d part(s) at %s", n, len(keys), staged.s3_prefix)
+    return StagedData(**{**staged.__dict__, "uploaded": True})
+
+
+def _already_staged(s3: Any, bucket: str, manifest_key: str, keys: tuple[str, ...]) -> bool:
+    """The manifest is written last: with it and every part present, nothing is missing."""
+    return _exists(s3, bucket, manifest_key) and all(_exists(s3, bucket, k) for k in keys)
+
+
+def stage_blobs(
+    s3: Any,
+    bucket: str,
+    key_prefix: str,
+    blobs: list[tuple[str, bytes]],
+    *,
+    content_type: str,
+    multipart_threshold: int = MULTIPART_THRESHOLD,
+) -> StagedData:
+    """Upload named byte strings under ``s3://bucket/key_prefix/<hash>/<name>``, unless there.
+
+    The same content-hash and manifest scheme as :func:`stage_rows`, for data that is already
+    encoded: CSV files with a header, a source tarball... ``rows_per_part`` holds the byte size
+    of each blob.
+
+    Parameters
+    ----------
+    s3 : botocore client
+        S3 client.
+    bucket, key_prefix : str
+        Destination; the content hash is appended to ``key_prefix``.
+    blobs : list of (name, bytes)
+        File names (``[A-Za-z0-9._-]``, unique) and contents, in order.
+    content_type : str
+        ``ContentType`` of every object.
+    multipart_threshold : int
+        Blobs from this size on are sent as S3 multipart uploads.
+
+    Returns
+    -------
+    StagedData
+
+    Raises
+    ------
+    DataError
+        No blobs, empty or duplicate names, or names with ``/``.
+    RemoteJobError
+        An upload failed.
+    """
+    if not blobs:
+        raise DataError("nothing to stage: no files given")
+    names = [name for name, _ in blobs]
+    if len(set(names)) != len(names) or any(not n or "/" in n for n in names):
+        raise DataError(f"staged file names must be unique, non-empty and without '/': {names}")
+    h = hashlib.sha256()
+    for name, data in blobs:
+        h.update(f"{name}\0{len(data)}\0".encode())
+        h.update(data)
+    digest = h.hexdigest()[:20]
+    base = "/".join(p for p in (key_prefix.strip("/"), digest) if p)
+    keys = tuple(f"{base}/{name}" for name in names)
+    manifest_key = f"{base}.manifest.json"
+    staged = StagedData(
+        s3_prefix=f"s3://{bucket}/{base}/",
+        keys=keys,
+        rows_per_part=tuple(len(data) for _, data in blobs),
+        content_type=content_type,
+        data_format="blob",
+        digest=digest,
+        uploaded=False,
+    )
+    if _already_staged(s3, bucket, manifest_key, keys):
+        logger.info("files already staged at %s; not uploading again", staged.s3_prefix)
+        return staged
+    for key, (_, data) in zip(keys, blobs, strict=True):
+        upload_bytes(s3, bucket, key, data, content_type, multipart_threshold)
+    manifest = {
+        "content_type": content_type,
+        "parts": [{"key": k, "bytes": len(d)} for k, (_, d) in zip(keys, blobs, strict=True)],
+    }
+    upload_bytes(s3, bucket, manifest_key, json.dumps(manifest).encode(), "application/json")
+    logger.info("staged %d file(s) at %s", len(keys), staged.s3_prefix)
     return StagedData(**{**staged.__dict__, "uploaded": True})

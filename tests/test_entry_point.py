@@ -1,0 +1,267 @@
+"""The SageMaker training entry script of the autoencoder, run as SageMaker would run it.
+
+The script gets the ``SM_*`` environment and ``--name value`` hyperparameters of the TensorFlow
+training container and a channel folder of daily multi-sensor CSV files; the tests check the
+exported TF Serving SavedModel (signature shape and dtype, outputs equal to the Keras model's)
+and that the saved anomark state loads and scores exactly like a local ``fit_files`` with the
+same seed.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytest.importorskip("tensorflow")
+
+from anomark import ConvAutoencoderDetector, Detector
+from anomark.sagemaker.entry_points import (
+    CONV_AUTOENCODER_SCRIPT,
+    entry_point_path,
+)
+from anomark.sagemaker.entry_points.train_conv_autoencoder import (
+    build_parser,
+    channel_files,
+    detector_params,
+    is_chief,
+    main,
+)
+
+pytestmark = pytest.mark.tensorflow
+
+PARAMS: dict[str, Any] = {
+    "window_size": 8,
+    "epochs": 2,
+    "batch_size": 64,
+    "random_state": 7,
+    "filters": (4, 4),
+}
+ARGV = [
+    "--window-size", "8",
+    "--epochs", "2",
+    "--batch-size", "64",
+    "--random-state", "7",
+    "--filters", "4,4",
+    "--model_dir", "s3://bucket/job/model",  # what SageMaker's TF tooling adds: tolerated
+]  # fmt: skip
+SENSORS = ["adcp.speed", "ek60.sv", "ctd.temp"]
+
+
+def write_days(root: Path, days: int = 3, rows: int = 120) -> list[Path]:
+    """Daily CSV files of three sensors, one sub-folder per month (as under an S3 prefix)."""
+    rng = np.random.default_rng(0)
+    paths = []
+    for d in range(days):
+        t = pd.date_range(f"2024-01-{d + 1:02d}", periods=rows, freq="12min")
+        k = np.arange(d * rows, (d + 1) * rows)
+        frame = pd.DataFrame(
+            {
+                "timestamp": t,
+                SENSORS[0]: np.sin(k / 6.0) + 0.05 * rng.normal(size=rows),
+                SENSORS[1]: -70 + 5 * np.cos(k / 9.0) + 0.2 * rng.normal(size=rows),
+                SENSORS[2]: 12 + 0.01 * k,
+            }
+        )
+        path = root / "2024-01" / f"day-{d + 1:02d}.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(path, index=False)
+        paths.append(path)
+    return paths
+
+
+def sm_env(channel: Path, model_dir: Path, host: str = "algo-1") -> dict[str, str]:
+    return {
+        "SM_CHANNEL_TRAINING": str(channel),
+        "SM_MODEL_DIR": str(model_dir),
+        "SM_HOSTS": json.dumps(["algo-1", "algo-2"]),
+        "SM_CURRENT_HOST": host,
+        "SM_OUTPUT_DIR": str(model_dir.parent / "output"),
+    }
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """One entry-script run in-process (as the container's Python would run ``main``)."""
+    root = tmp_path_factory.mktemp("sm")
+    files = write_days(root / "channel")
+    model_dir = root / "model"
+    status = main([*ARGV, "--cache-dir", str(root / "cache")], sm_env(root / "channel", model_dir))
+    return {"status": status, "root": root, "files": files, "model_dir": model_dir}
+
+
+@pytest.fixture(scope="module")
+def local(trained: dict[str, Any]) -> ConvAutoencoderDetector:
+    """The same training run locally: the detector's own ``fit_files`` with the same seed."""
+    det = ConvAutoencoderDetector(**PARAMS)
+    return det.fit_files(
+        [str(p) for p in trained["files"]], cache_dir=trained["root"] / "cache2", progress=False
+    )
+
+
+def test_entry_script_writes_savedmodel_and_detector_state(trained: dict[str, Any]) -> None:
+    assert trained["status"] == 0
+    model_dir: Path = trained["model_dir"]
+    assert (model_dir / "1" / "saved_model.pb").is_file()
+    assert (model_dir / "1" / "variables").is_dir()
+    assert {p.name for p in (model_dir / "anomark").iterdir()} >= {"config.json", "model.keras"}
+    assert not (model_dir.parent / "output" / "failure").exists()
+
+
+def test_serving_signature_shape_and_dtype(trained: dict[str, Any]) -> None:
+    import tensorflow as tf
+
+    loaded = tf.saved_model.load(str(trained["model_dir"] / "1"))
+    sig = loaded.signatures["serving_default"]
+    _, inputs = sig.structured_input_signature
+    (spec,) = inputs.values()
+    assert spec.dtype == tf.float32
+    assert spec.shape.as_list() == [None, 8, len(SENSORS), 1]
+    (out,) = sig.structured_outputs.values()
+    assert out.dtype == tf.float32
+    assert out.shape.as_list() == [None, 8, len(SENSORS), 1]
+
+    # what TF Serving computes is what the saved Keras model computes
+    det = Detector.load(trained["model_dir"] / "anomark")
+    rng = np.random.default_rng(1)
+    x = rng.uniform(size=(5, 8, len(SENSORS), 1)).astype(np.float32)
+    (served,) = sig(**{next(iter(inputs)): tf.constant(x)}).values()
+    np.testing.assert_allclose(served.numpy(), det.model_.predict_on_batch(x), atol=1e-6)
+
+
+def test_saved_state_scores_identically_to_local_training(
+    trained: dict[str, Any], local: ConvAutoencoderDetector
+) -> None:
+    remote = Detector.load(trained["model_dir"] / "anomark")
+    assert isinstance(remote, ConvAutoencoderDetector)
+    assert remote.window_size == 8 and remote.stride == 1 and tuple(remote.filters) == (4, 4)
+    assert list(remote.feature_names_in_) == SENSORS
+    np.testing.assert_array_equal(remote.scaler_.offset, local.scaler_.offset)
+    np.testing.assert_array_equal(remote.scaler_.scale, local.scaler_.scale)
+    for a, b in zip(remote.model_.get_weights(), local.model_.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    files = [str(p) for p in trained["files"]]
+    cache = trained["root"] / "cache3"
+    np.testing.assert_array_equal(
+        remote.score_files(files, cache_dir=cache, progress=False).to_numpy(),
+        local.score_files(files, cache_dir=cache, progress=False).to_numpy(),
+    )
+    assert remote.threshold_.value_ == pytest.approx(local.threshold_.value_, rel=0, abs=0)
+    # and in-memory data scores the same through the loaded state
+    frame = pd.concat(pd.read_csv(p, index_col=0, parse_dates=True) for p in files)
+    np.testing.assert_allclose(remote.score(frame), local.score(frame), rtol=1e-6)
+
+
+def test_non_chief_host_trains_nothing_and_saves_nothing(tmp_path: Path) -> None:
+    write_days(tmp_path / "channel", days=1)
+    model_dir = tmp_path / "model"
+    env = sm_env(tmp_path / "channel", model_dir, host="algo-2")
+    assert main(ARGV, env) == 0
+    assert not model_dir.exists()
+    assert is_chief({"SM_HOSTS": '["algo-1"]', "SM_CURRENT_HOST": "algo-1"})
+    assert is_chief({})  # outside SageMaker: a single host
+
+
+def test_bad_channel_fails_with_sagemaker_failure_file(tmp_path: Path) -> None:
+    (tmp_path / "channel").mkdir()
+    (tmp_path / "channel" / "notes.txt").write_text("no data here")
+    env = sm_env(tmp_path / "channel", tmp_path / "model")
+    assert main(ARGV, env) == 1
+    failure = (tmp_path / "output" / "failure").read_text()
+    assert "no CSV files" in failure and "channel" in failure
+    # a bad hyperparameter value is reported by the detector's own validation
+    write_days(tmp_path / "channel", days=1)
+    assert main([*ARGV, "--dropout", "1.5"], env) == 1
+    assert "dropout" in (tmp_path / "output" / "failure").read_text()
+    env.pop("SM_CHANNEL_TRAINING")
+    assert main(ARGV, env) == 1
+    assert "SM_CHANNEL_TRAIN" in (tmp_path / "output" / "failure").read_text()
+
+
+def test_argument_parsing_matches_detector_parameters() -> None:
+    args, unknown = build_parser().parse_known_args(
+        [
+            *ARGV,
+            "--window_size", "12",  # underscore spelling works too
+            "--patience", "none",
+            "--restore-best-weights", "False",
+            "--scaling", "standard",
+            "--columns", "a, b",
+            "--sagemaker_unknown", "x",
+        ]
+    )  # fmt: skip
+    assert unknown == ["--model_dir", "s3://bucket/job/model", "--sagemaker_unknown", "x"]
+    params = detector_params(args)
+    assert params["window_size"] == 12 and params["filters"] == (4, 4)
+    assert params["patience"] is None and params["restore_best_weights"] is False
+    assert args.columns == ["a", "b"]
+    ConvAutoencoderDetector(**params)._validate_params()  # every name is a real parameter
+    with pytest.raises(SystemExit):
+        build_parser().parse_known_args(["--epochs", "ten"])
+
+
+def test_channel_files_are_found_recursively(tmp_path: Path) -> None:
+    paths = write_days(tmp_path, days=2)
+    (tmp_path / "README.md").write_text("x")
+    assert channel_files(tmp_path) == sorted(str(p) for p in paths)
+
+
+def test_entry_script_subprocess_from_the_source_tarball(
+    tmp_path: Path, trained: dict[str, Any], local: ConvAutoencoderDetector
+) -> None:
+    """The container's view: a subprocess running the tarball's own anomark copy, with only
+    the shipped requirements importable, scores exactly like local training."""
+    from anomark.sagemaker.conv_autoencoder import build_source_tarball
+
+    code = tmp_path / "code"
+    with tarfile.open(fileobj=io.BytesIO(build_source_tarball()), mode="r:gz") as tar:
+        tar.extractall(code, filter="data")
+    assert (code / CONV_AUTOENCODER_SCRIPT).read_bytes() == entry_point_path().read_bytes()
+    channel = trained["root"] / "channel"
+    model_dir = tmp_path / "model"
+    # packages the training image does not need to have: importing them must fail loudly
+    runner = (
+        "import runpy, sys\n"
+        "for m in ('numba', 'matplotlib', 'boto3', 'botocore', 'sagemaker'):\n"
+        "    sys.modules[m] = None\n"
+        f"sys.argv = [{CONV_AUTOENCODER_SCRIPT!r}] + sys.argv[1:]\n"
+        f"runpy.run_path({CONV_AUTOENCODER_SCRIPT!r}, run_name='__main__')\n"
+    )
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("SM_")},
+        **sm_env(channel, model_dir),
+        "ANOMARK_CACHE_DIR": str(tmp_path / "cache"),
+        "PYTHONPATH": "",
+    }
+    proc = subprocess.run(
+        [sys.executable, "-c", runner, *ARGV],
+        cwd=code,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f"from {code / 'anomark'}" in proc.stderr  # the shipped copy ran, not the install
+    assert "anomark epoch=2 loss=" in proc.stdout  # the job's MetricDefinitions match this
+    assert "ignoring arguments anomark does not use: --model_dir" in proc.stderr
+    import tensorflow as tf
+
+    sig = tf.saved_model.load(str(model_dir / "1")).signatures["serving_default"]
+    (spec,) = sig.structured_input_signature[1].values()
+    assert spec.shape.as_list() == [None, 8, len(SENSORS), 1] and spec.dtype == tf.float32
+    remote = Detector.load(model_dir / "anomark")
+    frame = pd.concat(
+        pd.read_csv(p, index_col=0, parse_dates=True) for p in sorted(channel.rglob("*.csv"))
+    )
+    np.testing.assert_array_equal(remote.score(frame), local.score(frame))
+    assert remote.threshold_.value_ == local.threshold_.value_
