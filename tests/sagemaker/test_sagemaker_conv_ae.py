@@ -492,41 +492,51 @@ def test_oversized_instance_is_a_data_error(tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------------------- detector glue
-def test_detector_glue_fit_score_and_attach(aws_inprocess: Moto, artifact: dict[str, Any]) -> None:
-    from anomark.sagemaker.conv_autoencoder import (
-        detector_from_engine,
-        fit_on_sagemaker,
-        score_on_sagemaker,
-    )
+def test_detector_fit_score_endpoint_save_and_attach(
+    aws_inprocess: Moto, artifact: dict[str, Any], tmp_path: Path
+) -> None:
+    from anomark.sagemaker.conv_autoencoder import score_on_sagemaker
 
     aws = aws_inprocess
     serve_artifact(aws, artifact)
     frame = all_rows()
-    det = ConvAutoencoderDetector(**PARAMS)
-    det.sagemaker = aws.config()  # type: ignore[attr-defined]  # the detector's future param
+    det = ConvAutoencoderDetector(**PARAMS, sagemaker=aws.config())
     with pytest.raises(NotFittedError):
         score_on_sagemaker(det, frame.to_numpy())
-    engine = fit_on_sagemaker(det, upload_days(aws))
-    # an S3 prefix: the container's whole fitted state is adopted (threshold included)
-    assert det.engine_ is engine  # type: ignore[attr-defined]
+    # an S3 prefix of CSV files: trained in the container; its fitted state is adopted
+    assert det.fit(upload_days(aws)) is det
+    engine = det.engine_
     assert list(det.feature_names_in_) == SENSORS
     assert det.threshold_.value_ == artifact["detector"].threshold_.value_
     local = det.score(frame)  # the downloaded model scores on this machine
     np.testing.assert_array_equal(local, artifact["detector"].score(frame))
     assert engine.resolve_scoring() == "local"
 
+    # the same scores through a TF Serving endpoint, torn down afterwards
     serve_predictions(aws, det.model_)
-    remote = score_on_sagemaker(det, frame.to_numpy())
+    with det.endpoint():
+        remote = det.score(frame)
     np.testing.assert_allclose(remote, local.to_numpy(), rtol=1e-5, atol=1e-9)
     assert_no_endpoint_left(aws)
 
-    attached = detector_from_engine(
-        SageMakerConvAEEngine.attach(engine.training_job_name or "", aws.config())
-    )
+    # save/load keeps the job, so a loaded detector can score (and serve) again
+    loaded = ConvAutoencoderDetector.load(det.save(tmp_path / "det"))
+    assert loaded.engine_.training_job_name == engine.training_job_name
+    np.testing.assert_array_equal(loaded.score(frame), local)
+
+    attached = ConvAutoencoderDetector.attach(engine.training_job_name or "", aws.config())
     np.testing.assert_array_equal(attached.score(frame), local)
-    assert attached.engine_.training_job_name == engine.training_job_name  # type: ignore[attr-defined]
+    assert attached.engine_.training_job_name == engine.training_job_name
+    assert attached.get_params()["sagemaker"] is not None
+
     with pytest.raises(ConfigurationError, match="SageMakerConfig"):
-        fit_on_sagemaker(ConvAutoencoderDetector(**PARAMS), frame)
+        ConvAutoencoderDetector(**PARAMS, sagemaker="ml.m5.xlarge").fit(frame)
+    with pytest.raises(ConfigurationError, match="needs sagemaker"):
+        ConvAutoencoderDetector(**PARAMS).fit("s3://bucket/prefix/")
+    with pytest.raises(ConfigurationError, match="s3://"):
+        ConvAutoencoderDetector(**PARAMS, sagemaker=aws.config()).fit_files(str(tmp_path))
+    with pytest.raises(ConfigurationError, match="sagemaker="):
+        artifact["detector"].endpoint()
 
 
 def test_hyperparameters_round_trip_and_imports_stay_light() -> None:

@@ -101,6 +101,12 @@ class ConvAutoencoderDetector(Detector):
         Keras training output.
     threshold : Threshold, optional
         Threshold rule; default ``Threshold.mean_std(2)``.
+    sagemaker : SageMakerConfig, optional
+        Train in SageMaker's TensorFlow container with the same training code
+        (:mod:`anomark.sagemaker.entry_points.train_conv_autoencoder`): ``fit(data)`` stages the
+        data as CSV, ``fit("s3://bucket/prefix/")`` / ``fit_files("s3://...")`` trains on CSV
+        files already in S3. The trained model is downloaded, so scoring runs locally unless
+        ``scoring="endpoint"`` (TF Serving) or inside ``with det.endpoint():``.
 
     Attributes
     ----------
@@ -147,6 +153,7 @@ class ConvAutoencoderDetector(Detector):
         deterministic: bool = False,
         verbose: int = 0,
         threshold: Threshold | None = None,
+        sagemaker: Any = None,
     ) -> None:
         self.window_size = window_size
         self.epochs = epochs
@@ -165,6 +172,7 @@ class ConvAutoencoderDetector(Detector):
         self.deterministic = deterministic
         self.verbose = verbose
         self.threshold = threshold
+        self.sagemaker = sagemaker
 
     # ------------------------------------------------------------------ params
     def _validate_params(self) -> None:
@@ -195,6 +203,14 @@ class ConvAutoencoderDetector(Detector):
         check_int(self.stride, "stride", 1)
         check_choice(self.deterministic, "deterministic", (True, False))
         check_choice(self.verbose, "verbose", (0, 1, 2, "auto"))
+        if self.sagemaker is not None:
+            from anomark.sagemaker.config import SageMakerConfig
+
+            if not isinstance(self.sagemaker, SageMakerConfig):
+                raise ConfigurationError(
+                    "sagemaker must be a SageMakerConfig (anomark.SageMakerConfig) or None, got "
+                    f"{type(self.sagemaker).__name__}"
+                )
 
     def _min_rows(self) -> int:
         return int(self.window_size)
@@ -268,6 +284,12 @@ class ConvAutoencoderDetector(Detector):
         self.scaler_ = scaler
 
     def _fit(self, ds: Dataset) -> None:
+        if self.sagemaker is not None:
+            from anomark.sagemaker.conv_autoencoder import fit_on_sagemaker
+
+            fit_on_sagemaker(self, ds)
+            return
+        self.engine_ = None
         source = ArrayWindowSource(ds.values, int(self.window_size), int(self.stride), ds.columns)
         self._train(source)
 
@@ -276,16 +298,19 @@ class ConvAutoencoderDetector(Detector):
 
         Parameters
         ----------
-        data : Dataset, DataFrame, Series, array or CSVWindowSource
+        data : Dataset, DataFrame, Series, array, CSVWindowSource or "s3://..." prefix
             Training data (rows = time steps); a :class:`CSVWindowSource` is streamed as in
-            :meth:`fit_files`.
+            :meth:`fit_files`; an ``s3://`` prefix of CSV files trains on SageMaker (needs
+            ``sagemaker=``).
         y : ignored
 
         Returns
         -------
         self
         """
-        if isinstance(data, CSVWindowSource):
+        if isinstance(data, CSVWindowSource) or (
+            isinstance(data, str) and data.startswith("s3://")
+        ):
             return self.fit_files(data)
         self._fit_scores(data)
         return self
@@ -340,6 +365,22 @@ class ConvAutoencoderDetector(Detector):
             Invalid parameters.
         """
         self._validate_params()
+        if self.sagemaker is not None or (isinstance(paths, str) and paths.startswith("s3://")):
+            if self.sagemaker is None:
+                raise ConfigurationError(
+                    f"{paths} is in S3: training on an S3 prefix needs sagemaker=SageMakerConfig"
+                    "(...); to train locally, copy the files to a local folder first"
+                )
+            if not (isinstance(paths, str) and paths.startswith("s3://")):
+                raise ConfigurationError(
+                    "with sagemaker=, fit_files takes an s3://bucket/prefix/ of CSV files; "
+                    "upload local files there, or pass in-memory data to fit()"
+                )
+            from anomark.sagemaker.conv_autoencoder import fit_on_sagemaker
+
+            fit_on_sagemaker(self, paths)
+            return self
+        self.engine_ = None
         source = self._as_source(paths, time_column, columns, cache_dir, progress, read_csv_kwargs)
         source.prepare()
         self.n_features_in_ = source.n_features
@@ -433,8 +474,50 @@ class ConvAutoencoderDetector(Detector):
         return self._windowing().to_points(errors, source.n_rows)
 
     def _score(self, ds: Dataset) -> np.ndarray:
+        engine = getattr(self, "engine_", None)
+        if engine is not None and engine.resolve_scoring() == "endpoint":
+            from anomark.sagemaker.conv_autoencoder import score_on_sagemaker
+
+            return score_on_sagemaker(self, ds.values)
         source = ArrayWindowSource(ds.values, int(self.window_size), int(self.stride))
         return self._source_scores(source)
+
+    # ------------------------------------------------------------------ SageMaker
+    @classmethod
+    def attach(cls, training_job_name: str, sagemaker: Any) -> ConvAutoencoderDetector:
+        """The fitted detector of a finished SageMaker training job (waits if still running).
+
+        Parameters
+        ----------
+        training_job_name : str
+            A job started by anomark (``fit`` with ``sagemaker=``) or by the entry script.
+        sagemaker : SageMakerConfig
+            Where to find it (session, region, bucket).
+        """
+        from anomark.sagemaker.conv_autoencoder import SageMakerConvAEEngine, detector_from_engine
+
+        engine = SageMakerConvAEEngine.attach(training_job_name, sagemaker)
+        return detector_from_engine(engine, sagemaker)
+
+    @classmethod
+    def from_endpoint(cls, name: str, sagemaker: Any) -> ConvAutoencoderDetector:
+        """A detector scoring with an existing TF Serving endpoint (never deleted by anomark)."""
+        from anomark.sagemaker.conv_autoencoder import SageMakerConvAEEngine, detector_from_engine
+
+        engine = SageMakerConvAEEngine.from_endpoint(name, sagemaker)
+        return detector_from_engine(engine, sagemaker)
+
+    def endpoint(self) -> Any:
+        """Context manager: one TF Serving endpoint for repeated scoring, deleted on exit.
+
+        >>> with det.endpoint():            # doctest: +SKIP
+        ...     a, b = det.score(day1), det.score(day2)
+        """
+        self._check_fitted()
+        engine = getattr(self, "engine_", None)
+        if engine is None:
+            raise ConfigurationError("endpoint() needs a detector fitted with sagemaker=")
+        return engine.endpoint()
 
     def feature_scores(self, data: DataLike) -> pd.DataFrame:
         """Reconstruction error per timestamp AND column: which column drove an anomaly.
@@ -502,7 +585,10 @@ class ConvAutoencoderDetector(Detector):
         history = {
             k: [v if math.isfinite(v) else None for v in vals] for k, vals in self.history_.items()
         }
-        state = {"scaling": self.scaler_.method, "history": history}
+        state: dict[str, Any] = {"scaling": self.scaler_.method, "history": history}
+        engine = getattr(self, "engine_", None)
+        if engine is not None:
+            state["sagemaker_engine"] = engine.to_state()
         arrays = {"scale_offset": self.scaler_.offset, "scale_scale": self.scaler_.scale}
         return state, arrays
 
@@ -526,9 +612,25 @@ class ConvAutoencoderDetector(Detector):
                 f"{folder}: saved scaling {state['scaling']!r} differs from parameter "
                 f"{self.scaling!r}"
             )
+        unknown = set(state) - {"scaling", "history", "sagemaker_engine"}
+        if unknown:
+            raise PersistenceError(f"{folder}: unknown state key(s) {sorted(unknown)}")
         history = state["history"]
         if not isinstance(history, dict):
             raise PersistenceError(f"{folder}: history must be an object")
+        engine: Any = None
+        if "sagemaker_engine" in state:
+            if self.sagemaker is None:
+                raise PersistenceError(
+                    f"{folder}: the detector was fitted on SageMaker but has no sagemaker config"
+                )
+            from anomark.sagemaker.conv_autoencoder import SageMakerConvAEEngine
+
+            try:
+                engine = SageMakerConvAEEngine.from_state(self.sagemaker, state["sagemaker_engine"])
+            except ConfigurationError as exc:
+                raise PersistenceError(f"{folder}: invalid SageMaker state: {exc}") from None
+        self.engine_ = engine
         try:
             model = keras.saving.load_model(folder / MODEL_FILE, safe_mode=True)
         except Exception as exc:
