@@ -90,10 +90,16 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             config = SageMakerConfig(role=args.role, bucket=args.bucket, prefix="anomark-ocean")
         det = ConvAutoencoderDetector(
             window_size=args.window, epochs=args.epochs, batch_size=64,
-            threshold=Threshold.mean_std(2.0), random_state=args.seed,
-            **({"sagemaker": config} if config is not None else {}),
+            threshold=Threshold.mean_std(2.0), random_state=args.seed, sagemaker=config,
         )
-        det.fit_files(files[:1], cache_dir=work / "cache", progress=False)
+        if config is None:
+            det.fit_files(files[:1], cache_dir=work / "cache", progress=False)
+        else:  # upload the training day and train in SageMaker's TensorFlow container
+            import boto3
+
+            key = f"{config.prefix}/joined/{files[0].name}"
+            boto3.client("s3").upload_file(str(files[0]), config.bucket, key)
+            det.fit(f"s3://{config.bucket}/{config.prefix}/joined/")
         scores = det.score_files(files, cache_dir=work / "cache", progress=False)
         print(f"threshold (mean + 2 sd of the training scores): {det.threshold_.value_:.4g}")
 
