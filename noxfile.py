@@ -23,7 +23,7 @@ TEST_EXTRAS = ".[dev,tensorflow,sagemaker]"
 
 
 def _env() -> dict[str, str]:
-    env = {"MPLBACKEND": "Agg", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env = {"MPLBACKEND": "Agg", "TF_CPP_MIN_LOG_LEVEL": "2", "NO_MKDOCS_2_WARNING": "1"}
     if "ANOMARK_NAB_DIR" not in os.environ and NAB.is_dir():
         env["ANOMARK_NAB_DIR"] = str(NAB)
     return env
