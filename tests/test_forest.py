@@ -1,0 +1,216 @@
+"""Tests of the local Random Cut Forest engine (anomark.forest)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from anomark.errors import ConfigurationError, DataError, NotFittedError, PersistenceError
+from anomark.forest import RandomCutForest
+from anomark.forest.forest import balanced_samples
+from anomark.windowing import Windowing
+
+
+@pytest.fixture(scope="module")
+def cloud() -> np.ndarray:
+    rng = np.random.default_rng(42)
+    return np.vstack([rng.normal(size=(600, 3)), [[6.0, -6.0, 6.0]]])
+
+
+def test_aws_score_on_a_two_point_tree() -> None:
+    # Sample {0, 1}: every tree is a root with two leaves, whatever the cut.
+    forest = RandomCutForest(num_trees=5, num_samples_per_tree=2, random_state=0)
+    forest.fit(np.array([[0.0], [1.0]]))
+    s = forest.score(np.array([[3.0], [0.0], [0.5]]))
+    # x=3: root box [0, 1] grows by 2 -> p = 2/3 at depth 0, then the leaf at depth 1
+    assert s[0] == pytest.approx((2 / 3 * 1.0 + 1 / 3 * 0.5) * math.log2(3))
+    # x=0 is in the sample: damp(1, 2) * 1 / (1 + log2(2))
+    assert s[1] == pytest.approx(0.75 * 0.5 * math.log2(3))
+    # x=0.5 is inside the root box and equal to no leaf: 1 / (1 + 1)
+    assert s[2] == pytest.approx(0.5 * math.log2(3))
+    c = forest.score(np.array([[3.0], [0.0]]), score_type="codisp")
+    # inserted above the root w.p. 2/3 (displaces 2 points), else next to a leaf (1 point)
+    assert c[0] == pytest.approx(2 / 3 * 2 + 1 / 3 * 1)
+    assert c[1] == pytest.approx(1.0)
+
+
+def test_planted_outlier_scores_highest(cloud: np.ndarray) -> None:
+    forest = RandomCutForest(num_trees=60, random_state=1).fit(cloud)
+    for kind in ("anomaly", "codisp"):
+        scores = forest.score(cloud, score_type=kind)  # type: ignore[arg-type]
+        assert int(np.argmax(scores)) == len(cloud) - 1
+    scores = forest.score(cloud)
+    # AWS's scale: typical points near 1, the outlier well above
+    assert 0.5 < float(np.median(scores)) < 1.3
+    assert scores[-1] > 2.0
+
+
+def test_seeded_forest_is_deterministic(cloud: np.ndarray) -> None:
+    a = RandomCutForest(num_trees=50, random_state=7).fit(cloud).score(cloud)
+    b = RandomCutForest(num_trees=50, random_state=7).fit(cloud).score(cloud)
+    c = RandomCutForest(num_trees=50, random_state=8).fit(cloud).score(cloud)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_threads_do_not_change_scores(cloud: np.ndarray) -> None:
+    # n_jobs=1 runs the serial kernels, n_jobs=2 the parallel ones (chunked differently)
+    one = RandomCutForest(num_trees=50, random_state=3, n_jobs=1).fit(cloud)
+    two = RandomCutForest(num_trees=50, random_state=3, n_jobs=2).fit(cloud)
+    np.testing.assert_array_equal(one.lo_, two.lo_)
+    for kind in ("anomaly", "codisp"):
+        np.testing.assert_array_equal(
+            one.score(cloud, score_type=kind),  # type: ignore[arg-type]
+            two.score(cloud, score_type=kind),  # type: ignore[arg-type]
+        )
+    loaded = RandomCutForest.from_arrays(one.to_arrays(), n_jobs=2)
+    np.testing.assert_array_equal(loaded.hi_, one.hi_)
+
+
+@pytest.mark.parametrize("kind", ["anomaly", "codisp"])
+def test_numba_and_numpy_backends_agree(kind: str) -> None:
+    rng = np.random.default_rng(0)
+    # duplicates (rounded values) exercise leaves with mass > 1 and the "seen" branch
+    X = np.round(rng.normal(size=(400, 4)), 1)
+    X[::50] = X[0]
+    fast = RandomCutForest(num_trees=50, random_state=5, score_type=kind).fit(X)  # type: ignore[arg-type]
+    ref = RandomCutForest(
+        num_trees=50, random_state=5, score_type=kind, backend="numpy"  # type: ignore[arg-type]
+    ).fit(X)
+    queries = np.vstack([X, rng.normal(scale=3, size=(100, 4))])
+    np.testing.assert_allclose(fast.score(queries), ref.score(queries), rtol=1e-10, atol=1e-12)
+
+
+def test_series_path_matches_explicit_shingles() -> None:
+    rng = np.random.default_rng(1)
+    values = rng.normal(size=(700, 2))
+    shingles = Windowing(5).shingles(values)
+    a = RandomCutForest(num_trees=50, random_state=2).fit_series(values, 5)
+    b = RandomCutForest(num_trees=50, random_state=2).fit(shingles)
+    np.testing.assert_array_equal(a.points_, b.points_)
+    np.testing.assert_array_equal(a.score_series(values, 5), b.score(shingles))
+    ref = RandomCutForest(num_trees=50, random_state=2, backend="numpy").fit_series(values, 5)
+    np.testing.assert_allclose(ref.score_series(values, 5), b.score(shingles), rtol=1e-10)
+
+
+def test_arrays_round_trip_gives_identical_scores(cloud: np.ndarray) -> None:
+    forest = RandomCutForest(num_trees=50, random_state=4).fit(cloud)
+    arrays = forest.to_arrays()
+    assert all(isinstance(v, np.ndarray) and not v.dtype.hasobject for v in arrays.values())
+    loaded = RandomCutForest.from_arrays({k: v.copy() for k, v in arrays.items()})
+    np.testing.assert_array_equal(loaded.lo_, forest.lo_)
+    np.testing.assert_array_equal(loaded.hi_, forest.hi_)
+    np.testing.assert_array_equal(loaded.score(cloud), forest.score(cloud))
+    np.testing.assert_array_equal(
+        loaded.score(cloud, score_type="codisp"), forest.score(cloud, score_type="codisp")
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "mutate"),
+    [
+        ("left", lambda a: a.__setitem__((0, 0), 10_000)),
+        ("left", lambda a: a.__setitem__((0, 0), 0)),
+        ("cut_dim", lambda a: a.__setitem__((0, 0), 99)),
+        ("leaf_point", lambda a: a.__setitem__(a >= 0, 10_000)),
+        ("mass", lambda a: a.__setitem__((0, 0), 5)),
+        ("n_nodes", lambda a: a.__setitem__(0, 0)),
+    ],
+)
+def test_corrupted_arrays_are_refused(cloud: np.ndarray, key: str, mutate: object) -> None:
+    forest = RandomCutForest(50, random_state=0).fit(cloud)
+    arrays = {k: v.copy() for k, v in forest.to_arrays().items()}
+    mutate(arrays[key])  # type: ignore[operator]
+    with pytest.raises(PersistenceError):
+        RandomCutForest.from_arrays(arrays)
+
+
+def test_missing_or_misshapen_arrays_are_refused(cloud: np.ndarray) -> None:
+    arrays = RandomCutForest(50, random_state=0).fit(cloud).to_arrays()
+    with pytest.raises(PersistenceError, match="missing"):
+        RandomCutForest.from_arrays({k: v for k, v in arrays.items() if k != "mass"})
+    bad = dict(arrays, cut_value=arrays["cut_value"][:, :-1])
+    with pytest.raises(PersistenceError, match="shape"):
+        RandomCutForest.from_arrays(bad)
+
+
+@pytest.mark.parametrize(("n", "n_trees", "m"), [(1000, 50, 256), (10_000, 20, 256), (300, 7, 100)])
+def test_balanced_samples(n: int, n_trees: int, m: int) -> None:
+    idx = balanced_samples(np.random.default_rng(0), n, n_trees, m)
+    assert idx.shape == (n_trees, m)
+    assert all(len(np.unique(row)) == m for row in idx)  # without replacement in each tree
+    assert idx.min() >= 0 and idx.max() < n
+    counts = np.bincount(idx.ravel(), minlength=n)
+    expected = n_trees * m / n
+    # most rows in floor/ceil(expected) trees (repeats redrawn at the permutation seams move a
+    # few): far tighter than independent draws, whose counts are binomial
+    assert np.mean(np.abs(counts - expected) < 1) > 0.8
+    if expected <= 1:
+        assert counts.max() == 1  # disjoint samples
+    else:
+        binomial_sd = np.sqrt(n_trees * (m / n) * (1 - m / n))
+        assert counts.std() < 0.5 * binomial_sd
+    other = balanced_samples(np.random.default_rng(1), n, n_trees, m)
+    assert not np.array_equal(idx, other)
+
+
+def test_constant_and_tiny_inputs() -> None:
+    flat = np.ones((50, 2))
+    forest = RandomCutForest(num_trees=10, random_state=0).fit(flat)
+    assert forest.n_nodes_.tolist() == [1] * 10  # one leaf holding 50 duplicates
+    scores = forest.score(np.vstack([flat[:3], [[2.0, 1.0]]]))
+    assert np.isfinite(scores).all()
+    assert scores[-1] > scores[0]
+    single = RandomCutForest(num_trees=5, random_state=0).fit([[1.0, 2.0]])
+    assert np.isfinite(single.score([[1.0, 2.0], [3.0, 3.0]])).all()
+
+
+def test_fewer_points_than_samples_uses_all_of_them() -> None:
+    X = np.arange(20.0)[:, None]
+    forest = RandomCutForest(num_trees=10, num_samples_per_tree=256, random_state=0).fit(X)
+    assert forest.points_.shape == (10, 20, 1)
+    assert (forest.mass_[:, 0] == 20).all()
+
+
+def test_errors() -> None:
+    with pytest.raises(ConfigurationError, match="num_trees"):
+        RandomCutForest(num_trees=0)
+    with pytest.raises(ConfigurationError, match="score_type"):
+        RandomCutForest(score_type="depth")  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="n_jobs"):
+        RandomCutForest(n_jobs=0)
+    with pytest.raises(ConfigurationError, match="backend"):
+        RandomCutForest(backend="cuda")  # type: ignore[arg-type]
+    with pytest.raises(NotFittedError):
+        RandomCutForest().score([[1.0]])
+    with pytest.raises(DataError, match="NaN"):
+        RandomCutForest().fit([[1.0], [np.nan]])
+    with pytest.raises(DataError, match="2-D"):
+        RandomCutForest().fit(np.zeros(5))
+    forest = RandomCutForest(num_trees=5, random_state=0).fit(np.zeros((10, 3)))
+    with pytest.raises(DataError, match="dimensions"):
+        forest.score(np.zeros((4, 2)))
+    with pytest.raises(DataError, match="dimensions"):
+        forest.score_series(np.zeros(30), 4)
+    with pytest.raises(DataError, match="larger than the series"):
+        forest.score_series(np.zeros(2), 3)
+
+
+def test_series_scoring_never_builds_the_shingled_matrix() -> None:
+    import tracemalloc
+
+    n, size = 200_000, 700  # the shingled matrix would take 200k x 700 x 8 B = 1.1 GB
+    x = np.sin(np.arange(n) / 50.0)
+    forest = RandomCutForest(num_trees=1, num_samples_per_tree=16, random_state=0)
+    forest.fit_series(x, size)
+    tracemalloc.start()
+    try:
+        scores = forest.score_series(x, size)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert scores.shape == (n - size + 1,)
+    assert np.isfinite(scores).all()
+    assert peak < 50 * 2**20  # input copy + scores, never the 1.1 GB matrix
