@@ -22,13 +22,10 @@ from __future__ import annotations
 import argparse
 import logging
 
-import numpy as np
-
 from anomark import Dataset, RCFDetector, SageMakerConfig, Threshold
 from anomark.datasets import nab
 from anomark.evaluation import event_scores
 from anomark.sagemaker.rcf import SageMakerRCFEngine
-from anomark.windowing import Windowing
 
 SERIES = "realKnownCause/nyc_taxi.csv"
 
@@ -55,7 +52,7 @@ def run(ds: Dataset, config: SageMakerConfig, shingle_size: int, args: argparse.
 
     # Repeated scoring through ONE endpoint (created once, deleted when the block ends):
     if config.scoring != "batch":
-        with engine.endpoint() as ep:
+        with det.endpoint() as ep:
             last_week = det.score(ds.frame.iloc[-7 * 48 :])
             print(f"scored the last week again through {ep.name}: max {last_week.max():.3f}")
 
@@ -96,13 +93,10 @@ def main(argv: list[str] | None = None) -> None:
     print(ds)
 
     if args.attach:
-        engine = SageMakerRCFEngine.attach(args.attach, config)
-        size = int(engine.feature_dim or 1)
-        window = Windowing(size)
-        scores = window.to_points(engine.score(window.shingles(ds.values)), len(ds))
-        threshold = Threshold.mean_std(3.0).fit(scores).value_
-        print(f"{args.attach}: {int((scores > threshold).sum())} points above {threshold:.3f}")
-        print("top timestamps:", list(ds.index[np.argsort(scores)[-5:]]))
+        attached = RCFDetector.attach(args.attach, config, ds)  # threshold: mean + 3 sd
+        result = attached.detect(ds)
+        print(f"{args.attach}: {result.n_flagged} points above {result.threshold:.3f}")
+        print("top timestamps:", list(result.scores.nlargest(5).index))
         return
 
     run(ds, config, shingle_size=1, args=args)  # the notebook's first model: raw values

@@ -475,16 +475,8 @@ def _load_edit_params() -> list[Any]:
     out = []
     for name in ("iforest", "rcf"):
         for section, key, value in _LOAD_EDITS:
-            marks = []
-            if name == "rcf" and section == "state":
-                marks.append(pytest.mark.xfail(
-                    strict=True,
-                    reason="pending in rcf.py (owned by the RCF work): RCFDetector._set_state "
-                    "ignores unknown keys in 'state'; it must require exactly "
-                    "{'engine', 'feature_dim'} (plus 'remote' for the SageMaker engine)",
-                ))
             label = "del" if value is _DELETE else repr(value)
-            out.append(pytest.param(name, (section, key, value), marks=marks,
+            out.append(pytest.param(name, (section, key, value),
                                     id=f"{name}-{section}.{key}={label}"))
     return out
 

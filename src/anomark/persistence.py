@@ -62,6 +62,10 @@ _MAX_CONFIG_BYTES = 64 * 2**20
 _PARAM_TYPES: dict[str, tuple[type, Callable[[Any], dict[str, Any]], Callable[[Any], Any]]] = {}
 
 
+# Registered when their (optional) module is imported; imported on demand when a file names them.
+_LAZY_PARAM_TYPES = {"SageMakerConfig": "anomark.sagemaker.config"}
+
+
 def register_param_type(
     tag: str,
     cls: type,
@@ -105,6 +109,10 @@ def decode_value(value: Any, where: str) -> Any:
     if isinstance(value, dict):
         if "__type__" in value:
             tag = value["__type__"]
+            if tag not in _PARAM_TYPES and tag in _LAZY_PARAM_TYPES:
+                import importlib
+
+                importlib.import_module(_LAZY_PARAM_TYPES[tag])
             if tag not in _PARAM_TYPES or set(value) != {"__type__", "value"}:
                 raise PersistenceError(f"unknown or malformed typed value {value!r} in {where}")
             try:

@@ -9,6 +9,7 @@ write batch-transform output files, then check order, chunking and parsing.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -531,6 +532,91 @@ def test_rcf_detector_on_sagemaker_maps_scores_like_the_local_engine(aws: Moto) 
     result = det.detect(data)
     assert result.threshold == pytest.approx(expected.mean() + 3 * expected.std())
     np.testing.assert_array_equal(result.flags.to_numpy(), expected > result.threshold)
+
+
+def test_rcf_detector_endpoint_attach_from_endpoint_and_save(
+    aws_inprocess: Moto, tmp_path: Path
+) -> None:
+    import pandas as pd
+
+    from anomark import Detector, Threshold
+    from anomark.detectors.rcf import RCFDetector
+
+    # moto (in-process) caches replies by request body across endpoints, so every call below
+    # sends a different slice of the series
+    aws = aws_inprocess
+    bodies = aws.serve_reference_scores()
+    created = aws.record("sagemaker", "CreateEndpoint")
+    size = 8
+    values = series(240, seed=5)
+    index = pd.date_range("2015-01-01", periods=240, freq="30min")
+    data = pd.DataFrame({"value": values[:, 0]}, index=index)
+
+    def window_scores(start: int) -> np.ndarray:
+        return reference_scores(Windowing(size).shingles(values[start:]))
+
+    def expected(start: int) -> np.ndarray:
+        return Windowing(size).to_points(window_scores(start), len(values) - start)
+
+    det = RCFDetector(
+        num_trees=50, num_samples_per_tree=64, shingle_size=size,
+        sagemaker=aws.config(scoring="endpoint"),
+    ).fit(data)
+    assert len(created) == 1  # fit scored the training data through one temporary endpoint
+    assert_no_endpoint_left(aws)
+
+    # one endpoint for repeated scoring inside the context manager, deleted on exit
+    with det.endpoint():
+        first, second = det.score(data.iloc[1:]), det.score(data.iloc[100:])
+    assert len(created) == 2
+    np.testing.assert_array_equal(first.to_numpy(), expected(1))
+    np.testing.assert_array_equal(second.to_numpy(), expected(100))
+    assert_no_endpoint_left(aws)
+
+    # save/load keeps the training job and model artefact; the loaded detector scores remotely
+    # (with the default boto3 session: sessions are never saved, so queue its reply up front)
+    loaded = Detector.load(det.save(tmp_path / "rcf-sm"))
+    assert isinstance(loaded, RCFDetector) and loaded.forest_ is None
+    assert loaded.engine_.training_job_name == det.engine_.training_job_name
+    # a fresh interpreter that never imported anomark.sagemaker can read the folder too
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from anomark import Detector; d = Detector.load(sys.argv[1]); "
+        "print(type(d.get_params()['sagemaker']).__name__, d.engine_.training_job_name)"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "rcf-sm")],
+                         capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["SageMakerConfig", det.engine_.training_job_name]
+    reply = {"scores": [{"score": float(v)} for v in window_scores(2)]}
+    aws.queue_endpoint_results([json.dumps(reply)])
+    np.testing.assert_array_equal(loaded.score(data.iloc[2:]).to_numpy(), expected(2))
+
+    # attach: reuse the finished job; the threshold is fitted on the reference data's scores
+    attached = RCFDetector.attach(
+        det.engine_.training_job_name, aws.config(scoring="endpoint"), data.iloc[3:],
+        threshold=Threshold.quantile(0.99),
+    )
+    assert attached.shingle_size == size and attached.num_trees == 50
+    assert attached.threshold_.value_ == pytest.approx(np.quantile(expected(3), 0.99))
+    with pytest.raises(ConfigurationError, match="feature_dim 8"):
+        RCFDetector.attach(det.engine_.training_job_name, aws.config(), data, shingle_size=4)
+
+    # from_endpoint: an existing endpoint is used and never deleted
+    keep = RCFDetector(
+        num_trees=50, num_samples_per_tree=64, shingle_size=size,
+        sagemaker=aws.config(scoring="endpoint", keep_endpoint=True),
+    ).fit(data.iloc[4:])
+    name = keep.engine_.endpoint_name
+    remote = RCFDetector.from_endpoint(name, aws.config(), data.iloc[5:], shingle_size=size)
+    np.testing.assert_array_equal(remote.score(data.iloc[6:]).to_numpy(), expected(6))
+    names = [e["EndpointName"] for e in aws.client("sagemaker").list_endpoints()["Endpoints"]]
+    assert names == [name]
+    assert len(bodies) == 7  # every other score above came from an InvokeEndpoint reply
+
+    with pytest.raises(ConfigurationError, match="fitted on SageMaker"):
+        RCFDetector(num_trees=50, shingle_size=size).fit(data).endpoint()
 
 
 def test_cli_sagemaker_cleanup(aws_server: Moto, capsys: pytest.CaptureFixture[str]) -> None:

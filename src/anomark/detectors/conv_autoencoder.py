@@ -132,6 +132,8 @@ class ConvAutoencoderDetector(Detector):
 
     name: ClassVar[str] = "conv-ae"
     default_threshold: ClassVar[tuple[str, float]] = ("mean_std", 2.0)
+    #: The SageMaker engine after a fit with ``sagemaker=`` (None after a local fit).
+    engine_: Any
 
     def __init__(
         self,

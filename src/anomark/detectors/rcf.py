@@ -237,11 +237,139 @@ class RCFDetector(Detector):
     def _window_scores(self, values: np.ndarray) -> np.ndarray:
         if self.forest_ is not None:
             return self.forest_.score_series(values, self.windowing_.size)
-        out = [
-            np.asarray(self.engine_.score(batch), dtype=np.float64).reshape(-1)
-            for _, batch in self.windowing_.iter_shingles(values)
-        ]
+        engine = self.engine_
+        if engine.resolve_scoring(self.windowing_.n_windows(len(values))) != "endpoint":
+            # one batch transform job for the whole series (it stages the rows in parts)
+            return np.asarray(engine.score(self.windowing_.shingles(values)), dtype=np.float64)
+        # one endpoint for all batches of shingles (each batch stays under ~256 MB)
+        with engine.endpoint():
+            out = [
+                np.asarray(engine.score(batch), dtype=np.float64).reshape(-1)
+                for _, batch in self.windowing_.iter_shingles(values)
+            ]
         return np.concatenate(out)
+
+    # ------------------------------------------------------------------ SageMaker
+    @classmethod
+    def attach(
+        cls,
+        training_job_name: str,
+        sagemaker: Any,
+        data: Any,
+        *,
+        shingle_size: int | None = None,
+        threshold: Threshold | None = None,
+    ) -> RCFDetector:
+        """A fitted detector from a finished SageMaker RCF training job (waits if running).
+
+        Parameters
+        ----------
+        training_job_name : str
+            The job (started by anomark or by hand with SageMaker's RCF image).
+        sagemaker : SageMakerConfig
+            Session, region and scoring settings.
+        data : Dataset, DataFrame, Series or array
+            Reference data with the training columns: scored (remotely) to fit the threshold.
+        shingle_size : int, optional
+            Rows per shingle; default ``feature_dim / n_columns`` of the job.
+        threshold : Threshold, optional
+            Threshold rule (default ``mean_std(3)``).
+
+        Raises
+        ------
+        RemoteJobError
+            Unknown, failed or stopped job, or not an RCF job.
+        ConfigurationError
+            The job's ``feature_dim`` does not match ``shingle_size`` x the data's columns.
+        """
+        from anomark.sagemaker.rcf import SageMakerRCFEngine
+
+        engine = SageMakerRCFEngine.attach(training_job_name, sagemaker)
+        return cls._from_engine(engine, sagemaker, data, shingle_size, threshold)
+
+    @classmethod
+    def from_endpoint(
+        cls,
+        name: str,
+        sagemaker: Any,
+        data: Any,
+        *,
+        shingle_size: int = 1,
+        threshold: Threshold | None = None,
+    ) -> RCFDetector:
+        """A detector that scores with an existing RCF endpoint (never deleted by anomark).
+
+        ``data`` (reference data with the training columns) is scored through the endpoint to
+        fit the threshold; ``shingle_size`` must be the one the endpoint's model was trained
+        with. ``num_trees``/``num_samples_per_tree`` keep their defaults: the endpoint does not
+        tell them.
+        """
+        from anomark.sagemaker.rcf import SageMakerRCFEngine
+
+        ds = Dataset.from_any(data)
+        size = check_int(shingle_size, "shingle_size", 1, FEATURE_DIM_RANGE[1])
+        engine = SageMakerRCFEngine.from_endpoint(
+            name, sagemaker, feature_dim=size * ds.n_features
+        )
+        return cls._from_engine(engine, sagemaker, ds, size, threshold)
+
+    @classmethod
+    def _from_engine(
+        cls,
+        engine: Any,
+        sagemaker: Any,
+        data: Any,
+        shingle_size: int | None,
+        threshold: Threshold | None,
+    ) -> RCFDetector:
+        ds = Dataset.from_any(data)
+        feature_dim = int(engine.feature_dim)
+        if shingle_size is None:
+            shingle_size, rest = divmod(feature_dim, ds.n_features)
+            if rest or shingle_size < 1:
+                raise ConfigurationError(
+                    f"the model has feature_dim {feature_dim}, not a multiple of the data's "
+                    f"{ds.n_features} columns; pass shingle_size= and the training columns"
+                )
+        det = cls(
+            num_trees=int(getattr(engine, "num_trees", None) or 100),
+            num_samples_per_tree=int(getattr(engine, "num_samples_per_tree", None) or 256),
+            shingle_size=shingle_size,
+            threshold=threshold,
+            sagemaker=sagemaker,
+        )
+        det._validate_params()
+        ds = det._check_input(ds, reset=True)
+        if int(shingle_size) * ds.n_features != feature_dim:
+            raise ConfigurationError(
+                f"shingle_size {shingle_size} x {ds.n_features} columns = "
+                f"{int(shingle_size) * ds.n_features}, but the model has feature_dim "
+                f"{feature_dim}"
+            )
+        det.windowing_ = Windowing(int(shingle_size), stride=1, align="end")
+        det.feature_dim_ = feature_dim
+        det.forest_ = None
+        det.engine_ = engine
+        scores = det._score(ds)
+        det._check_scores(scores, len(ds))
+        det.threshold_ = det._make_threshold().fit(scores)
+        return det
+
+    def endpoint(self) -> Any:
+        """Context manager: one real-time endpoint for repeated scoring, deleted on exit.
+
+        Only for a detector fitted with ``sagemaker=`` (or attached); inside it, ``score`` and
+        ``detect`` send every batch to the open endpoint.
+
+        >>> with det.endpoint():                       # doctest: +SKIP
+        ...     monday, tuesday = det.score(mon), det.score(tue)
+        """
+        self._check_fitted()
+        if self.forest_ is not None:
+            raise ConfigurationError(
+                "endpoint() needs a detector fitted on SageMaker (sagemaker=SageMakerConfig)"
+            )
+        return self.engine_.endpoint()
 
     def _score(self, ds: Dataset) -> np.ndarray:
         values = ds.values

@@ -946,7 +946,7 @@ def fit_on_sagemaker(
     trained = engine.detector
     for attr in _FITTED_ATTRS + (_DATA_ATTRS if isinstance(data, str) else ()):
         setattr(detector, attr, getattr(trained, attr))
-    detector.engine_ = engine  # type: ignore[attr-defined]
+    detector.engine_ = engine
     return engine
 
 
@@ -974,7 +974,7 @@ def detector_from_engine(
     detector = engine.detector
     if config is not None and "sagemaker" in detector.get_params():
         detector.set_params(sagemaker=config)
-    detector.engine_ = engine  # type: ignore[attr-defined]
+    detector.engine_ = engine
     return detector
 
 
