@@ -8,7 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from anomark.benchmark import alarm_onsets, probation_rows, run_nab_benchmark, write_outputs
+from anomark.benchmark import (
+    alarm_onsets,
+    probation_rows,
+    refit_points,
+    run_nab_benchmark,
+    score_nab_series,
+    write_outputs,
+)
 from anomark.cli import main
 from anomark.errors import ConfigurationError
 
@@ -22,6 +29,34 @@ def test_probation_rows_follows_nab() -> None:
     assert probation_rows(1000) == 150
     assert probation_rows(4032) == 604
     assert probation_rows(22695) == 750
+
+
+def test_refit_points_spread_over_the_series_after_probation() -> None:
+    assert refit_points(4000, 0) == [600]
+    assert refit_points(4000, 4) == [600, 1280, 1960, 2640, 3320]
+
+
+def test_refits_never_look_ahead(nab_dir: Path) -> None:
+    """Each stretch's scores come from a model fitted only on rows before the stretch."""
+    from anomark import Dataset, IsolationForestDetector
+    from anomark.benchmark import make_nab_detector
+    from anomark.datasets import nab
+
+    name = SERIES[0]
+    result = score_nab_series("iforest", name, seed=0, refits=2)
+    points = result["refit_points"]
+    assert len(points) == 3 and points[0] == probation_rows(4032)
+    ds = nab.load(name)
+    frame = ds.frame
+    # the last stretch, recomputed by hand from rows before its refit point only
+    det = make_nab_detector("iforest", ds, points[0], 0)
+    assert isinstance(det, IsolationForestDetector)
+    det.fit(Dataset(frame.iloc[: points[2]]))
+    context = points[2] - 2 * points[0]
+    raw = det.score(Dataset(frame.iloc[context:])).to_numpy()[points[2] - context :]
+    np.testing.assert_allclose(result["raw"][points[2] :], raw)
+    # every row gets a standardised score
+    assert np.isfinite(result["scores"]).all() and len(result["scores"]) == len(ds)
 
 
 def test_alarm_onsets_suppresses_repeats_within_refractory_period() -> None:
@@ -80,6 +115,8 @@ def test_bad_arguments(nab_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixt
         run_nab_benchmark(["iforest"], series=SERIES, jobs=0, cache_dir=tmp_path)
     with pytest.raises(ConfigurationError, match="no detectors"):
         run_nab_benchmark([], series=SERIES, cache_dir=tmp_path)
+    with pytest.raises(ConfigurationError, match="refits"):
+        run_nab_benchmark(["iforest"], series=SERIES, refits=-1, cache_dir=tmp_path)
 
 
 def test_write_outputs_creates_chart(nab_dir: Path, tmp_path: Path) -> None:

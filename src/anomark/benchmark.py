@@ -89,30 +89,64 @@ def make_nab_detector(name: str, ds: Dataset, n_train: int, seed: int = 0) -> De
     raise ConfigurationError(f"no NAB configuration for detector {name!r}")
 
 
-def score_nab_series(detector: str, series: str, seed: int = 0) -> dict[str, Any]:
-    """Fit on the probationary period, score the whole series; standardised scores + timings."""
+def refit_points(n_rows: int, refits: int) -> list[int]:
+    """Row indices where a model is (re)fitted on all rows before it.
+
+    The first is the end of the probationary period; ``refits`` more are spread evenly over
+    the rest of the series (expanding history).
+    """
+    start = probation_rows(n_rows)
+    if refits <= 0:
+        return [start]
+    step = (n_rows - start) / (refits + 1)
+    return sorted({start, *(start + round(step * k) for k in range(1, refits + 1))})
+
+
+def score_nab_series(
+    detector: str, series: str, seed: int = 0, refits: int = 0
+) -> dict[str, Any]:
+    """Score one NAB series without look-ahead; standardised scores + timings.
+
+    A model is fitted on the probationary period and scores the rows up to the next refit
+    point; with ``refits > 0`` a new model is fitted there on all earlier rows (expanding
+    history) and scores the next stretch, and so on. Each stretch's scores are standardised
+    with the mean and standard deviation of its model's training scores.
+    """
     from anomark.datasets import nab
 
     ds = nab.load(series)
+    frame = ds.frame
     n = len(ds)
-    n_train = probation_rows(n)
-    train = Dataset(ds.frame.iloc[:n_train], name=ds.name)
-    det = make_nab_detector(detector, ds, n_train, seed)
-    t0 = time.perf_counter()
-    det.fit(train)
-    t1 = time.perf_counter()
-    raw = det.score(ds).to_numpy()
-    t2 = time.perf_counter()
-    ref = raw[:n_train]
-    std = float(ref.std())
-    z = (raw - float(ref.mean())) / (std if std > 0 else 1.0)
+    points = refit_points(n, refits)
+    bounds = [0, *points[1:], n]  # stretch k is scored by the model fitted on rows < points[k]
+    raw = np.empty(n)
+    z = np.empty(n)
+    fit_seconds = score_seconds = 0.0
+    det: Detector | None = None
+    for k, cut in enumerate(points):
+        train = Dataset(frame.iloc[:cut], name=ds.name)
+        det = make_nab_detector(detector, ds, points[0], seed)
+        t0 = time.perf_counter()
+        ref = det.fit_detect(train).scores.to_numpy()
+        t1 = time.perf_counter()
+        lo, hi = bounds[k], bounds[k + 1]
+        # score the stretch with enough earlier rows for its first windows (no later rows)
+        context = max(0, lo - 2 * points[0])
+        part = det.score(Dataset(frame.iloc[context:hi], name=ds.name)).to_numpy()[lo - context :]
+        score_seconds += time.perf_counter() - t1
+        fit_seconds += t1 - t0
+        std = float(ref.std())
+        raw[lo:hi] = part
+        z[lo:hi] = (part - float(ref.mean())) / (std if std > 0 else 1.0)
+    assert det is not None
     return {
         "scores": z,
         "raw": raw,
-        "fit_seconds": t1 - t0,
-        "score_seconds": t2 - t1,
+        "fit_seconds": fit_seconds,
+        "score_seconds": score_seconds,
         "params": {k: v for k, v in det.get_params().items() if _jsonable(v)},
         "rows_per_day": _rows_per_day(ds),
+        "refit_points": points,
     }
 
 
@@ -161,17 +195,17 @@ class BenchmarkResult:
         return table.to_string(float_format=lambda v: f"{v:.2f}")
 
 
-def _cache_key(detector: str, seed: int) -> str:
+def _cache_key(detector: str, seed: int, refits: int) -> str:
     from anomark._version import __version__
 
-    text = json.dumps({"detector": detector, "seed": seed, "version": __version__,
-                       "format": CACHE_FORMAT})
+    text = json.dumps({"detector": detector, "seed": seed, "refits": refits,
+                       "version": __version__, "format": CACHE_FORMAT})
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-def _cache_file(cache_dir: Path, detector: str, seed: int, series: str) -> Path:
+def _cache_file(cache_dir: Path, detector: str, seed: int, refits: int, series: str) -> Path:
     safe = series.replace("/", "__")
-    return cache_dir / f"{detector}-{_cache_key(detector, seed)}" / f"{safe}.npz"
+    return cache_dir / f"{detector}-{_cache_key(detector, seed, refits)}" / f"{safe}.npz"
 
 
 def _load_cached(file: Path) -> dict[str, Any] | None:
@@ -202,6 +236,7 @@ def _score_all(
     series: Sequence[str],
     *,
     seed: int,
+    refits: int,
     jobs: int,
     cache_dir: Path,
     progress: bool,
@@ -211,7 +246,7 @@ def _score_all(
     results: dict[str, dict[str, Any]] = {}
     todo = []
     for name in series:
-        cached = _load_cached(_cache_file(cache_dir, detector, seed, name))
+        cached = _load_cached(_cache_file(cache_dir, detector, seed, refits, name))
         if cached is not None:
             results[name] = cached
         else:
@@ -219,19 +254,21 @@ def _score_all(
     bar = tqdm(total=len(series), initial=len(results), desc=f"NAB {detector}",
                disable=not progress, unit="series")
     try:
+        def done(name: str, result: dict[str, Any]) -> None:
+            results[name] = result
+            _store_cached(_cache_file(cache_dir, detector, seed, refits, name), result)
+            bar.update(1)
+
         if jobs > 1 and len(todo) > 1:
             with ProcessPoolExecutor(max_workers=jobs) as pool:
-                futures = {pool.submit(score_nab_series, detector, n, seed): n for n in todo}
+                futures = {
+                    pool.submit(score_nab_series, detector, n, seed, refits): n for n in todo
+                }
                 for fut in as_completed(futures):
-                    name = futures[fut]
-                    results[name] = fut.result()
-                    _store_cached(_cache_file(cache_dir, detector, seed, name), results[name])
-                    bar.update(1)
+                    done(futures[fut], fut.result())
         else:
             for name in todo:
-                results[name] = score_nab_series(detector, name, seed)
-                _store_cached(_cache_file(cache_dir, detector, seed, name), results[name])
-                bar.update(1)
+                done(name, score_nab_series(detector, name, seed, refits))
     finally:
         bar.close()
     return {n: results[n] for n in series}
@@ -244,6 +281,7 @@ def run_nab_benchmark(
     profiles: Sequence[str] = PROFILES,
     jobs: int = 1,
     seed: int = 0,
+    refits: int = 0,
     cache_dir: str | os.PathLike[str] = ".anomark-bench",
     refractory: int | Callable[[int], int] | None = None,
     progress: bool = True,
@@ -262,6 +300,9 @@ def run_nab_benchmark(
         Worker processes (one series per task).
     seed : int, default 0
         Seed for every detector.
+    refits : int, default 0
+        Refit each detector this many times on expanding history after the probationary
+        period (evenly spaced); 0 fits once, on the probationary period.
     cache_dir : path, default ".anomark-bench"
         Per-series results are cached here; a rerun (or an interrupted run) reuses them.
     refractory : int or callable, optional
@@ -287,6 +328,8 @@ def run_nab_benchmark(
         get_detector_class(d)
     if jobs < 1:
         raise ConfigurationError(f"jobs must be >= 1, got {jobs}")
+    if isinstance(refits, bool) or not isinstance(refits, int) or refits < 0:
+        raise ConfigurationError(f"refits must be an integer >= 0, got {refits!r}")
     windows = {n: nab.windows(n) for n in names}
     cache = Path(cache_dir)
 
@@ -299,8 +342,8 @@ def run_nab_benchmark(
     series_rows = []
     thresholds: dict[str, dict[str, float]] = {}
     for det_name in detectors:
-        results = _score_all(det_name, names, seed=seed, jobs=jobs, cache_dir=cache,
-                             progress=progress)
+        results = _score_all(det_name, names, seed=seed, refits=refits, jobs=jobs,
+                             cache_dir=cache, progress=progress)
         index = {n: nab.load(n).index for n in names}
         scores = {n: pd.Series(r["scores"], index=index[n]) for n, r in results.items()}
         gaps = {n: refractory_for(int(r["rows_per_day"])) for n, r in results.items()}

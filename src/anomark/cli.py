@@ -895,7 +895,7 @@ def _cmd_benchmark_nab(args: argparse.Namespace) -> int:
     _check_targets(targets, args.overwrite)
     series = [n.strip() for n in args.series.split(",")] if args.series else None
     result = run_nab_benchmark(
-        detectors, series=series, jobs=args.jobs, seed=args.seed,
+        detectors, series=series, jobs=args.jobs, seed=args.seed, refits=args.refits,
         cache_dir=args.cache_dir, progress=not args.quiet,
     )
     _say(f"NAB scores ({len(result.per_series) // len(detectors)} series; null = 0, "
@@ -1049,6 +1049,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "reward_low_FN_rate (low_fn)")
     q.add_argument("--jobs", type=int, default=1, metavar="N", help="worker processes")
     q.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default 0)")
+    q.add_argument("--refits", type=int, default=0, metavar="N",
+                   help="refit N times on expanding history after the probationary period "
+                        "(default 0: fit once)")
     q.add_argument("--series", metavar="A,B", help="only these NAB series (default: all 58)")
     q.add_argument("--cache-dir", default=".anomark-bench", metavar="DIR",
                    help="per-series result cache (default .anomark-bench)")
