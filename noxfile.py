@@ -73,7 +73,7 @@ def bench(session: nox.Session) -> None:
 
     ``nox -s bench -- --quick`` runs reduced sizes.
     """
-    session.install("-e", ".[all]", "krcf", "rrcf", "psutil")
+    session.install("-e", ".[all]", "krcf", "rrcf")
     for script in sorted((ROOT / "benchmarks").glob("bench_*.py")):
         session.run("python", str(script), *session.posargs, env=_env())
 

@@ -54,7 +54,7 @@ def test_detect_nab_taxi_end_to_end(
     assert code == 0, err
     assert "\r" not in err  # no progress bar when stderr is not a terminal
     assert f"source:    {TAXI} (10320 rows x 1 column" in out
-    assert "IsolationForestDetector(random_state=0)" in out
+    assert "IsolationForestDetector(random_state=0, window_size=48)" in out  # one day
     header = next(line for line in out.splitlines() if "peak score" in line)
     assert header.split()[:4] == ["#", "start", "end", "points"]
     metrics = next(line for line in out.splitlines() if line.startswith("labelled windows: 5"))

@@ -464,7 +464,9 @@ def _build_detector(args: argparse.Namespace, data: Dataset, quiet: bool) -> Det
             raise ConfigurationError(f"give the window either with --window-size or --param "
                                      f"{window_key}=..., not both")
         params[window_key] = args.window_size
-    elif window_key == "shingle_size" and window_key not in params:
+    elif window_key is not None and window_key not in params:
+        # one day of samples (capped at 48), the rule of anomark.detectors.rcf, for every
+        # windowed detector: a point-wise window misses the daily pattern of most series
         params[window_key] = _default_shingle_size(data)
 
     if "random_state" in valid and args.seed is not None:
@@ -969,7 +971,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="threshold rule: mean_std:3, quantile:0.999, contamination:0.01, mad:5, "
                         "fixed:1.5 (default: the detector's)")
     g.add_argument("--window-size", type=int, metavar="N",
-                   help="window / shingle length (rcf: shingle_size; others: window_size)")
+                   help="window / shingle length (rcf: shingle_size; others: window_size); "
+                        "default: one day of samples, at most 48")
     g.add_argument("--seed", type=int, default=None, metavar="N",
                    help="random seed (random_state) for reproducible results (default 0)")
     g.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
