@@ -382,3 +382,18 @@ def test_read_saved_returns_arrays_without_pickle(saved: Path):
     config, arrays = read_saved(saved)
     assert config["class"] == "IsolationForestDetector"
     assert all(a.dtype != object for a in arrays.values())
+
+
+def test_atomic_write_gives_ordinary_file_permissions(tmp_path: Path) -> None:
+    import os
+
+    from anomark.persistence import atomic_write_bytes
+
+    old = os.umask(0o022)
+    try:
+        atomic_write_bytes(tmp_path / "out.csv", b"a,b\n")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "out.csv").read_bytes() == b"a,b\n"
+    assert (tmp_path / "out.csv").stat().st_mode & 0o777 == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == ["out.csv"]  # no temporary file left
