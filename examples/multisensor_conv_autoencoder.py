@@ -5,7 +5,8 @@ The workflow of the multi-sensor use case:
 1. daily CSV files per sensor (current profiler speed/direction by depth, echosounder
    backscatter over many depth bins, hydrophone spectrum bands, point sensors with gaps) —
    generated here by ``anomark.datasets.synthetic`` with planted events;
-2. each day's sensors joined on time (gaps filled by interpolation) into one daily CSV, so no
+2. each day's sensors joined on time (gaps filled by interpolation, current directions turned
+   into sine and cosine so that 359 and 1 degrees are neighbours) into one daily CSV, so no
    more than one day is ever in memory;
 3. the autoencoder trained with the streaming source over those daily files (``fit_files``),
    the files scored the same way, flagged at mean + 2 standard deviations of the training scores;
@@ -22,6 +23,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from anomark import ConvAutoencoderDetector, Dataset, Threshold
@@ -31,8 +33,18 @@ from anomark.evaluation import event_scores
 from anomark.plotting import plot_heatmap
 
 
+def encode_directions(frame: pd.DataFrame) -> pd.DataFrame:
+    """Current directions (degrees) as their sine and cosine: 359 deg and 1 deg are close."""
+    out = frame.copy()
+    for col in [c for c in frame.columns if ".direction_" in c]:
+        radians = np.deg2rad(out.pop(col))
+        out[col.replace(".direction_", ".dir_sin_")] = np.sin(radians)
+        out[col.replace(".direction_", ".dir_cos_")] = np.cos(radians)
+    return out
+
+
 def join_daily(raw: Path, joined: Path) -> list[Path]:
-    """Join each day's sensor files on time; one joined CSV per day."""
+    """Join each day's sensor files on time (directions as sine/cosine); one CSV per day."""
     days = sorted({p.stem.rsplit("_", 1)[1] for p in raw.glob("*_*.csv")})
     out = []
     for day in days:
@@ -41,7 +53,7 @@ def join_daily(raw: Path, joined: Path) -> list[Path]:
         ds = Dataset.from_sensors(sensors, how="outer").interpolate().fillna(method="ffill")
         ds = ds.fillna(method="bfill")
         target = joined / f"joined_{day}.csv"
-        ds.frame.to_csv(target, index_label="timestamp", float_format="%.6g")
+        encode_directions(ds.frame).to_csv(target, index_label="timestamp", float_format="%.6g")
         out.append(target)
     return out
 
