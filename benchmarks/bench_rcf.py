@@ -267,10 +267,10 @@ def iforest_scores(values: np.ndarray, w: Windowing, seed: int) -> np.ndarray:
     return -model.fit(sh).score_samples(sh)
 
 
-def bench_nab(root: Path, quick: bool) -> None:
+def bench_nab(root: Path, quick: bool, n_seeds: int = 3) -> None:
     windows = load_windows(root)
     names = sorted(windows)
-    seeds = [0] if quick else [0, 1, 2]
+    seeds = [0] if quick else list(range(n_seeds))
     if quick:
         names = names[::20]
     print(
@@ -409,6 +409,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--only-caps", action="store_true", help="run only the --caps section")
     parser.add_argument("--only-scaling", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--only-nab", action="store_true", help="run only the all-NAB section")
+    parser.add_argument("--nab-seeds", type=int, default=3, metavar="N",
+                        help="seeds 0..N-1 for the all-NAB section (default 3)")
     args = parser.parse_args(argv)
     import numba
 
@@ -423,10 +426,13 @@ def main(argv: list[str] | None = None) -> None:
     if args.only_caps:
         bench_caps(root, caps or [24, 48, 96, 288])
         return
+    if args.only_nab:
+        bench_nab(root, args.quick, args.nab_seeds)
+        return
     bench_jit(args.quick)
     bench_nyc(root, args.quick)
     if not args.skip_nab:
-        bench_nab(root, args.quick)
+        bench_nab(root, args.quick, args.nab_seeds)
     if not args.skip_scaling:
         # a fresh process, so that its max RSS measures the scaling runs alone
         cmd = [sys.executable, __file__, "--only-scaling"] + (["--quick"] if args.quick else [])
