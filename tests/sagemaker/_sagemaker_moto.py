@@ -19,6 +19,8 @@ import botocore.loaders
 import botocore.session
 import numpy as np
 import requests
+from botocore.awsrequest import AWSResponse
+from botocore.compat import HTTPHeaders
 
 from anomark.sagemaker import SageMakerConfig
 
@@ -198,3 +200,21 @@ def _jsonable(obj: Any) -> Any:
     if isinstance(obj, bytes | bytearray):
         return f"<{len(obj)} bytes>"
     return repr(obj)
+
+
+def assert_no_endpoint_left(aws: Moto) -> None:
+    """No endpoint, endpoint config or model exists in moto."""
+    sm = aws.client("sagemaker")
+    assert sm.list_endpoints()["Endpoints"] == []
+    assert sm.list_endpoint_configs()["EndpointConfigs"] == []
+    assert sm.list_models()["Models"] == []
+
+
+def fake_error(code: str, status: int, message: str = "injected") -> tuple[AWSResponse, dict]:
+    """A ``before-call`` return value that makes botocore see an AWS error reply."""
+    http = AWSResponse("https://runtime.sagemaker.invalid", status, HTTPHeaders(), None)
+    parsed = {
+        "Error": {"Code": code, "Message": message},
+        "ResponseMetadata": {"HTTPStatusCode": status},
+    }
+    return http, parsed

@@ -21,9 +21,15 @@ import pytest
 
 pytest.importorskip("tensorflow")
 
-from _sagemaker_moto import BUCKET, REGION, ROLE, Moto
+from _sagemaker_moto import (
+    BUCKET,
+    REGION,
+    ROLE,
+    Moto,
+    assert_no_endpoint_left,
+    fake_error,
+)
 from botocore.awsrequest import AWSResponse
-from botocore.compat import HTTPHeaders
 
 from anomark import ConvAutoencoderDetector, Detector, SageMakerConfig
 from anomark.errors import ConfigurationError, DataError, NotFittedError, RemoteJobError
@@ -145,20 +151,6 @@ def upload_days(aws: Moto, prefix: str = "sensors/daily") -> str:
     return f"s3://{BUCKET}/{prefix}/"
 
 
-def assert_no_endpoint_left(aws: Moto) -> None:
-    sm = aws.client("sagemaker")
-    assert sm.list_endpoints()["Endpoints"] == []
-    assert sm.list_endpoint_configs()["EndpointConfigs"] == []
-    assert sm.list_models()["Models"] == []
-
-
-def fake_error(code: str, status: int, message: str = "injected") -> tuple[AWSResponse, dict]:
-    http = AWSResponse("https://runtime.sagemaker.invalid", status, HTTPHeaders(), None)
-    parsed = {
-        "Error": {"Code": code, "Message": message},
-        "ResponseMetadata": {"HTTPStatusCode": status},
-    }
-    return http, parsed
 
 
 def fitted(aws: Moto, artifact: dict[str, Any], **cfg: Any) -> SageMakerConvAEEngine:

@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from _sagemaker_moto import Moto, reference_scores
-from test_sagemaker_rcf import assert_no_endpoint_left, fake_error, fitted, series, shingles
+from _sagemaker_moto import Moto, assert_no_endpoint_left, fake_error, reference_scores
+from test_sagemaker_rcf import fitted, series, shingles
 
 from anomark.errors import RemoteJobError
 from anomark.sagemaker.rcf import SageMakerRCFEngine

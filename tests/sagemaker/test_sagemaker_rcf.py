@@ -14,7 +14,16 @@ from typing import Any
 
 import numpy as np
 import pytest
-from _sagemaker_moto import BUCKET, REGION, ROLE, Moto, parse_csv, reference_scores
+from _sagemaker_moto import (
+    BUCKET,
+    REGION,
+    ROLE,
+    Moto,
+    assert_no_endpoint_left,
+    fake_error,
+    parse_csv,
+    reference_scores,
+)
 from botocore.awsrequest import AWSResponse
 from botocore.compat import HTTPHeaders
 
@@ -49,20 +58,6 @@ def tags_of(sm: Any, arn: str) -> dict[str, str]:
     return {t["Key"]: t["Value"] for t in sm.list_tags(ResourceArn=arn)["Tags"]}
 
 
-def assert_no_endpoint_left(aws: Moto) -> None:
-    sm = aws.client("sagemaker")
-    assert sm.list_endpoints()["Endpoints"] == []
-    assert sm.list_endpoint_configs()["EndpointConfigs"] == []
-    assert sm.list_models()["Models"] == []
-
-
-def fake_error(code: str, status: int, message: str = "injected") -> tuple[AWSResponse, dict]:
-    http = AWSResponse("https://runtime.sagemaker.invalid", status, HTTPHeaders(), None)
-    parsed = {
-        "Error": {"Code": code, "Message": message},
-        "ResponseMetadata": {"HTTPStatusCode": status},
-    }
-    return http, parsed
 
 
 # ---------------------------------------------------------------------------- training

@@ -54,7 +54,12 @@ from anomark.errors import (
     RemoteJobError,
 )
 from anomark.sagemaker.config import SageMakerConfig
-from anomark.sagemaker.endpoints import Endpoint, EndpointEngine, TFServingCodec
+from anomark.sagemaker.endpoints import (
+    Endpoint,
+    EndpointEngine,
+    TFServingCodec,
+    check_engine_state,
+)
 from anomark.sagemaker.entry_points import CONV_AUTOENCODER_SCRIPT, entry_point_path
 from anomark.sagemaker.jobs import (
     client_error_message,
@@ -874,23 +879,9 @@ class SageMakerConvAEEngine(EndpointEngine):
         ConfigurationError
             Unknown keys or values of the wrong type.
         """
-        if not isinstance(state, Mapping):
-            raise ConfigurationError(f"engine state must be a dict, got {type(state).__name__}")
-        unknown = set(state) - _STATE_KEYS
-        if unknown:
-            raise ConfigurationError(f"unknown SageMaker engine state keys {sorted(unknown)}")
-        for key in _STATE_KEYS - {"params"}:
-            value = state.get(key)
-            if value is not None and not isinstance(value, str):
-                raise ConfigurationError(f"engine state {key!r} must be a string, got {value!r}")
+        state = check_engine_state(state, _STATE_KEYS, objects=("params",))
         model_data = state.get("model_data")
-        if model_data is not None and not model_data.startswith("s3://"):
-            raise ConfigurationError(
-                f"engine state model_data must be an s3:// URI: {model_data!r}"
-            )
         params = dict(state.get("params") or {})
-        if not isinstance(state.get("params") or {}, Mapping):
-            raise ConfigurationError(f"engine state 'params' must be a dict, got {params!r}")
         if isinstance(params.get("threshold"), str):
             params["threshold"] = parse_threshold(params["threshold"])
         engine = cls(

@@ -23,7 +23,7 @@ from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
-from anomark.errors import DataError, NotFittedError, RemoteJobError
+from anomark.errors import ConfigurationError, DataError, NotFittedError, RemoteJobError
 from anomark.sagemaker.config import SageMakerConfig
 from anomark.sagemaker.jobs import (
     client_error_message,
@@ -616,6 +616,39 @@ def deploy(
         raise
     logger.info("endpoint %s is InService", endpoint_name)
     return ep
+
+
+def check_engine_state(
+    state: Any, keys: frozenset[str] | set[str], *, integers: tuple[str, ...] = (),
+    objects: tuple[str, ...] = (),
+) -> Mapping[str, Any]:
+    """Validate an engine's saved state (see the engines' ``from_state``).
+
+    ``state`` must be a mapping with keys among ``keys``; the keys in ``integers`` hold ints,
+    those in ``objects`` mappings, every other one a string (or None); ``model_data``, when
+    present, is an ``s3://`` URI. Raises :class:`ConfigurationError` naming the bad entry.
+    """
+    if not isinstance(state, Mapping):
+        raise ConfigurationError(f"engine state must be a dict, got {type(state).__name__}")
+    unknown = set(state) - set(keys)
+    if unknown:
+        raise ConfigurationError(f"unknown SageMaker engine state keys {sorted(unknown)}")
+    for key, value in state.items():
+        if value is None:
+            continue
+        if key in integers:
+            ok = isinstance(value, int) and not isinstance(value, bool)
+            kind = "an integer"
+        elif key in objects:
+            ok, kind = isinstance(value, Mapping), "a dict"
+        else:
+            ok, kind = isinstance(value, str), "a string"
+        if not ok:
+            raise ConfigurationError(f"engine state {key!r} must be {kind}, got {value!r}")
+    model_data = state.get("model_data")
+    if model_data is not None and not model_data.startswith("s3://"):
+        raise ConfigurationError(f"engine state model_data must be an s3:// URI: {model_data!r}")
+    return state
 
 
 class EndpointEngine:

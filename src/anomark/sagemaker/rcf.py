@@ -18,7 +18,12 @@ import numpy as np
 
 from anomark.errors import ConfigurationError, DataError, RemoteJobError
 from anomark.sagemaker.config import SageMakerConfig
-from anomark.sagemaker.endpoints import CSVScoresCodec, Endpoint, EndpointEngine
+from anomark.sagemaker.endpoints import (
+    CSVScoresCodec,
+    Endpoint,
+    EndpointEngine,
+    check_engine_state,
+)
 from anomark.sagemaker.jobs import (
     client_error_message,
     create_training_job,
@@ -370,30 +375,10 @@ class SageMakerRCFEngine(EndpointEngine):
         ConfigurationError
             Unknown keys or values of the wrong type.
         """
-        if not isinstance(state, Mapping):
-            raise ConfigurationError(f"engine state must be a dict, got {type(state).__name__}")
-        unknown = set(state) - _STATE_KEYS
-        if unknown:
-            raise ConfigurationError(f"unknown SageMaker engine state keys {sorted(unknown)}")
-        for key in (
-            "training_job_name",
-            "model_data",
-            "image_uri",
-            "endpoint_name",
-            "train_s3_uri",
-        ):
-            value = state.get(key)
-            if value is not None and not isinstance(value, str):
-                raise ConfigurationError(f"engine state {key!r} must be a string, got {value!r}")
+        state = check_engine_state(
+            state, _STATE_KEYS, integers=("feature_dim", "num_trees", "num_samples_per_tree")
+        )
         model_data = state.get("model_data")
-        if model_data is not None and not model_data.startswith("s3://"):
-            raise ConfigurationError(
-                f"engine state model_data must be an s3:// URI: {model_data!r}"
-            )
-        for key in ("feature_dim", "num_trees", "num_samples_per_tree"):
-            value = state.get(key)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-                raise ConfigurationError(f"engine state {key!r} must be an integer, got {value!r}")
         engine = cls(
             config,
             num_trees=state.get("num_trees") or 100,
