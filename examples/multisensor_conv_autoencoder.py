@@ -35,12 +35,11 @@ from anomark.plotting import plot_heatmap
 
 def encode_directions(frame: pd.DataFrame) -> pd.DataFrame:
     """Current directions (degrees) as their sine and cosine: 359 deg and 1 deg are close."""
-    out = frame.copy()
-    for col in [c for c in frame.columns if ".direction_" in c]:
-        radians = np.deg2rad(out.pop(col))
-        out[col.replace(".direction_", ".dir_sin_")] = np.sin(radians)
-        out[col.replace(".direction_", ".dir_cos_")] = np.cos(radians)
-    return out
+    directions = [c for c in frame.columns if ".direction_" in c]
+    radians = np.deg2rad(frame[directions])
+    sin = np.sin(radians).rename(columns=lambda c: c.replace(".direction_", ".dir_sin_"))
+    cos = np.cos(radians).rename(columns=lambda c: c.replace(".direction_", ".dir_cos_"))
+    return pd.concat([frame.drop(columns=directions), sin, cos], axis=1)
 
 
 def join_daily(raw: Path, joined: Path) -> list[Path]:
