@@ -29,7 +29,6 @@ import io
 import json
 import os
 import sys
-import tempfile
 import textwrap
 import warnings
 from collections.abc import Callable, Sequence
@@ -38,6 +37,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from anomark._version import __version__
 from anomark.errors import AnomarkError, ConfigurationError, DataError, DependencyError
+from anomark.persistence import atomic_write_bytes
 
 if TYPE_CHECKING:  # pragma: no cover
     from anomark.dataset import Dataset
@@ -158,24 +158,6 @@ def _iter_progress(items: Sequence[Any], description: str, enabled: bool) -> Any
     from tqdm import tqdm
 
     return tqdm(items, desc=description, file=sys.stderr, leave=False, unit="file")
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same folder and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _error_message(exc: BaseException) -> str:
@@ -690,14 +672,14 @@ def _cmd_detect(args: argparse.Namespace) -> int:
             lines += ["", _format_scores(scores, len(windows))]
         written: list[str] = []
         if output is not None:
-            _atomic_write(output, _anomalies_csv(detection))
+            atomic_write_bytes(output, _anomalies_csv(detection))
             written.append(f"anomalies: {output} ({detection.n_flagged} rows)")
         steps.done()
         if plot is not None:
             steps.start("plotting")
             fig = detection.plot(windows=windows, title=_plot_title(source, det))
             try:
-                _atomic_write(plot, _figure_bytes(fig, plot.suffix.lower()))
+                atomic_write_bytes(plot, _figure_bytes(fig, plot.suffix.lower()))
             finally:
                 import matplotlib.pyplot as plt
 
