@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from _registry import TENSORFLOW, detector_params
 from anomark import Dataset, Detector
 from anomark.detectors import available_detectors
 from anomark.errors import AnomarkError, DataError, NotFittedError, PersistenceError
@@ -35,19 +36,10 @@ SMALL: dict[str, dict[str, Any]] = {
 }
 #: The parameter holding each detector's window length.
 WINDOW_PARAM = {"iforest": "window_size", "rcf": "shingle_size", "conv-ae": "window_size"}
-#: Detectors needing TensorFlow.
-TENSORFLOW = {"conv-ae"}
 
 
-def _params() -> list[Any]:
-    out = []
-    for name in available_detectors():
-        marks = [pytest.mark.tensorflow] if name in TENSORFLOW else []
-        out.append(pytest.param(name, marks=marks, id=name))
-    return out
 
-
-DETECTORS = _params()
+DETECTORS = detector_params()
 
 
 def _make(name: str, **overrides: Any) -> Detector:

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from _registry import TENSORFLOW, detector_params
 from anomark import Detector
 from anomark.detectors import available_detectors
 
@@ -24,16 +25,8 @@ SMALL: dict[str, dict[str, Any]] = {
     "conv-ae": {"window_size": 8, "epochs": 1, "batch_size": 32, "filters": (4,),
                 "kernel_size": 2, "random_state": 0},
 }
-TENSORFLOW = {"conv-ae"}
 ROUNDS = 4
 
-
-def _params() -> list[Any]:
-    out = []
-    for name in available_detectors():
-        marks = [pytest.mark.tensorflow] if name in TENSORFLOW else []
-        out.append(pytest.param(name, marks=marks, id=name))
-    return out
 
 
 def _frame(seed: int, n: int = 400) -> pd.DataFrame:
@@ -75,7 +68,7 @@ def _in_threads(tasks: list[Callable[[], Any]]) -> list[Any]:
     return results
 
 
-@pytest.mark.parametrize("name", _params())
+@pytest.mark.parametrize("name", detector_params())
 def test_two_threads_score_like_sequential(name: str) -> None:
     det = _make(name).fit(_frame(0))
     x, y = _frame(1), _frame(2, n=333)
@@ -101,7 +94,7 @@ def test_two_threads_score_like_sequential(name: str) -> None:
 
 
 @pytest.mark.filterwarnings("ignore:X does not have valid feature names")
-@pytest.mark.parametrize("name", _params())
+@pytest.mark.parametrize("name", detector_params())
 def test_threads_scoring_the_same_data(name: str) -> None:
     """The same data from two threads, also as an array: identical, bit for bit."""
     det = _make(name).fit(_frame(5))

@@ -28,6 +28,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
 
+from _registry import TENSORFLOW, detector_params
 from anomark import Dataset, Detector
 from anomark.detectors import available_detectors
 from anomark.errors import AnomarkError, DataError, PersistenceError
@@ -39,7 +40,6 @@ SMALL: dict[str, dict[str, Any]] = {
                 "random_state": 0},
 }
 WINDOW_PARAM = {"iforest": "window_size", "rcf": "shingle_size", "conv-ae": "window_size"}
-TENSORFLOW = {"conv-ae"}
 #: Examples per detector: fitting a Keras model is ~100x slower than a forest.
 EXAMPLES = {"conv-ae": 4}
 SAVE_EXAMPLES = {"conv-ae": 8}
@@ -55,15 +55,8 @@ BASE = settings(
 REGRESSION = settings(BASE, max_examples=5)
 
 
-def _params() -> list[Any]:
-    out = []
-    for name in available_detectors():
-        marks = [pytest.mark.tensorflow] if name in TENSORFLOW else []
-        out.append(pytest.param(name, marks=marks, id=name))
-    return out
 
-
-DETECTORS = _params()
+DETECTORS = detector_params()
 
 
 def make(name: str, window: int = 1, **overrides: Any) -> Detector:
