@@ -55,7 +55,6 @@ from anomark.errors import (
 )
 from anomark.sagemaker.config import SageMakerConfig
 from anomark.sagemaker.endpoints import (
-    Endpoint,
     EndpointEngine,
     TFServingCodec,
     check_engine_state,
@@ -372,11 +371,7 @@ class SageMakerConvAEEngine(EndpointEngine):
         requirements: bool = True,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        if not isinstance(config, SageMakerConfig):
-            raise ConfigurationError(
-                f"sagemaker must be a SageMakerConfig, got {type(config).__name__}"
-            )
-        self.config = config
+        super().__init__(config, sleep=sleep)
         self.params: dict[str, Any] = {
             k: v for k, v in dict(params or {}).items() if k in _PARAM_ARGS
         }
@@ -385,15 +380,8 @@ class SageMakerConvAEEngine(EndpointEngine):
         self.serving_image = serving_image
         self.requirements = requirements
         self.training_image: str | None = None
-        self.training_job_name: str | None = None
-        self.model_data: str | None = None
-        self.endpoint_name: str | None = None
-        self.train_s3_uri: str | None = None
         self.source_s3_uri: str | None = None
         self._detector: ConvAutoencoderDetector | None = None
-        self._sleep = sleep
-        self._active: Endpoint | None = None
-        self._clients: dict[str, Any] = {}
 
     def __repr__(self) -> str:
         return (

@@ -661,12 +661,20 @@ class EndpointEngine:
     """
 
     endpoint_kind: ClassVar[str] = "model"
-    config: SageMakerConfig
-    model_data: str | None
-    endpoint_name: str | None
-    _sleep: Sleep
-    _active: Endpoint | None
-    _clients: dict[str, Any]
+
+    def __init__(self, config: SageMakerConfig, *, sleep: Sleep = time.sleep) -> None:
+        if not isinstance(config, SageMakerConfig):
+            raise ConfigurationError(
+                f"sagemaker must be a SageMakerConfig, got {type(config).__name__}"
+            )
+        self.config = config
+        self.training_job_name: str | None = None
+        self.model_data: str | None = None
+        self.endpoint_name: str | None = None
+        self.train_s3_uri: str | None = None
+        self._sleep = sleep
+        self._active: Endpoint | None = None
+        self._clients: dict[str, Any] = {}
 
     def _client(self, service: str) -> Any:
         if service not in self._clients:

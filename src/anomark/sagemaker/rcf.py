@@ -20,7 +20,6 @@ from anomark.errors import ConfigurationError, DataError, RemoteJobError
 from anomark.sagemaker.config import SageMakerConfig
 from anomark.sagemaker.endpoints import (
     CSVScoresCodec,
-    Endpoint,
     EndpointEngine,
     check_engine_state,
 )
@@ -113,22 +112,11 @@ class SageMakerRCFEngine(EndpointEngine):
         *,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        if not isinstance(config, SageMakerConfig):
-            raise ConfigurationError(
-                f"sagemaker must be a SageMakerConfig, got {type(config).__name__}"
-            )
-        self.config = config
+        super().__init__(config, sleep=sleep)
         self.num_trees = num_trees
         self.num_samples_per_tree = num_samples_per_tree
         self.feature_dim = feature_dim
-        self.training_job_name: str | None = None
-        self.model_data: str | None = None
         self.image_uri: str | None = None
-        self.endpoint_name: str | None = None
-        self.train_s3_uri: str | None = None
-        self._sleep = sleep
-        self._active: Endpoint | None = None
-        self._clients: dict[str, Any] = {}
 
     def __repr__(self) -> str:
         return (
