@@ -15,10 +15,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from _fuzz import run
 from anomark import Dataset, Detection, Threshold, Windowing
 from anomark.errors import AnomarkError, ConfigurationError, DataError, NotFittedError
 from anomark.scoring import PassThroughScorer, ReconstructionScorer
@@ -38,18 +39,6 @@ odd_floats = st.one_of(
     st.floats(-1e6, 1e6), st.sampled_from([np.nan, np.inf, -np.inf, 1e300, -1e300, 0.0, 5e-324])
 )
 
-
-def run(fn: Any) -> tuple[Any, BaseException | None]:
-    """Call ``fn``; return (result, None) or (None, anomark error). Other exceptions escape."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            out = fn()
-        except AnomarkError as exc:
-            event(f"error: {type(exc).__name__}")
-            return None, exc
-    event("valid output")
-    return out, None
 
 
 def assert_mentions(exc: BaseException, *keywords: str) -> None:

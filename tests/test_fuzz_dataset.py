@@ -18,10 +18,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from _fuzz import run
 from anomark import Dataset
 from anomark.errors import AnomarkError, DataError
 
@@ -70,18 +71,6 @@ def assert_names_cause(exc: BaseException, causes: set[str]) -> None:
         f"message {str(exc)!r} names none of the problems {sorted(causes)}"
     )
 
-
-def run(fn: Any) -> tuple[Any, BaseException | None]:
-    """Call ``fn``; return (result, None) or (None, anomark error). Other exceptions escape."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            out = fn()
-        except AnomarkError as exc:
-            event(f"error: {type(exc).__name__}")
-            return None, exc
-    event("valid output")
-    return out, None
 
 
 def assert_frame_values(ds: Dataset, ref: pd.DataFrame) -> None:

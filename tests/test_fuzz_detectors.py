@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import warnings
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +26,11 @@ import pytest
 from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
 
+from _fuzz import run
 from _registry import TENSORFLOW, detector_params
 from anomark import Dataset, Detector
 from anomark.detectors import available_detectors
-from anomark.errors import AnomarkError, DataError, PersistenceError
+from anomark.errors import DataError, PersistenceError
 
 SMALL: dict[str, dict[str, Any]] = {
     "iforest": {"n_estimators": 5, "random_state": 0},
@@ -68,18 +67,6 @@ def make(name: str, window: int = 1, **overrides: Any) -> Detector:
         params[WINDOW_PARAM[name]] = window
     return cls(**{**params, **overrides})
 
-
-def run(fn: Callable[[], Any]) -> tuple[Any, BaseException | None]:
-    """Call ``fn``; return (result, None) or (None, anomark error). Other exceptions escape."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            out = fn()
-        except AnomarkError as exc:
-            event(f"error: {type(exc).__name__}")
-            return None, exc
-    event("valid output")
-    return out, None
 
 
 def assert_mentions(exc: BaseException, keywords: list[str]) -> None:
