@@ -23,7 +23,7 @@ import zipfile
 from collections.abc import Callable, Mapping
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -33,6 +33,7 @@ from anomark.errors import PersistenceError, SaveExistsError
 __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
+    "atomic_write",
     "atomic_write_bytes",
     "decode_value",
     "encode_value",
@@ -136,8 +137,9 @@ def _fsync_file(path: Path) -> None:
         os.fsync(fh.fileno())
 
 
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same folder and ``os.replace``.
+def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], object]) -> None:
+    """Create ``path`` atomically: ``write(fh)`` fills a temporary file in the same folder,
+    which then replaces ``path`` with ``os.replace`` (a crash leaves the old file intact).
 
     The file gets the permissions a plain ``open(path, "w")`` would give (``0o666`` less the
     umask), not the private ``0o600`` of temporary files.
@@ -147,7 +149,7 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            write(fh)
             fh.flush()
             os.fchmod(fh.fileno(), 0o666 & ~_umask())
             os.fsync(fh.fileno())
@@ -155,6 +157,11 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (see :func:`atomic_write`)."""
+    atomic_write(path, lambda fh: fh.write(data))
 
 
 def _umask() -> int:
