@@ -105,19 +105,19 @@ def _quiet_tf() -> None:
 
 
 def _source(files: list[Path], window: int, cache: Path) -> Any:
-    from anomark.keras_models.source import CSVWindowSource
+    from anomark.detectors.conv_autoencoder.source import CSVWindowSource
 
     return CSVWindowSource(files, window, cache_dir=cache)
 
 
 def _scaler(source: Any) -> Any:
-    from anomark.keras_models.source import Scaler, compute_column_stats
+    from anomark.detectors.conv_autoencoder.source import Scaler, compute_column_stats
 
     return Scaler.from_stats(compute_column_stats(source), "minmax")
 
 
 def bench_pipeline(files: list[Path], cache: Path, window: int, batch: int, n_tut: int) -> dict:
-    from anomark.keras_models.training import WindowBatches
+    from anomark.detectors.conv_autoencoder.training import WindowBatches
 
     t0 = time.perf_counter()
     source = _source(files, window, cache).prepare()
@@ -165,8 +165,12 @@ def _current_rss_mb() -> float:
 def memory_child(files: list[str], cache: str, window: int, batch: int, filters: list[int]) -> None:
     """One epoch of training in this (fresh) process; print peak RSS as JSON."""
     _quiet_tf()
-    from anomark.keras_models.model import build_conv_autoencoder
-    from anomark.keras_models.training import WindowBatches, set_seed, train_autoencoder
+    from anomark.detectors.conv_autoencoder.model import build_conv_autoencoder
+    from anomark.detectors.conv_autoencoder.training import (
+        WindowBatches,
+        set_seed,
+        train_autoencoder,
+    )
 
     source = _source([Path(f) for f in files], window, Path(cache)).prepare()
     scaler = _scaler(source)

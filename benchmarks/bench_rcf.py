@@ -37,7 +37,7 @@ import pandas as pd
 
 from anomark import Dataset, RCFDetector
 from anomark.detectors.rcf import default_shingle_size
-from anomark.forest import RandomCutForest
+from anomark.detectors.rcf.forest import RandomCutForest
 from anomark.windowing import Windowing
 
 NYC = "realKnownCause/nyc_taxi.csv"
@@ -124,7 +124,7 @@ def anomark_windows(values: np.ndarray, size: int, seed: int, n_jobs: int | None
 _JIT_SNIPPET = """
 import time, numpy as np
 t0 = time.perf_counter()
-from anomark.forest import RandomCutForest
+from anomark.detectors.rcf.forest import RandomCutForest
 x = np.random.default_rng(0).normal(size=2000)
 for kind in ("anomaly", "codisp"):
     RandomCutForest(50, 64, random_state=0, score_type=kind).fit_series(x, 4).score_series(x, 4)

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from anomark import SageMakerConfig
-from anomark.sagemaker.conv_autoencoder import SageMakerConvAEEngine
+from anomark.detectors.conv_autoencoder.sagemaker import SageMakerConvAEEngine
 
 
 def synthetic_days(days: int = 30, freq: str = "5min") -> dict[str, pd.DataFrame]:

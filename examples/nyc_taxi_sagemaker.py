@@ -24,8 +24,8 @@ import logging
 
 from anomark import Dataset, RCFDetector, SageMakerConfig, Threshold
 from anomark.datasets import nab
+from anomark.detectors.rcf.sagemaker import SageMakerRCFEngine
 from anomark.evaluation import event_scores
-from anomark.sagemaker.rcf import SageMakerRCFEngine
 
 SERIES = "realKnownCause/nyc_taxi.csv"
 

@@ -139,7 +139,7 @@ def test_not_fitted() -> None:
 @pytest.mark.parametrize("n_features", [1, 7, 13, 1600])
 def test_model_round_trips_any_shape(window: int, n_features: int) -> None:
     pytest.importorskip("tensorflow")
-    from anomark.keras_models.model import build_conv_autoencoder
+    from anomark.detectors.conv_autoencoder.model import build_conv_autoencoder
 
     model = build_conv_autoencoder(window, n_features, filters=(2, 2, 2), compile=False)
     assert model.output_shape == (None, window, n_features, 1)
@@ -154,7 +154,7 @@ def test_model_architecture_matches_tutorial() -> None:
     pytest.importorskip("tensorflow")
     import keras
 
-    from anomark.keras_models.model import build_conv_autoencoder
+    from anomark.detectors.conv_autoencoder.model import build_conv_autoencoder
 
     model = build_conv_autoencoder(48, 1)
     convs = [lay for lay in model.layers if isinstance(lay, keras.layers.Conv2D)]
@@ -257,7 +257,7 @@ def test_validation_split_by_time_and_early_stopping() -> None:
     det.fit(data)
     assert "val_loss" in det.history_
     assert len(det.history_["loss"]) < 6  # patience=0 with a diverging lr stops early
-    from anomark.keras_models.source import ArrayWindowSource
+    from anomark.detectors.conv_autoencoder.source import ArrayWindowSource
 
     train, val = det._split_starts(ArrayWindowSource(data.to_numpy(), 8))
     assert val is not None
@@ -347,7 +347,7 @@ def _write_csvs(folder: Path, data: pd.DataFrame, n_files: int) -> list[Path]:
 @tf_only
 def test_fit_files_streams_csvs_like_the_in_memory_fit(tmp_path: Path) -> None:
     pytest.importorskip("tensorflow")
-    from anomark.keras_models.source import CSVWindowSource
+    from anomark.detectors.conv_autoencoder.source import CSVWindowSource
 
     data = _series(400)
     paths = _write_csvs(tmp_path / "csv", data, 4)

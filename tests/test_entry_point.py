@@ -25,11 +25,11 @@ import pytest
 pytest.importorskip("tensorflow")
 
 from anomark import ConvAutoencoderDetector, Detector
-from anomark.sagemaker.entry_points import (
+from anomark.detectors.conv_autoencoder.sagemaker import (
     CONV_AUTOENCODER_SCRIPT,
     entry_point_path,
 )
-from anomark.sagemaker.entry_points.train_conv_autoencoder import (
+from anomark.detectors.conv_autoencoder.train_entry import (
     build_parser,
     channel_files,
     detector_params,
@@ -220,7 +220,7 @@ def test_entry_script_subprocess_from_the_source_tarball(
 ) -> None:
     """The container's view: a subprocess running the tarball's own anomark copy, with only
     the shipped requirements importable, scores exactly like local training."""
-    from anomark.sagemaker.conv_autoencoder import build_source_tarball
+    from anomark.detectors.conv_autoencoder.sagemaker import build_source_tarball
 
     code = tmp_path / "code"
     with tarfile.open(fileobj=io.BytesIO(build_source_tarball()), mode="r:gz") as tar:

@@ -1,4 +1,4 @@
-"""Tests of the local Random Cut Forest engine (anomark.forest)."""
+"""Tests of the local Random Cut Forest engine (anomark.detectors.rcf.forest)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,8 @@ import math
 import numpy as np
 import pytest
 
+from anomark.detectors.rcf.forest import RandomCutForest, balanced_samples
 from anomark.errors import ConfigurationError, DataError, NotFittedError, PersistenceError
-from anomark.forest import RandomCutForest
-from anomark.forest.forest import balanced_samples
 from anomark.windowing import Windowing
 
 

@@ -10,14 +10,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from anomark.errors import ConfigurationError, DataError
-from anomark.keras_models.source import (
+from anomark.detectors.conv_autoencoder.source import (
     ArrayWindowSource,
     ColumnStats,
     CSVWindowSource,
     Scaler,
     compute_column_stats,
 )
+from anomark.errors import ConfigurationError, DataError
 from anomark.windowing import Windowing
 
 COLS = ["a", "b", "c"]
@@ -60,7 +60,7 @@ def test_column_stats_streaming_matches_numpy() -> None:
 
 
 def test_column_stats_stream_in_small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
-    import anomark.keras_models.source as source_module
+    import anomark.detectors.conv_autoencoder.source as source_module
 
     monkeypatch.setattr(source_module, "_CHUNK_BYTES", 3 * 4 * 8)  # 3 rows of 4 float64
     rng = np.random.default_rng(1)
@@ -272,7 +272,7 @@ def test_window_batches_cover_every_window_once_per_epoch(
     days: tuple[Path, np.ndarray, Path],
 ) -> None:
     pytest.importorskip("tensorflow")
-    from anomark.keras_models.training import WindowBatches
+    from anomark.detectors.conv_autoencoder.training import WindowBatches
 
     data, values, cache = days
     src = CSVWindowSource(data, 8, cache_dir=cache)

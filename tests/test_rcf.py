@@ -27,7 +27,7 @@ class SageMakerConfig:
 
 
 class FakeSageMakerEngine:
-    """Stands in for anomark.sagemaker.rcf.SageMakerRCFEngine: the same calls, no AWS."""
+    """Stands in for anomark.detectors.rcf.sagemaker.SageMakerRCFEngine: the same calls, no AWS."""
 
     def __init__(
         self, config: object, num_trees: int, num_samples_per_tree: int, feature_dim: int
@@ -58,7 +58,7 @@ class FakeSageMakerEngine:
 
 
 def test_sagemaker_branch_uses_the_engine_interface(monkeypatch: pytest.MonkeyPatch) -> None:
-    import anomark.sagemaker.rcf as sm_rcf
+    import anomark.detectors.rcf.sagemaker as sm_rcf
 
     monkeypatch.setattr(sm_rcf, "SageMakerRCFEngine", FakeSageMakerEngine)
     config = SageMakerConfig()

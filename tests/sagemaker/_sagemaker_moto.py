@@ -51,7 +51,7 @@ def reference_scores(rows: np.ndarray) -> np.ndarray:
     stage), so replies are realistic RCF scores and a reordered, dropped or duplicated row shows
     up as a different score.
     """
-    from anomark.forest import RandomCutForest
+    from anomark.detectors.rcf.forest import RandomCutForest
     from anomark.windowing import Windowing
 
     rows = np.asarray(rows, dtype=np.float64)

@@ -32,15 +32,15 @@ from _sagemaker_moto import (
 from botocore.awsrequest import AWSResponse
 
 from anomark import ConvAutoencoderDetector, Detector, SageMakerConfig
-from anomark.errors import ConfigurationError, DataError, NotFittedError, RemoteJobError
-from anomark.sagemaker import cleanup
-from anomark.sagemaker.conv_autoencoder import SageMakerConvAEEngine
-from anomark.sagemaker.endpoints import encode_instances, parse_predictions
-from anomark.sagemaker.entry_points.train_conv_autoencoder import (
+from anomark.detectors.conv_autoencoder.sagemaker import SageMakerConvAEEngine
+from anomark.detectors.conv_autoencoder.train_entry import (
     build_parser,
     detector_params,
     main,
 )
+from anomark.errors import ConfigurationError, DataError, NotFittedError, RemoteJobError
+from anomark.sagemaker import cleanup
+from anomark.sagemaker.endpoints import encode_instances, parse_predictions
 
 pytestmark = pytest.mark.tensorflow
 
@@ -56,14 +56,14 @@ PARAMS: dict[str, Any] = {
 }
 SENSORS = ["adcp.speed", "ek60.sv", "ctd.temp"]
 EXPECTED_IN_TARBALL = {
-    "train_conv_autoencoder.py",
+    "train_entry.py",
     "requirements.txt",
     "anomark/__init__.py",
-    "anomark/detectors/conv_autoencoder.py",
-    "anomark/keras_models/model.py",
-    "anomark/keras_models/source.py",
-    "anomark/keras_models/training.py",
-    "anomark/sagemaker/entry_points/train_conv_autoencoder.py",
+    "anomark/detectors/conv_autoencoder/detector.py",
+    "anomark/detectors/conv_autoencoder/model.py",
+    "anomark/detectors/conv_autoencoder/source.py",
+    "anomark/detectors/conv_autoencoder/training.py",
+    "anomark/detectors/conv_autoencoder/train_entry.py",
 }
 
 
@@ -175,7 +175,7 @@ def test_training_job_request_image_hyperparameters_and_source_tarball(
     assert job["AlgorithmSpecification"]["TrainingImage"] == TRAIN_IMAGE
     assert job["RoleArn"] == ROLE
     hp = job["HyperParameters"]
-    assert json.loads(hp["sagemaker_program"]) == "train_conv_autoencoder.py"
+    assert json.loads(hp["sagemaker_program"]) == "train_entry.py"
     assert json.loads(hp["sagemaker_region"]) == REGION
     source = json.loads(hp["sagemaker_submit_directory"])
     assert source == engine.source_s3_uri and source.endswith("/sourcedir.tar.gz")
@@ -487,7 +487,7 @@ def test_oversized_instance_is_a_data_error(tmp_path: Path) -> None:
 def test_detector_fit_score_endpoint_save_and_attach(
     aws_inprocess: Moto, artifact: dict[str, Any], tmp_path: Path
 ) -> None:
-    from anomark.sagemaker.conv_autoencoder import score_on_sagemaker
+    from anomark.detectors.conv_autoencoder.sagemaker import score_on_sagemaker
 
     aws = aws_inprocess
     serve_artifact(aws, artifact)
@@ -536,7 +536,10 @@ def test_hyperparameters_round_trip_and_imports_stay_light() -> None:
     import sys
 
     from anomark import Threshold
-    from anomark.sagemaker.conv_autoencoder import hyperparameters_for, params_from_hyperparameters
+    from anomark.detectors.conv_autoencoder.sagemaker import (
+        hyperparameters_for,
+        params_from_hyperparameters,
+    )
 
     params = {**PARAMS, "patience": None, "restore_best_weights": False, "dropout": 0.25}
     hp = hyperparameters_for({**params, "threshold": None, "verbose": 2})
@@ -562,8 +565,8 @@ def test_hyperparameters_round_trip_and_imports_stay_light() -> None:
     restored = SageMakerConvAEEngine.from_state(cfg, state).params["threshold"]
     assert (restored.method, restored.param) == ("mad", 4.0)
     code = (
-        "import sys, anomark.sagemaker.conv_autoencoder\n"
-        "import anomark.sagemaker.entry_points.train_conv_autoencoder\n"
+        "import sys, anomark.detectors.conv_autoencoder.sagemaker\n"
+        "import anomark.detectors.conv_autoencoder.train_entry\n"
         "heavy = ('tensorflow', 'keras', 'sagemaker')\n"
         "bad = [m for m in sys.modules if m.split('.')[0] in heavy]\n"
         "assert not bad, bad\n"

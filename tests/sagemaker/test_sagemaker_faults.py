@@ -11,8 +11,8 @@ import pytest
 from _sagemaker_moto import Moto, assert_no_endpoint_left, fake_error, reference_scores
 from test_sagemaker_rcf import fitted, series, shingles
 
+from anomark.detectors.rcf.sagemaker import SageMakerRCFEngine
 from anomark.errors import RemoteJobError
-from anomark.sagemaker.rcf import SageMakerRCFEngine
 
 
 def test_s3_upload_failure_midway_is_clear_and_creates_no_job(aws_inprocess: Moto) -> None:

@@ -27,11 +27,11 @@ from _sagemaker_moto import (
 from botocore.awsrequest import AWSResponse
 from botocore.compat import HTTPHeaders
 
+from anomark.detectors.rcf.sagemaker import SageMakerRCFEngine
 from anomark.errors import ConfigurationError, DataError, NotFittedError, RemoteJobError
 from anomark.sagemaker import cleanup
 from anomark.sagemaker.config import MANAGED_TAG
 from anomark.sagemaker.endpoints import chunk_rows
-from anomark.sagemaker.rcf import SageMakerRCFEngine
 from anomark.sagemaker.recordio import decode_dense
 from anomark.sagemaker.staging import csv_row_bytes, stage_rows
 from anomark.windowing import Windowing

@@ -149,7 +149,7 @@ def test_missing_sagemaker_package_names_the_extra(monkeypatch: pytest.MonkeyPat
 
 def test_import_does_not_load_the_sagemaker_sdk() -> None:
     code = (
-        "import sys, anomark, anomark.sagemaker, anomark.sagemaker.rcf\n"
+        "import sys, anomark, anomark.sagemaker, anomark.detectors.rcf.sagemaker\n"
         "from anomark import SageMakerConfig\n"
         "bad = [m for m in sys.modules if m == 'sagemaker' or m.startswith('sagemaker.')]\n"
         "assert not bad, bad\n"

@@ -1,7 +1,10 @@
-"""Running anomark detectors on Amazon SageMaker (boto3; the SageMaker SDK only for image URIs).
+"""Algorithm-free SageMaker plumbing (boto3; the SageMaker SDK's core package only for image URIs).
 
-``import anomark.sagemaker`` imports neither the SageMaker SDK nor TensorFlow; the SDK is
-imported when an image URI is first needed.
+Configuration, S3 staging, RecordIO, training jobs, endpoints, batch transform and housekeeping.
+The algorithms' engines live with their detector families
+(:mod:`anomark.detectors.rcf.sagemaker`, :mod:`anomark.detectors.conv_autoencoder.sagemaker`);
+nothing here imports from :mod:`anomark.detectors`. ``import anomark.sagemaker`` imports neither
+the SageMaker SDK nor TensorFlow; the SDK is imported when an image URI is first needed.
 """
 
 from __future__ import annotations
@@ -9,16 +12,4 @@ from __future__ import annotations
 from anomark.sagemaker.config import SageMakerConfig
 from anomark.sagemaker.housekeeping import cleanup
 
-__all__ = ["SageMakerConfig", "SageMakerConvAEEngine", "SageMakerRCFEngine", "cleanup"]
-
-
-def __getattr__(name: str) -> object:
-    if name == "SageMakerRCFEngine":
-        from anomark.sagemaker.rcf import SageMakerRCFEngine
-
-        return SageMakerRCFEngine
-    if name == "SageMakerConvAEEngine":
-        from anomark.sagemaker.conv_autoencoder import SageMakerConvAEEngine
-
-        return SageMakerConvAEEngine
-    raise AttributeError(f"module 'anomark.sagemaker' has no attribute {name!r}")
+__all__ = ["SageMakerConfig", "cleanup"]

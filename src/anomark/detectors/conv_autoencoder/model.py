@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Literal
 
+from anomark._optional import require_keras
 from anomark.errors import ConfigurationError
-from anomark.keras_models._deps import require_keras
 
 keras = require_keras()
 

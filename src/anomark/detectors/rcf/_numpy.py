@@ -3,7 +3,7 @@
 All points of a batch descend a tree together, one level per step ("level-synchronous"):
 each step gathers the current node of every still-active point and updates the scores with
 array operations, so there is no per-point Python loop. The compiled kernels in
-:mod:`anomark.forest._kernels` do the same arithmetic one point at a time; this module exists
+:mod:`anomark.detectors.rcf._kernels` do the same arithmetic one point at a time; this module exists
 to check them and to measure what compiling buys (see ``benchmarks/bench_rcf.py``).
 """
 

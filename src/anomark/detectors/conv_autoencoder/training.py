@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
+from anomark._optional import require_keras
+from anomark.detectors.conv_autoencoder.model import padding_for
+from anomark.detectors.conv_autoencoder.source import Scaler, WindowSource
 from anomark.errors import ConfigurationError
-from anomark.keras_models._deps import require_keras
-from anomark.keras_models.model import padding_for
-from anomark.keras_models.source import Scaler, WindowSource
 from anomark.scoring import ReconstructionScorer
 
 keras = require_keras()
@@ -165,7 +165,8 @@ def train_autoencoder(
     Parameters
     ----------
     model : keras.Model
-        A compiled autoencoder (see :func:`~anomark.keras_models.model.build_conv_autoencoder`).
+        A compiled autoencoder (see
+        :func:`~anomark.detectors.conv_autoencoder.model.build_conv_autoencoder`).
     train, validation : WindowBatches
         Training batches (shuffled by the source, so ``fit`` gets ``shuffle=False``) and
         optional validation batches (the time-wise last part of the data).

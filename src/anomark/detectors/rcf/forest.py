@@ -149,7 +149,7 @@ class RandomCutForest:
     points_ : numpy.ndarray, shape (num_trees, m, dim)
         Each tree's sample (``m = min(num_samples_per_tree, n_points)``).
     left_, right_, cut_dim_, cut_value_, mass_, leaf_point_ : numpy.ndarray, (num_trees, 2m - 1)
-        The trees' nodes (see :mod:`anomark.forest._kernels` for the layout).
+        The trees' nodes (see :mod:`anomark.detectors.rcf._kernels` for the layout).
     lo_, hi_ : numpy.ndarray, shape (num_trees, 2m - 1, dim)
         Bounding box of every node; ``range_sum_`` the sum of its sides.
     n_nodes_ : numpy.ndarray, shape (num_trees,)
@@ -164,7 +164,7 @@ class RandomCutForest:
     Examples
     --------
     >>> import numpy as np
-    >>> from anomark.forest import RandomCutForest
+    >>> from anomark.detectors.rcf.forest import RandomCutForest
     >>> rng = np.random.default_rng(0)
     >>> X = np.vstack([rng.normal(size=(500, 2)), [[8.0, 8.0]]])
     >>> forest = RandomCutForest(num_trees=50, random_state=0).fit(X)
@@ -300,7 +300,7 @@ class RandomCutForest:
         return np.ascontiguousarray(arr)
 
     def _build(self, points: np.ndarray, uniforms: np.ndarray) -> None:
-        from anomark.forest import _kernels
+        from anomark.detectors.rcf import _kernels
 
         points = np.ascontiguousarray(points, dtype=np.float64)
         n_trees, m, d = points.shape
@@ -391,7 +391,7 @@ class RandomCutForest:
         return self._score_flat(series.ravel(), n_windows, series.shape[1], kind)
 
     def _score_flat(self, flat: np.ndarray, n_rows: int, row_stride: int, kind: str) -> np.ndarray:
-        from anomark.forest import _kernels
+        from anomark.detectors.rcf import _kernels
 
         out = np.zeros(n_rows)
         if kind == "codisp":
@@ -411,7 +411,7 @@ class RandomCutForest:
         return out
 
     def _score_numpy(self, X: np.ndarray, kind: str) -> np.ndarray:
-        from anomark.forest._numpy import score_tree_numpy
+        from anomark.detectors.rcf._numpy import score_tree_numpy
 
         total = np.zeros(X.shape[0])
         for t in range(self.num_trees_fitted):
@@ -463,7 +463,7 @@ class RandomCutForest:
         PersistenceError
             Missing arrays, wrong shapes or dtypes, or indices that do not form valid trees.
         """
-        from anomark.forest import _kernels
+        from anomark.detectors.rcf import _kernels
 
         missing = [k for k in _ARRAYS if k not in arrays]
         if missing:

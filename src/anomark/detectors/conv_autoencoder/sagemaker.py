@@ -1,11 +1,11 @@
 """The SageMaker engine of :class:`~anomark.ConvAutoencoderDetector`: TensorFlow + TF Serving.
 
 Training runs the library's own entry script
-(:mod:`anomark.sagemaker.entry_points.train_conv_autoencoder`) in SageMaker's TensorFlow
+(:mod:`anomark.detectors.conv_autoencoder.train_entry`) in SageMaker's TensorFlow
 training container, so the model is built, fed and trained by the same functions as a local
 fit. The code travels in a *source tarball* (``sagemaker_submit_directory``) that holds:
 
-* ``train_conv_autoencoder.py`` — the entry script (``sagemaker_program``);
+* ``train_entry.py`` — the entry script (``sagemaker_program``);
 * ``anomark/`` — a copy of this very anomark package (Python files only), so the container runs
   exactly the client's version, released or not;
 * ``requirements.txt`` — anomark's third-party runtime requirements that the entry script needs
@@ -59,7 +59,6 @@ from anomark.sagemaker.endpoints import (
     TFServingCodec,
     check_engine_state,
 )
-from anomark.sagemaker.entry_points import CONV_AUTOENCODER_SCRIPT, entry_point_path
 from anomark.sagemaker.jobs import (
     client_error_message,
     create_training_job,
@@ -142,6 +141,14 @@ _STATE_KEYS = {
 }
 _NAME_RE = re.compile(r"[A-Za-z0-9._-]+")
 
+#: File name of the training entry script in the source tarball (``sagemaker_program``).
+CONV_AUTOENCODER_SCRIPT = "train_entry.py"
+
+
+def entry_point_path() -> Path:
+    """Absolute path of the training entry script shipped inside the package."""
+    return Path(__file__).resolve().parent / CONV_AUTOENCODER_SCRIPT
+
 
 # ---------------------------------------------------------------------------- source tarball
 def runtime_requirements() -> list[str]:
@@ -195,7 +202,7 @@ def build_source_tarball(*, requirements: bool = True) -> bytes:
         A gzip-compressed tar archive.
     """
     members: list[tuple[str, bytes]] = [
-        (CONV_AUTOENCODER_SCRIPT, entry_point_path(CONV_AUTOENCODER_SCRIPT).read_bytes())
+        (CONV_AUTOENCODER_SCRIPT, entry_point_path().read_bytes())
     ]
     members += [(name, path.read_bytes()) for name, path in _package_files()]
     if requirements:
@@ -808,7 +815,7 @@ class SageMakerConvAEEngine(EndpointEngine):
         :meth:`window_errors` and credited to their last row with
         :meth:`Windowing.to_points <anomark.windowing.Windowing.to_points>`.
         """
-        from anomark.keras_models.source import ArrayWindowSource
+        from anomark.detectors.conv_autoencoder.source import ArrayWindowSource
         from anomark.windowing import Windowing
 
         det = self.detector

@@ -1,7 +1,7 @@
 """Random Cut Forest detector: AWS's RCF on shingles, locally (numba) or on SageMaker.
 
-The local engine is :class:`anomark.forest.RandomCutForest`; with ``sagemaker=`` the same
-detector trains SageMaker's built-in RCF algorithm instead. Parameter names and ranges are
+The local engine is :class:`anomark.detectors.rcf.forest.RandomCutForest`; with ``sagemaker=``
+the same detector trains SageMaker's built-in RCF algorithm instead. Parameter names and ranges are
 SageMaker's, and the local scores use the same anomaly-score definition, so thresholds carry
 over between the two engines.
 """
@@ -16,9 +16,8 @@ import pandas as pd
 
 from anomark.dataset import Dataset
 from anomark.detectors.base import Detector, check_choice, check_int
+from anomark.detectors.rcf.forest import RandomCutForest, _resolve_n_jobs
 from anomark.errors import ConfigurationError, DataError, PersistenceError
-from anomark.forest import RandomCutForest
-from anomark.forest.forest import _resolve_n_jobs
 from anomark.threshold import Threshold
 from anomark.windowing import Windowing
 
@@ -92,8 +91,8 @@ class RCFDetector(Detector):
 
     Scores follow AWS's anomaly-score definition (the random-cut-forest-by-aws library and
     SageMaker's built-in algorithm): typical points score around 1 and clear anomalies well
-    above; see :class:`anomark.forest.RandomCutForest`. ``score_type="codisp"`` scores with
-    collusive displacement instead (local engine only).
+    above; see :class:`anomark.detectors.rcf.forest.RandomCutForest`. ``score_type="codisp"``
+    scores with collusive displacement instead (local engine only).
 
     Parameters
     ----------
@@ -216,7 +215,7 @@ class RCFDetector(Detector):
         self.feature_dim_ = feature_dim
         values = ds.values
         if self.sagemaker is not None:
-            from anomark.sagemaker.rcf import SageMakerRCFEngine
+            from anomark.detectors.rcf.sagemaker import SageMakerRCFEngine
 
             engine: Any = SageMakerRCFEngine(
                 self.sagemaker, int(self.num_trees), int(self.num_samples_per_tree), feature_dim
@@ -282,7 +281,7 @@ class RCFDetector(Detector):
         ConfigurationError
             The job's ``feature_dim`` does not match ``shingle_size`` x the data's columns.
         """
-        from anomark.sagemaker.rcf import SageMakerRCFEngine
+        from anomark.detectors.rcf.sagemaker import SageMakerRCFEngine
 
         engine = SageMakerRCFEngine.attach(training_job_name, sagemaker)
         return cls._from_engine(engine, sagemaker, data, shingle_size, threshold)
@@ -304,7 +303,7 @@ class RCFDetector(Detector):
         with. ``num_trees``/``num_samples_per_tree`` keep their defaults: the endpoint does not
         tell them.
         """
-        from anomark.sagemaker.rcf import SageMakerRCFEngine
+        from anomark.detectors.rcf.sagemaker import SageMakerRCFEngine
 
         ds = Dataset.from_any(data)
         size = check_int(shingle_size, "shingle_size", 1, FEATURE_DIM_RANGE[1])
@@ -413,7 +412,7 @@ class RCFDetector(Detector):
                 raise PersistenceError(
                     f"{folder}: the detector was fitted on SageMaker but has no sagemaker config"
                 )
-            from anomark.sagemaker.rcf import SageMakerRCFEngine
+            from anomark.detectors.rcf.sagemaker import SageMakerRCFEngine
 
             self.forest_ = None
             remote = state["remote"]

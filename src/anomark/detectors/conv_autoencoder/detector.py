@@ -17,14 +17,14 @@ import pandas as pd
 
 from anomark.dataset import DataLike, Dataset
 from anomark.detectors.base import Detector, check_choice, check_float, check_int
-from anomark.errors import ConfigurationError, DataError, PersistenceError
-from anomark.keras_models.source import (
+from anomark.detectors.conv_autoencoder.source import (
     ArrayWindowSource,
     CSVWindowSource,
     Scaler,
     WindowSource,
     compute_column_stats,
 )
+from anomark.errors import ConfigurationError, DataError, PersistenceError
 from anomark.threshold import Threshold
 from anomark.windowing import Windowing
 
@@ -39,7 +39,7 @@ PathLike = str | os.PathLike[str]
 
 def _keras_parts() -> tuple[ModuleType, ModuleType]:
     """Import the Keras-backed modules lazily (DependencyError when TensorFlow is missing)."""
-    from anomark.keras_models import model, training
+    from anomark.detectors.conv_autoencoder import model, training
 
     return model, training
 
@@ -49,11 +49,11 @@ class ConvAutoencoderDetector(Detector):
 
     The model is the reference tutorial's 2-D convolutional autoencoder over windows of
     ``window_size`` time steps x all columns (see
-    :func:`~anomark.keras_models.model.build_conv_autoencoder`), padded internally so that any
-    window size and number of columns work, including a univariate series. Inputs are scaled
-    per column with statistics learned in ``fit`` and stored with the model (never per batch).
-    A window's score is its mean squared reconstruction error on the scaled data, credited to
-    its last timestamp; the default threshold is ``Threshold.mean_std(2)``.
+    :func:`~anomark.detectors.conv_autoencoder.model.build_conv_autoencoder`), padded internally
+    so that any window size and number of columns work, including a univariate series. Inputs
+    are scaled per column with statistics learned in ``fit`` and stored with the model (never
+    per batch). A window's score is its mean squared reconstruction error on the scaled data,
+    credited to its last timestamp; the default threshold is ``Threshold.mean_std(2)``.
 
     Train on in-memory data with :meth:`fit`, or on many CSV files without loading them with
     :meth:`fit_files` (streamed through a one-time ``.npy`` cache).
@@ -103,7 +103,7 @@ class ConvAutoencoderDetector(Detector):
         Threshold rule; default ``Threshold.mean_std(2)``.
     sagemaker : SageMakerConfig, optional
         Train in SageMaker's TensorFlow container with the same training code
-        (:mod:`anomark.sagemaker.entry_points.train_conv_autoencoder`): ``fit(data)`` stages the
+        (:mod:`anomark.detectors.conv_autoencoder.train_entry`): ``fit(data)`` stages the
         data as CSV, ``fit("s3://bucket/prefix/")`` / ``fit_files("s3://...")`` trains on CSV
         files already in S3. The trained model is downloaded, so scoring runs locally unless
         ``scoring="endpoint"`` (TF Serving) or inside ``with det.endpoint():``.
@@ -287,7 +287,7 @@ class ConvAutoencoderDetector(Detector):
 
     def _fit(self, ds: Dataset) -> None:
         if self.sagemaker is not None:
-            from anomark.sagemaker.conv_autoencoder import fit_on_sagemaker
+            from anomark.detectors.conv_autoencoder.sagemaker import fit_on_sagemaker
 
             fit_on_sagemaker(self, ds)
             return
@@ -332,9 +332,10 @@ class ConvAutoencoderDetector(Detector):
         """Train on many CSV files without loading them all into memory.
 
         The files are converted once into a ``.npy`` cache (see
-        :class:`~anomark.keras_models.source.CSVWindowSource`); the scaling statistics come
-        from one streaming pass over the cache, training reads shuffled windows straight from
-        it, and the training data is then scored window by window to fit the threshold.
+        :class:`~anomark.detectors.conv_autoencoder.source.CSVWindowSource`); the scaling
+        statistics come from one streaming pass over the cache, training reads shuffled windows
+        straight from it, and the training data is then scored window by window to fit the
+        threshold.
 
         Parameters
         ----------
@@ -378,7 +379,7 @@ class ConvAutoencoderDetector(Detector):
                     "with sagemaker=, fit_files takes an s3://bucket/prefix/ of CSV files; "
                     "upload local files there, or pass in-memory data to fit()"
                 )
-            from anomark.sagemaker.conv_autoencoder import fit_on_sagemaker
+            from anomark.detectors.conv_autoencoder.sagemaker import fit_on_sagemaker
 
             fit_on_sagemaker(self, paths)
             return self
@@ -478,7 +479,7 @@ class ConvAutoencoderDetector(Detector):
     def _score(self, ds: Dataset) -> np.ndarray:
         engine = getattr(self, "engine_", None)
         if engine is not None and engine.resolve_scoring() == "endpoint":
-            from anomark.sagemaker.conv_autoencoder import score_on_sagemaker
+            from anomark.detectors.conv_autoencoder.sagemaker import score_on_sagemaker
 
             return score_on_sagemaker(self, ds.values)
         source = ArrayWindowSource(ds.values, int(self.window_size), int(self.stride))
@@ -496,7 +497,10 @@ class ConvAutoencoderDetector(Detector):
         sagemaker : SageMakerConfig
             Where to find it (session, region, bucket).
         """
-        from anomark.sagemaker.conv_autoencoder import SageMakerConvAEEngine, detector_from_engine
+        from anomark.detectors.conv_autoencoder.sagemaker import (
+            SageMakerConvAEEngine,
+            detector_from_engine,
+        )
 
         engine = SageMakerConvAEEngine.attach(training_job_name, sagemaker)
         return detector_from_engine(engine, sagemaker)
@@ -504,7 +508,10 @@ class ConvAutoencoderDetector(Detector):
     @classmethod
     def from_endpoint(cls, name: str, sagemaker: Any) -> ConvAutoencoderDetector:
         """A detector scoring with an existing TF Serving endpoint (never deleted by anomark)."""
-        from anomark.sagemaker.conv_autoencoder import SageMakerConvAEEngine, detector_from_engine
+        from anomark.detectors.conv_autoencoder.sagemaker import (
+            SageMakerConvAEEngine,
+            detector_from_engine,
+        )
 
         engine = SageMakerConvAEEngine.from_endpoint(name, sagemaker)
         return detector_from_engine(engine, sagemaker)
@@ -601,7 +608,7 @@ class ConvAutoencoderDetector(Detector):
     def _set_state(
         self, state: dict[str, Any], arrays: dict[str, np.ndarray], folder: Path
     ) -> None:
-        from anomark.keras_models import require_keras
+        from anomark._optional import require_keras
 
         keras = require_keras()
         offset = np.asarray(arrays["scale_offset"], dtype=np.float64)
@@ -626,7 +633,7 @@ class ConvAutoencoderDetector(Detector):
                 raise PersistenceError(
                     f"{folder}: the detector was fitted on SageMaker but has no sagemaker config"
                 )
-            from anomark.sagemaker.conv_autoencoder import SageMakerConvAEEngine
+            from anomark.detectors.conv_autoencoder.sagemaker import SageMakerConvAEEngine
 
             try:
                 engine = SageMakerConvAEEngine.from_state(self.sagemaker, state["sagemaker_engine"])

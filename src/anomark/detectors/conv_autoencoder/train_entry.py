@@ -149,7 +149,7 @@ def _str_list(text: str) -> list[str]:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (hyperparameters, plus channel and model folders)."""
     parser = argparse.ArgumentParser(
-        prog="train_conv_autoencoder.py",
+        prog="train_entry.py",
         description="Train anomark's ConvAutoencoderDetector on a folder of CSV files.",
         allow_abbrev=False,
     )
