@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 import anomark.cli as cli
-from anomark.cli import main, parse_threshold
+from anomark.cli import main
 from anomark.datasets.synthetic import multisensor, periodic_series, write_daily_csvs
 from anomark.errors import ConfigurationError, DataError
 from anomark.threshold import Threshold
@@ -339,7 +339,7 @@ def test_sagemaker_cleanup_against_moto(aws_env: str, capsys: pytest.CaptureFixt
     ],
 )
 def test_parse_threshold(spec: str, expected: Threshold) -> None:
-    assert parse_threshold(spec) == expected
+    assert Threshold.parse(spec) == expected
 
 
 def test_parse_param_reads_json_literals() -> None:

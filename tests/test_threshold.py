@@ -168,3 +168,45 @@ def test_complex_scores_are_refused():
 def test_non_string_method_is_a_configuration_error(method):
     with pytest.raises(ConfigurationError, match=r"unknown threshold method"):
         Threshold.from_dict({"method": method, "param": 1.0})
+
+
+# ---------------------------------------------------------------------- text form
+@pytest.mark.parametrize(
+    "rule",
+    [
+        Threshold.mean_std(3),
+        Threshold.mean_std(0.1 + 0.2),
+        Threshold.quantile(0.999),
+        Threshold.contamination(0.01),
+        Threshold.mad(),
+        Threshold.fixed(-1.5),
+    ],
+)
+def test_str_parse_round_trip_is_exact(rule: Threshold) -> None:
+    assert Threshold.parse(str(rule)) == rule
+    assert Threshold.parse(str(rule)).param == rule.param
+
+
+def test_parse_spellings() -> None:
+    assert Threshold.parse(" Mean-Std = 2.5 ") == Threshold.mean_std(2.5)
+    assert Threshold.parse("quantile:") == Threshold.quantile()
+    assert not Threshold.parse("fixed:2").is_fitted
+
+
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        ("median:3", "unknown threshold 'median:3'"),
+        ("mean_std:three", "k in 'mean_std:three' must be a number, got 'three'"),
+        ("quantile:1.5", r"q must be in \(0, 1\)"),
+        ("", "unknown threshold ''"),
+    ],
+)
+def test_parse_rejects_bad_text(text: str, match: str) -> None:
+    with pytest.raises(ConfigurationError, match=match):
+        Threshold.parse(text)
+
+
+def test_parse_rejects_non_text() -> None:
+    with pytest.raises(ConfigurationError, match=r"got float 3\.0"):
+        Threshold.parse(3.0)  # type: ignore[arg-type]

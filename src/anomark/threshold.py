@@ -202,6 +202,70 @@ class Threshold:
         """``fit(scores).apply(scores)``."""
         return self.fit(scores).apply(scores)
 
+    # ------------------------------------------------------------------ text form
+    @classmethod
+    def parse(cls, text: str) -> Threshold:
+        """An unfitted rule from its text form ``METHOD[:PARAM]``, the inverse of ``str()``.
+
+        ``"mean_std:3"``, ``"quantile:0.999"``, ``"mad"`` (the method's default parameter).
+        ``=`` also separates method and parameter, ``-`` in the method name reads as ``_``, and
+        case is ignored. This one parser serves the CLI (``--threshold``), the SageMaker
+        hyperparameters and the training entry script.
+
+        Parameters
+        ----------
+        text : str
+            The rule, e.g. ``str(Threshold.mean_std(3))`` = ``"mean_std:3.0"``.
+
+        Returns
+        -------
+        Threshold
+            Unfitted.
+
+        Raises
+        ------
+        ConfigurationError
+            Not a string, an unknown method, a parameter that is not a number, or out of range.
+
+        Examples
+        --------
+        >>> Threshold.parse("quantile:0.99")
+        Threshold.quantile(q=0.99)
+        >>> str(Threshold.mean_std(3))
+        'mean_std:3.0'
+        >>> Threshold.parse(str(Threshold.mad(4.5))) == Threshold.mad(4.5)
+        True
+        """
+        if not isinstance(text, str):
+            raise ConfigurationError(
+                f"a threshold rule is text such as 'mean_std:3', got {type(text).__name__} "
+                f"{text!r}"
+            )
+        stripped = text.strip()
+        sep = ":" if ":" in stripped else "=" if "=" in stripped else None
+        method, raw = stripped.split(sep, 1) if sep else (stripped, None)
+        method = method.strip().lower().replace("-", "_")
+        if method not in _PARAM_NAMES:
+            raise ConfigurationError(
+                f"unknown threshold {text!r}; write METHOD[:PARAM] with METHOD one of "
+                f"{', '.join(_PARAM_NAMES)} (e.g. mean_std:3, quantile:0.999)"
+            )
+        factory = getattr(cls, method)
+        if raw is None or not raw.strip():
+            return factory()  # type: ignore[no-any-return]
+        try:
+            param = float(raw)
+        except ValueError:
+            raise ConfigurationError(
+                f"threshold parameter {_PARAM_NAMES[method]} in {text!r} must be a number, got "
+                f"{raw.strip()!r}"
+            ) from None
+        return factory(param)  # type: ignore[no-any-return]
+
+    def __str__(self) -> str:
+        """The rule's text form ``"method:param"`` (exact: :meth:`parse` reads it back)."""
+        return f"{self.method}:{self.param!r}"
+
     # ------------------------------------------------------------------ misc
     def unfitted(self) -> Threshold:
         """A fresh, unfitted copy with the same rule."""

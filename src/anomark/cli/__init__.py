@@ -45,7 +45,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from anomark.detectors.base import Detector
     from anomark.threshold import Threshold
 
-__all__ = ["build_parser", "main", "parse_threshold"]
+__all__ = ["build_parser", "main"]
 
 EXIT_OK = 0
 EXIT_ERROR = 2
@@ -55,7 +55,6 @@ _NAB_PREFIX = "nab:"
 _GLOB_CHARS = set("*?[")
 _FILL_CHOICES = ("none", "interpolate", "ffill", "zero", "drop")
 _PLOT_FORMATS = (".png", ".svg", ".pdf", ".jpg", ".jpeg")
-_THRESHOLD_METHODS = ("mean_std", "quantile", "contamination", "mad", "fixed")
 
 _MAIN_EPILOG = """\
 examples:
@@ -170,38 +169,10 @@ def _error_message(exc: BaseException) -> str:
     return " ".join(text.split()) if "\n" not in text.strip() else text.strip()
 
 
-def parse_threshold(spec: str) -> Threshold:
-    """Parse ``METHOD[:PARAM]`` (``"mean_std:3"``, ``"quantile:0.999"``, ``"mad"``) to a Threshold.
-
-    ``=`` also separates method and parameter; ``-`` in the method name is read as ``_``.
-    Without a parameter the method's default is used.
-
-    Raises
-    ------
-    ConfigurationError
-        Unknown method, a parameter that is not a number, or out of range.
-    """
+def _threshold_rule(text: str) -> Threshold:
     from anomark.threshold import Threshold
 
-    text = spec.strip()
-    sep = ":" if ":" in text else "=" if "=" in text else None
-    method, raw = (text.split(sep, 1) if sep else (text, None))
-    method = method.strip().lower().replace("-", "_")
-    if method not in _THRESHOLD_METHODS:
-        raise ConfigurationError(
-            f"unknown threshold {spec!r}; use METHOD[:PARAM] with METHOD one of "
-            f"{', '.join(_THRESHOLD_METHODS)} (e.g. mean_std:3, quantile:0.999)"
-        )
-    factory: Callable[..., Threshold] = getattr(Threshold, method)
-    if raw is None or not raw.strip():
-        return factory()
-    try:
-        param = float(raw)
-    except ValueError:
-        raise ConfigurationError(
-            f"threshold parameter in {spec!r} must be a number, got {raw!r}"
-        ) from None
-    return factory(param)
+    return Threshold.parse(text)
 
 
 def _parse_param(text: str) -> tuple[str, Any]:
@@ -459,7 +430,7 @@ def _build_detector(args: argparse.Namespace, data: Dataset, quiet: bool) -> Det
         _warn(f"detector {cls.name!r} has no random_state; --seed is ignored", quiet)
 
     if args.threshold and "threshold" in valid:
-        params["threshold"] = parse_threshold(args.threshold)
+        params["threshold"] = _threshold_rule(args.threshold)
     try:
         return cls(**params)
     except TypeError as exc:  # a constructor that rejects a keyword
@@ -586,7 +557,7 @@ def _cmd_detect(args: argparse.Namespace) -> int:
         raise ConfigurationError(f"--max-events must be >= 0, got {args.max_events}")
 
     # validate what can be validated before any (slow) work
-    rule = parse_threshold(args.threshold) if args.threshold else None
+    rule = _threshold_rule(args.threshold) if args.threshold else None
     output: Path | None = None
     if not args.no_output:
         output = Path(args.output) if args.output else Path(f"{_source_stem(args)}_anomalies.csv")

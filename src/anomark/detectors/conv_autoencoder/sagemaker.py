@@ -69,6 +69,7 @@ from anomark.sagemaker.jobs import (
     wait_for_status,
 )
 from anomark.sagemaker.staging import stage_blobs
+from anomark.threshold import Threshold
 
 if TYPE_CHECKING:  # pragma: no cover
     from anomark.dataset import DataLike
@@ -83,7 +84,6 @@ __all__ = [
     "fit_on_sagemaker",
     "hyperparameters_for",
     "params_from_hyperparameters",
-    "parse_threshold",
     "runtime_requirements",
     "score_on_sagemaker",
     "threshold_text",
@@ -254,7 +254,7 @@ def params_from_hyperparameters(hyperparameters: Mapping[str, str]) -> dict[str,
         if param == "filters" and isinstance(value, str):
             value = tuple(int(f) for f in value.split(",") if f.strip())
         elif param == "threshold" and isinstance(value, str):
-            value = parse_threshold(value)
+            value = Threshold.parse(value)
         elif isinstance(value, str) and value in ("true", "false"):
             value = value == "true"
         out[param] = value
@@ -262,42 +262,18 @@ def params_from_hyperparameters(hyperparameters: Mapping[str, str]) -> dict[str,
 
 
 def threshold_text(threshold: Any) -> str:
-    """A threshold rule as ``"method:param"`` (e.g. ``"quantile:0.99"``), for hyperparameters.
+    """A threshold rule as hyperparameter text (``str(threshold)``, e.g. ``"quantile:0.99"``).
 
     Raises
     ------
     ConfigurationError
         When ``threshold`` is not a :class:`~anomark.threshold.Threshold`.
     """
-    from anomark.threshold import Threshold
-
     if not isinstance(threshold, Threshold):
         raise ConfigurationError(
             f"threshold must be a Threshold (e.g. Threshold.quantile(0.99)), got {threshold!r}"
         )
-    return f"{threshold.method}:{float(threshold.param)!r}"
-
-
-def parse_threshold(text: str) -> Any:
-    """Inverse of :func:`threshold_text`: an unfitted :class:`~anomark.threshold.Threshold`.
-
-    Raises
-    ------
-    ConfigurationError
-        For text not of the form ``"method:number"`` or an invalid rule.
-    """
-    from anomark.threshold import Threshold
-
-    method, sep, param = str(text).partition(":")
-    try:
-        value = float(param)
-    except ValueError:
-        value = float("nan")
-    if not sep or value != value:
-        raise ConfigurationError(
-            f"a threshold is written 'method:number' such as 'mean_std:2.0', got {text!r}"
-        )
-    return Threshold.from_dict({"method": method.strip(), "param": value})
+    return str(threshold)
 
 
 def _json_hp(value: str | None) -> Any:
@@ -878,7 +854,7 @@ class SageMakerConvAEEngine(EndpointEngine):
         model_data = state.get("model_data")
         params = dict(state.get("params") or {})
         if isinstance(params.get("threshold"), str):
-            params["threshold"] = parse_threshold(params["threshold"])
+            params["threshold"] = Threshold.parse(params["threshold"])
         engine = cls(
             config,
             params,

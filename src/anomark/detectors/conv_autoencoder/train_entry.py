@@ -124,20 +124,11 @@ def _int_list(text: str) -> list[int]:
 def _threshold(text: str) -> Any:
     if text.strip().lower() in _NONE:
         return None
-    method, sep, param = text.partition(":")
-    try:
-        value = float(param)
-    except ValueError:
-        value = float("nan")
-    if not sep or value != value:
-        raise argparse.ArgumentTypeError(
-            f"expected a threshold rule 'method:number' such as mean_std:2.0, got {text!r}"
-        )
     from anomark.errors import ConfigurationError
     from anomark.threshold import Threshold
 
     try:
-        return Threshold.from_dict({"method": method.strip(), "param": value})
+        return Threshold.parse(text)
     except ConfigurationError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
