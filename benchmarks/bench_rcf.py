@@ -12,7 +12,7 @@ Sections
    then every shingle scored), median of 3; numba vs numpy scoring; rrcf on a subset; Spearman
    rank agreement of the scores with krcf's.
 3. All NAB series: total time and mean best event F1 (best over all thresholds) of anomark RCF,
-   krcf and IsolationForest, each on the same shingles (``default_shingle_size`` per series).
+   krcf and IsolationForest, each on the same shingles (``RCFDetector.default_window`` per series).
 4. Scaling: fit+score time, points/second and peak traced memory for 10k, 100k, 1M points
    (1-D, shingle 8).
 """
@@ -36,7 +36,6 @@ import numpy as np
 import pandas as pd
 
 from anomark import Dataset, RCFDetector
-from anomark.detectors.rcf import default_shingle_size
 from anomark.detectors.rcf.forest import RandomCutForest
 from anomark.windowing import Windowing
 
@@ -282,7 +281,7 @@ def bench_nab(root: Path, quick: bool, n_seeds: int = 3) -> None:
     n_points = 0
     for name in names:
         ds = load_series(root, name)
-        size = default_shingle_size(ds)
+        size = RCFDetector.default_window(ds)
         values = ds.values
         n_points += len(ds)
         w = Windowing(size)
@@ -378,15 +377,15 @@ def bench_scaling(quick: bool) -> None:
 
 # ---------------------------------------------------------------------- 5. shingle cap
 def bench_caps(root: Path, caps: list[int]) -> None:
-    """How default_shingle_size's cap was chosen: mean best event F1 and time per cap on NAB."""
+    """How the default window's cap was chosen: mean best event F1 and time per cap on NAB."""
     windows = load_windows(root)
     names = sorted(windows)
-    print(f"\n== 5. Shingle-size cap of default_shingle_size ({len(names)} NAB series) ==")
+    print(f"\n== 5. Shingle-size cap of RCFDetector.default_window ({len(names)} NAB series) ==")
     series = [(name, load_series(root, name)) for name in names]
     for cap in caps:
         f1s, total, sizes = [], 0.0, set()
         for name, ds in series:
-            size = default_shingle_size(ds, cap=cap)
+            size = RCFDetector.default_window(ds, cap=cap)
             sizes.add(size)
             det = RCFDetector(shingle_size=size, random_state=0, n_jobs=-1)
             t, result = timed(det.fit_detect, ds)

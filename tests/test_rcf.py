@@ -1,4 +1,4 @@
-"""Tests of RCFDetector (local engine) and default_shingle_size."""
+"""Tests of RCFDetector (local engine) and RCFDetector.default_window."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from sklearn.base import clone
 
 from anomark import Dataset, RCFDetector, Threshold
 from anomark.detectors.base import Detector, get_detector_class
-from anomark.detectors.rcf import default_shingle_size
 from anomark.errors import ConfigurationError, DataError, NotFittedError, PersistenceError
 
 
@@ -241,15 +240,28 @@ def _dataset(freq: str, n: int = 5000, n_cols: int = 1) -> Dataset:
     ("freq", "expected"),
     [("30min", 48), ("h", 24), ("5min", 48), ("10min", 48), ("4h", 6), ("D", 1), ("7D", 1)],
 )
-def test_default_shingle_size(freq: str, expected: int) -> None:
-    assert default_shingle_size(_dataset(freq)) == expected
+def test_default_window(freq: str, expected: int) -> None:
+    assert RCFDetector.default_window(_dataset(freq)) == expected
 
 
-def test_default_shingle_size_limits() -> None:
-    assert default_shingle_size(_dataset("30min", n=200)) == 20  # at least 10 shingles
-    assert default_shingle_size(_dataset("30min"), cap=12) == 12
-    assert default_shingle_size(_dataset("min", n_cols=500), cap=10_000) == 20  # 10,000 values
-    assert default_shingle_size(Dataset.from_array(np.zeros(100))) == 1  # no time index
+def test_default_window_limits() -> None:
+    assert RCFDetector.default_window(_dataset("30min", n=200)) == 20  # at least 10 shingles
+    assert RCFDetector.default_window(_dataset("30min"), cap=12) == 12
+    # a shingle holds at most 10,000 values (SageMaker's feature_dim)
+    assert RCFDetector.default_window(_dataset("min", n_cols=500), cap=10_000) == 20
+    assert RCFDetector.default_window(Dataset.from_array(np.zeros(100))) == 1  # no time index
+
+
+def test_each_detector_declares_its_default_window() -> None:
+    ds = _dataset("30min")
+    assert get_detector_class("iforest").default_window(ds) == 48
+    assert get_detector_class("conv-ae").default_window(ds) == 48
+    # the autoencoder's windows hold at least 2 rows, RCF's may be point-wise
+    daily = _dataset("D")
+    assert get_detector_class("conv-ae").default_window(daily) == 2
+    assert RCFDetector.default_window(daily) == 1
+    with pytest.raises(ConfigurationError, match="cap must be an integer >= 1"):
+        RCFDetector.default_window(ds, cap=0)
 
 
 # ---------------------------------------------------------------------- NAB: NYC taxi
@@ -277,7 +289,7 @@ def test_nyc_taxi_default_configuration(nab_dir: Path) -> None:
     assert len(windows) == 5
     for day in _EVENTS.values():  # the labelled windows are the five known events
         assert any(a <= pd.Timestamp(day) <= b for a, b in windows)
-    size = default_shingle_size(ds)
+    size = RCFDetector.default_window(ds)
     assert size == 48
     result = RCFDetector(shingle_size=size, random_state=0).fit_detect(ds)
     events = result.events

@@ -37,6 +37,7 @@ from anomark.dataset import Dataset
 from anomark.detectors.base import Detector, get_detector_class
 from anomark.errors import ConfigurationError, DataError
 from anomark.persistence import atomic_write_bytes
+from anomark.windowing import DEFAULT_WINDOW_CAP
 
 __all__ = [
     "PROFILES",
@@ -59,6 +60,7 @@ def probation_rows(n_rows: int) -> int:
 
 
 def _rows_per_day(ds: Dataset) -> int:
+    """Rows in one day (the refractory period of alarm onsets); 1 without a time index."""
     step = ds.infer_freq()
     if step is None or step <= pd.Timedelta(0):
         return 1
@@ -68,25 +70,16 @@ def _rows_per_day(ds: Dataset) -> int:
 def make_nab_detector(name: str, ds: Dataset, n_train: int, seed: int = 0) -> Detector:
     """The configuration used for detector ``name`` on one NAB series.
 
-    Window lengths follow each detector's default rule for the series' sampling interval,
-    capped so that the probationary period still holds at least 8 windows.
+    The window follows the detector's own default rule (:meth:`Detector.default_window`: one
+    day of samples, at most 48), capped so that the probationary period still holds at least 8
+    windows; the detector's :attr:`~Detector.benchmark_params` are added.
     """
     cls = get_detector_class(name)
-    cap = max(1, n_train // 8)
-    if cls.name == "rcf":
-        from anomark.detectors.rcf import default_shingle_size
-
-        shingle = max(1, min(default_shingle_size(ds), cap))
-        return cls(shingle_size=shingle, random_state=seed)  # type: ignore[call-arg]
-    if cls.name == "iforest":
-        window = max(1, min(_rows_per_day(ds), cap, 48))
-        return cls(window_size=window, random_state=seed)  # type: ignore[call-arg]
-    if cls.name == "conv-ae":
-        window = max(2, min(_rows_per_day(ds), cap, 48))
-        return cls(  # type: ignore[call-arg]
-            window_size=window, epochs=20, batch_size=32, random_state=seed
-        )
-    raise ConfigurationError(f"no NAB configuration for detector {name!r}")
+    params: dict[str, Any] = {"random_state": seed, **cls.benchmark_params}
+    if cls.window_param is not None:
+        cap = max(1, min(DEFAULT_WINDOW_CAP, n_train // 8))
+        params[cls.window_param] = cls.default_window(ds, cap=cap)
+    return cls(**params)
 
 
 def refit_points(n_rows: int, refits: int) -> list[int]:

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Iterator
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from anomark.errors import ConfigurationError, DataError
 
-__all__ = ["Windowing"]
+if TYPE_CHECKING:  # pragma: no cover
+    from anomark.dataset import Dataset
+
+__all__ = ["DEFAULT_WINDOW_CAP", "Windowing", "default_window_size"]
+
+#: Largest window :func:`default_window_size` picks (one day at a 30-minute interval).
+DEFAULT_WINDOW_CAP = 48
 
 Align = Literal["end", "start", "center"]
 
@@ -192,3 +198,69 @@ class Windowing:
         owner = np.searchsorted(anchors, np.arange(n_points), side="right") - 1
         owner = np.clip(owner, 0, n_win - 1)
         return scores[owner]
+
+
+def default_window_size(
+    ds: Dataset,
+    *,
+    cap: int = DEFAULT_WINDOW_CAP,
+    min_size: int = 1,
+    max_values: int | None = None,
+) -> int:
+    """The default window of a series: one day of samples, at most ``cap``.
+
+    Rule: ``n = floor(1 day / sampling interval)`` with the interval from
+    :meth:`Dataset.infer_freq` (median spacing); the result is ``min(n, cap)``, further limited
+    so that the series holds at least 10 windows and a window holds at most ``max_values``
+    values counting every column (SageMaker RCF's ``feature_dim`` limit for RCF), and at least
+    ``min_size``. Without a time index, or with an interval of a day or more, one day does not
+    fit a window and the result is ``min_size`` (point-wise scoring for RCF).
+
+    With the default cap: 30-minute data (NYC taxi) -> 48 (one day), hourly data -> 24 (one
+    day), 5- and 10-minute data -> 48 (4 and 8 hours: a full day, 288 or 144 values, makes
+    RCF about 3x slower and finds fewer NAB events, see ``docs/detectors/rcf.md``).
+
+    Every detector declares how it uses this rule (:meth:`Detector.default_window`), so the
+    CLI and the benchmark never switch on detector names.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The series to be scored.
+    cap : int, default 48
+        Largest window returned.
+    min_size : int, default 1
+        Smallest window returned.
+    max_values : int, optional
+        Largest ``window * n_columns``.
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from anomark import Dataset
+    >>> idx = pd.date_range("2014-07-01", periods=1000, freq="30min")
+    >>> default_window_size(Dataset.from_frame(pd.DataFrame({"v": np.ones(1000)}, index=idx)))
+    48
+    >>> idx = pd.date_range("2014-07-01", periods=1000, freq="h")
+    >>> default_window_size(Dataset.from_frame(pd.DataFrame({"v": np.ones(1000)}, index=idx)))
+    24
+    """
+    import pandas as pd
+
+    for label, value in (("cap", cap), ("min_size", min_size)):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+            raise ConfigurationError(f"{label} must be an integer >= 1, got {value!r}")
+    freq = ds.infer_freq()
+    if freq is None or freq <= pd.Timedelta(0):
+        return int(min_size)
+    per_day = int(pd.Timedelta(days=1) // freq)
+    if per_day < 2:
+        return int(min_size)
+    size = min(per_day, int(cap), max(1, len(ds) // 10))
+    if max_values is not None:
+        size = min(size, max_values // max(ds.n_features, 1))
+    return max(int(min_size), size)

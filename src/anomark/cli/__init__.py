@@ -380,14 +380,6 @@ def _default_detector(registry: dict[str, Any]) -> str:
     return next(iter(registry))
 
 
-def _window_param(cls: type[Detector]) -> str | None:
-    names = cls._get_param_names()
-    for candidate in ("shingle_size", "window_size"):
-        if candidate in names:
-            return candidate
-    return None
-
-
 def _build_detector(args: argparse.Namespace, data: Dataset, quiet: bool) -> Detector:
     from anomark.detectors import available_detectors, get_detector_class
 
@@ -409,7 +401,7 @@ def _build_detector(args: argparse.Namespace, data: Dataset, quiet: bool) -> Det
             raise ConfigurationError(f"--param {key} given twice")
         params[key] = value
 
-    window_key = _window_param(cls)
+    window_key = cls.window_param
     if args.window_size is not None:
         if window_key is None:
             raise ConfigurationError(f"detector {cls.name!r} has no window/shingle parameter")
@@ -418,9 +410,9 @@ def _build_detector(args: argparse.Namespace, data: Dataset, quiet: bool) -> Det
                                      f"{window_key}=..., not both")
         params[window_key] = args.window_size
     elif window_key is not None and window_key not in params:
-        # one day of samples (capped at 48), the rule of anomark.detectors.rcf, for every
-        # windowed detector: a point-wise window misses the daily pattern of most series
-        params[window_key] = _default_shingle_size(data)
+        # one day of samples (at most 48), each detector's own rule: a point-wise window
+        # misses the daily pattern of most series
+        params[window_key] = cls.default_window(data)
 
     if "random_state" in valid and args.seed is not None:
         if "random_state" in params:
@@ -435,17 +427,6 @@ def _build_detector(args: argparse.Namespace, data: Dataset, quiet: bool) -> Det
         return cls(**params)
     except TypeError as exc:  # a constructor that rejects a keyword
         raise ConfigurationError(f"cannot build detector {cls.name!r}: {exc}") from None
-
-
-def _default_shingle_size(data: Dataset) -> int:
-    try:
-        from anomark.detectors import rcf
-    except ImportError:  # pragma: no cover - rcf is registered, so it imports
-        return 1
-    helper = getattr(rcf, "default_shingle_size", None)
-    if not callable(helper):
-        return 1
-    return int(helper(data))
 
 
 def _describe_detector(det: Detector) -> str:
@@ -711,7 +692,7 @@ def _cmd_detectors(args: argparse.Namespace) -> int:
     for name, cls in registry.items():
         doc = inspect.getdoc(cls) or ""
         first = doc.strip().splitlines()[0] if doc.strip() else ""
-        window = _window_param(cls) or "-"
+        window = cls.window_param or "-"
         marker = "*" if name == default else " "
         rows.append((f"{marker}{name}", cls.__name__, window, first))
     widths = [max(len(r[j]) for r in rows) for j in range(3)]

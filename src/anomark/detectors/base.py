@@ -20,7 +20,9 @@ import inspect
 import os
 import warnings
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 import numpy as np
@@ -32,6 +34,7 @@ from anomark.detection import Detection
 from anomark.errors import ConfigurationError, DataError, NotFittedError, PersistenceError
 from anomark.persistence import read_saved, register_param_type, write_saved
 from anomark.threshold import Threshold
+from anomark.windowing import DEFAULT_WINDOW_CAP, default_window_size
 
 __all__ = ["Detector", "available_detectors", "get_detector_class"]
 
@@ -133,11 +136,43 @@ class Detector(BaseEstimator, ABC):  # type: ignore[misc]
     name: ClassVar[str] = ""
     #: Threshold used when ``threshold=None``.
     default_threshold: ClassVar[tuple[str, float]] = ("mean_std", 3.0)
+    #: Constructor parameter holding the window length (``"shingle_size"``,
+    #: ``"window_size"``), or ``None`` for a point-wise detector.
+    window_param: ClassVar[str | None] = None
+    #: Smallest window the detector accepts, and the most values (window x columns) one
+    #: window may hold (``None``: no limit); both bound :meth:`default_window`.
+    min_window: ClassVar[int] = 1
+    max_window_values: ClassVar[int | None] = None
+    #: Parameters the NAB benchmark sets on top of the window and seed (e.g. fewer epochs).
+    benchmark_params: ClassVar[Mapping[str, Any]] = MappingProxyType({})
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if cls.name and not inspect.isabstract(cls):
             _REGISTRY[cls.name] = cls
+
+    @classmethod
+    def default_window(cls, data: DataLike, *, cap: int = DEFAULT_WINDOW_CAP) -> int | None:
+        """This detector's default window for ``data``: one day of samples, at most ``cap``.
+
+        The rule is :func:`anomark.windowing.default_window_size`, bounded by the class's
+        :attr:`min_window` and :attr:`max_window_values`. ``None`` for a detector without a
+        window parameter (:attr:`window_param`). The CLI and the NAB benchmark use it.
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd
+        >>> from anomark import RCFDetector
+        >>> idx = pd.date_range("2014-07-01", periods=1000, freq="30min")
+        >>> RCFDetector.default_window(pd.DataFrame({"v": np.ones(1000)}, index=idx))
+        48
+        """
+        if cls.window_param is None:
+            return None
+        return default_window_size(
+            Dataset.from_any(data), cap=cap, min_size=cls.min_window,
+            max_values=cls.max_window_values,
+        )
 
     # ------------------------------------------------------------------ hooks
     def _validate_params(self) -> None:

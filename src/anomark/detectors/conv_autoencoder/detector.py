@@ -10,6 +10,7 @@ import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
@@ -132,6 +133,11 @@ class ConvAutoencoderDetector(Detector):
 
     name: ClassVar[str] = "conv-ae"
     default_threshold: ClassVar[tuple[str, float]] = ("mean_std", 2.0)
+    window_param: ClassVar[str | None] = "window_size"
+    min_window: ClassVar[int] = 2
+    benchmark_params: ClassVar[Mapping[str, Any]] = MappingProxyType(
+        {"epochs": 20, "batch_size": 32}
+    )
     #: The SageMaker engine after a fit with ``sagemaker=`` (None after a local fit).
     engine_: Any
 

@@ -316,6 +316,7 @@ class IsolationForestDetector(Detector):
 
     name: ClassVar[str] = "iforest"
     default_threshold: ClassVar[tuple[str, float]] = ("mean_std", 3.0)
+    window_param: ClassVar[str | None] = "window_size"
 
     def __init__(
         self,

@@ -5,6 +5,6 @@
 * :mod:`~anomark.detectors.rcf.sagemaker` — SageMaker's built-in RCF algorithm (imported lazily).
 """
 
-from anomark.detectors.rcf.detector import RCFDetector, default_shingle_size
+from anomark.detectors.rcf.detector import RCFDetector
 
-__all__ = ["RCFDetector", "default_shingle_size"]
+__all__ = ["RCFDetector"]

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-import pandas as pd
 
 from anomark.dataset import Dataset
 from anomark.detectors.base import Detector, check_choice, check_int
@@ -21,62 +20,13 @@ from anomark.errors import ConfigurationError, DataError, PersistenceError
 from anomark.threshold import Threshold
 from anomark.windowing import Windowing
 
-__all__ = ["RCFDetector", "default_shingle_size"]
+__all__ = ["RCFDetector"]
 
 #: SageMaker RCF's hyperparameter ranges (built-in algorithm documentation).
 NUM_TREES_RANGE = (50, 1000)
 NUM_SAMPLES_RANGE = (1, 2048)
 FEATURE_DIM_RANGE = (1, 10_000)
-#: Largest shingle :func:`default_shingle_size` picks (one day at a 30-minute interval).
-MAX_DEFAULT_SHINGLE = 48
 _ARRAY_PREFIX = "forest_"
-
-
-def default_shingle_size(ds: Dataset, cap: int = MAX_DEFAULT_SHINGLE) -> int:
-    """Shingle size the CLI uses for a series: one day of samples, capped at ``cap``.
-
-    Rule: ``n = floor(1 day / sampling interval)`` with the interval from
-    :meth:`Dataset.infer_freq` (median spacing); the result is ``min(n, cap)``, further limited
-    so that the series holds at least 10 shingles and a shingle has at most 10,000 values
-    (SageMaker's ``feature_dim`` limit, counting every column). Without a time index, or with an
-    interval of a day or more, one day does not fit a shingle and the result is 1
-    (point-wise scoring, SageMaker's default).
-
-    With the default cap: 30-minute data (NYC taxi) -> 48 (one day), hourly data -> 24 (one
-    day), 5- and 10-minute data -> 48 (4 and 8 hours: a full day, 288 or 144 values, makes
-    scoring about 3x slower and finds fewer NAB events, see ``docs/detectors/rcf.md``).
-
-    Parameters
-    ----------
-    ds : Dataset
-        The series to be scored.
-    cap : int, default 48
-        Largest shingle size returned.
-
-    Returns
-    -------
-    int
-
-    Examples
-    --------
-    >>> import numpy as np, pandas as pd
-    >>> from anomark import Dataset
-    >>> idx = pd.date_range("2014-07-01", periods=1000, freq="30min")
-    >>> default_shingle_size(Dataset.from_frame(pd.DataFrame({"v": np.ones(1000)}, index=idx)))
-    48
-    >>> idx = pd.date_range("2014-07-01", periods=1000, freq="h")
-    >>> default_shingle_size(Dataset.from_frame(pd.DataFrame({"v": np.ones(1000)}, index=idx)))
-    24
-    """
-    cap = check_int(cap, "cap", 1)
-    freq = ds.infer_freq()
-    if freq is None or freq <= pd.Timedelta(0):
-        return 1
-    per_day = int(pd.Timedelta(days=1) // freq)
-    if per_day < 2:
-        return 1
-    size = min(per_day, cap, max(1, len(ds) // 10), FEATURE_DIM_RANGE[1] // max(ds.n_features, 1))
-    return max(1, size)
 
 
 class RCFDetector(Detector):
@@ -102,7 +52,7 @@ class RCFDetector(Detector):
         Shingles sampled per tree; SageMaker's range 1-2048 (capped at the number of shingles).
     shingle_size : int, default 1
         Rows per shingle. ``shingle_size * n_columns`` is SageMaker's ``feature_dim`` and must be
-        at most 10,000. The CLI picks one day of samples, see :func:`default_shingle_size`.
+        at most 10,000. The CLI picks one day of samples, see :meth:`default_window`.
     threshold : Threshold, optional
         Rule turning scores into flags; ``None`` means ``Threshold.mean_std(3)`` (mean + 3 std of
         the training scores, as in AWS's RCF example notebook).
@@ -152,6 +102,8 @@ class RCFDetector(Detector):
 
     name: ClassVar[str] = "rcf"
     default_threshold: ClassVar[tuple[str, float]] = ("mean_std", 3.0)
+    window_param: ClassVar[str | None] = "shingle_size"
+    max_window_values: ClassVar[int | None] = FEATURE_DIM_RANGE[1]
 
     def __init__(
         self,
