@@ -306,19 +306,6 @@ def test_sagemaker_cleanup_arguments_and_confirmation(
     assert code == 2 and "--s3-prefix" in err
 
 
-def test_sagemaker_cleanup_missing_module_is_a_clean_error(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    import anomark.sagemaker
-
-    monkeypatch.delattr(anomark.sagemaker, "cleanup")
-    monkeypatch.setitem(sys.modules, "anomark.sagemaker.cleanup", None)  # import fails
-    code, _, err = _run(capsys, "sagemaker", "cleanup", "--prefix", "p", "--yes")
-    assert code == 2
-    assert err == "error: anomark.sagemaker.cleanup is not available in this installation " \
-                  "of anomark\n"
-
-
 def test_sagemaker_cleanup_against_moto(aws_env: str, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = _run(capsys, "sagemaker", "cleanup", "--prefix", "anomark-none",
                           "--region", "us-east-1", "--yes")

@@ -1,4 +1,11 @@
-"""Lazy import of Keras 3 with the TensorFlow backend."""
+"""One import helper for anomark's optional dependencies, with one install hint per extra.
+
+The extras and the modules they provide are declared once, in :data:`EXTRAS`;
+:func:`import_optional` imports a module of an extra and, when it is missing, raises
+:class:`~anomark.errors.DependencyError` saying what needed it and how to install it
+(``pip install 'anomark[EXTRA]'``). TensorFlow, Keras, the SageMaker SDK's core package and
+matplotlib are only ever imported through here, inside the functions that need them.
+"""
 
 from __future__ import annotations
 
@@ -8,19 +15,57 @@ from types import ModuleType
 
 from anomark.errors import DependencyError
 
-__all__ = ["require_keras", "require_tensorflow"]
+__all__ = ["EXTRAS", "import_optional", "install_hint", "require_keras", "require_tensorflow"]
 
-_HINT = "install it with: pip install 'anomark[tensorflow]'"
+#: Top-level module -> the extra of ``anomark`` that installs it.
+EXTRAS: dict[str, str] = {
+    "tensorflow": "tensorflow",
+    "keras": "tensorflow",
+    "sagemaker": "sagemaker",
+    "matplotlib": "plot",
+}
+
+
+def install_hint(extra: str) -> str:
+    """The one install hint of an extra: ``install it with: pip install 'anomark[EXTRA]'``."""
+    return f"install it with: pip install 'anomark[{extra}]'"
+
+
+def import_optional(module: str, purpose: str) -> ModuleType:
+    """Import ``module`` (e.g. ``"sagemaker.core.image_uris"``) of an optional extra.
+
+    Parameters
+    ----------
+    module : str
+        Dotted module name; its top-level package must be one of :data:`EXTRAS`.
+    purpose : str
+        What needs it, for the message (``"plotting"``, ``"the convolutional autoencoder"``).
+
+    Returns
+    -------
+    module
+
+    Raises
+    ------
+    DependencyError
+        The module cannot be imported; the message names ``purpose``, the import error and
+        the install hint of the extra.
+    """
+    top = module.split(".", 1)[0]
+    extra = EXTRAS.get(top)
+    if extra is None:  # pragma: no cover - a programming error
+        raise ValueError(f"{top!r} is not an optional dependency of anomark: {sorted(EXTRAS)}")
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise DependencyError(
+            f"{purpose} needs {top} ({exc}); {install_hint(extra)}"
+        ) from exc
 
 
 def require_tensorflow() -> ModuleType:
     """Import and return ``tensorflow``; raise :class:`DependencyError` when it is missing."""
-    try:
-        return importlib.import_module("tensorflow")
-    except ImportError as exc:
-        raise DependencyError(
-            f"the convolutional autoencoder needs TensorFlow ({exc}); {_HINT}"
-        ) from exc
+    return import_optional("tensorflow", "the convolutional autoencoder")
 
 
 def require_keras() -> ModuleType:
@@ -36,16 +81,12 @@ def require_keras() -> ModuleType:
     """
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     require_tensorflow()
-    try:
-        keras = importlib.import_module("keras")
-    except ImportError as exc:
-        raise DependencyError(
-            f"the convolutional autoencoder needs Keras 3 ({exc}); {_HINT}"
-        ) from exc
+    keras = import_optional("keras", "the convolutional autoencoder")
     version = str(getattr(keras, "__version__", "0"))
     if int(version.split(".")[0]) < 3:
         raise DependencyError(
-            f"the convolutional autoencoder needs Keras >= 3, found {version}; {_HINT}"
+            f"the convolutional autoencoder needs Keras >= 3, found {version}; "
+            f"{install_hint('tensorflow')}"
         )
     backend = keras.backend.backend()
     if backend != "tensorflow":

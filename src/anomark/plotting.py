@@ -24,8 +24,9 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
+from anomark._optional import import_optional
 from anomark.dataset import Dataset
-from anomark.errors import DataError, DependencyError
+from anomark.errors import DataError
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -49,12 +50,7 @@ Normalize = Literal["zscore", "minmax"] | None
 
 def _pyplot() -> Any:
     """Import pyplot, choosing Agg when there is no display; DependencyError when missing."""
-    try:
-        import matplotlib
-    except ImportError:  # pragma: no cover - matplotlib is a core dependency
-        raise DependencyError(
-            "plotting needs matplotlib: pip install 'anomark[plot]'"
-        ) from None
+    matplotlib = import_optional("matplotlib", "plotting")
     headless = (
         sys.platform.startswith("linux")
         and not os.environ.get("DISPLAY")

@@ -143,7 +143,8 @@ def test_image_uri_comes_from_the_sagemaker_package() -> None:
 def test_missing_sagemaker_package_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "sagemaker", None)
     monkeypatch.setitem(sys.modules, "sagemaker.core", None)
-    with pytest.raises(DependencyError, match=r"anomark\[sagemaker\]"):
+    monkeypatch.setitem(sys.modules, "sagemaker.core.image_uris", None)
+    with pytest.raises(DependencyError, match=r"pip install 'anomark\[sagemaker\]'"):
         cfg().rcf_image_uri()
 
 

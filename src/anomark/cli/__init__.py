@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from anomark._version import __version__
-from anomark.errors import AnomarkError, ConfigurationError, DataError, DependencyError
+from anomark.errors import AnomarkError, ConfigurationError, DataError
 from anomark.persistence import atomic_write_bytes
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -718,34 +718,6 @@ def _cmd_nab_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _load_cleanup() -> Callable[..., Any]:
-    import importlib
-
-    try:
-        package = importlib.import_module("anomark.sagemaker")
-    except DependencyError:
-        raise
-    except ImportError as exc:
-        raise DependencyError(
-            f"the SageMaker support of anomark cannot be imported ({exc}); "
-            "install it with: pip install 'anomark[sagemaker]'"
-        ) from None
-    func = getattr(package, "cleanup", None)
-    if inspect.ismodule(func):
-        func = getattr(func, "cleanup", None)
-    if func is None:
-        try:
-            module = importlib.import_module("anomark.sagemaker.cleanup")
-        except ImportError:
-            module = None
-        func = getattr(module, "cleanup", None) if module is not None else None
-    if not callable(func):
-        raise DependencyError(
-            "anomark.sagemaker.cleanup is not available in this installation of anomark"
-        )
-    return func  # type: ignore[no-any-return]
-
-
 def _print_cleanup_result(result: Any, heading: str) -> None:
     items = list(result) if isinstance(result, list | tuple | set) else None
     if items is None:
@@ -766,34 +738,15 @@ def _cmd_sagemaker_cleanup(args: argparse.Namespace) -> int:
         raise ConfigurationError("--prefix must not be empty (it limits what is deleted)")
     if (args.bucket is None) != (args.s3_prefix is None):
         raise ConfigurationError("give both --bucket and --s3-prefix to delete S3 objects")
-    cleanup = _load_cleanup()
-    params = inspect.signature(cleanup).parameters
-    kwargs: dict[str, Any] = {}
-    if args.region:
-        if "region" in params:
-            kwargs["region"] = args.region
-        else:
-            import boto3
+    from anomark.sagemaker import cleanup
 
-            kwargs["session"] = boto3.Session(region_name=args.region)
-    optional = {
-        "bucket": args.bucket,
-        "s3_prefix": args.s3_prefix,
-        "require_tag": False if args.include_untagged else None,
-    }
-    for key, value in optional.items():
-        if value is None:
-            continue
-        if key not in params:
-            raise ConfigurationError(f"this anomark's sagemaker cleanup does not support {key}")
-        kwargs[key] = value
-    can_dry_run = "dry_run" in params
-    if args.dry_run and not can_dry_run:
-        raise ConfigurationError("this anomark's sagemaker cleanup has no dry-run mode")
-    if args.dry_run or (not args.yes and can_dry_run):
+    kwargs: dict[str, Any] = {"region": args.region, "bucket": args.bucket,
+                              "s3_prefix": args.s3_prefix,
+                              "require_tag": not args.include_untagged}
+    if args.dry_run or not args.yes:
         found = cleanup(prefix, dry_run=True, **kwargs)
         _print_cleanup_result(found, f"would delete (prefix {prefix!r})")
-        if args.dry_run or (isinstance(found, list | tuple) and not found):
+        if args.dry_run or not found:
             return EXIT_OK
     if not args.yes:
         if not sys.stdin.isatty():
@@ -804,8 +757,7 @@ def _cmd_sagemaker_cleanup(args: argparse.Namespace) -> int:
         if answer.strip().lower() not in ("y", "yes"):
             _say("nothing deleted")
             return EXIT_OK
-    confirm = {"dry_run": False} if can_dry_run else {}
-    _print_cleanup_result(cleanup(prefix, **confirm, **kwargs), "deleted")
+    _print_cleanup_result(cleanup(prefix, dry_run=False, **kwargs), "deleted")
     return EXIT_OK
 
 

@@ -13,7 +13,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
-from anomark.errors import ConfigurationError, DependencyError
+from anomark._optional import import_optional
+from anomark.errors import ConfigurationError
 from anomark.persistence import register_param_type
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -425,13 +426,10 @@ class SageMakerConfig:
             No such image for the region/version/instance type.
         """
         region = self.resolved_region()
-        try:
-            from sagemaker.core import image_uris
-        except ImportError as exc:
-            raise DependencyError(
-                f"looking up the SageMaker {label} image needs the sagemaker package: "
-                "install anomark[sagemaker] (or pass the image URI explicitly)"
-            ) from exc
+        image_uris = import_optional(
+            "sagemaker.core.image_uris",
+            f"looking up the SageMaker {label} image (or pass the image URI explicitly)",
+        )
         try:
             return str(image_uris.retrieve(framework, region, **kwargs))
         except ValueError as exc:
