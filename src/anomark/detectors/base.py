@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 
+from anomark._validation import Constraint, InstanceOf, Interval, validate_params
 from anomark.dataset import DataLike, Dataset
 from anomark.detection import Detection
 from anomark.errors import ConfigurationError, DataError, NotFittedError, PersistenceError
@@ -39,6 +40,14 @@ from anomark.windowing import DEFAULT_WINDOW_CAP, default_window_size
 __all__ = ["Detector", "available_detectors", "get_detector_class"]
 
 register_param_type("Threshold", Threshold, Threshold.to_dict, Threshold.from_dict)
+
+#: Constraints shared by the detectors' tables.
+THRESHOLD = InstanceOf("anomark.threshold.Threshold", "a Threshold (e.g. Threshold.mean_std(3))")
+SEED = Interval(int, 0, 2**32 - 1)
+N_JOBS: list[Constraint] = [Interval(int, None, -1), Interval(int, 1, None), None]
+SAGEMAKER = InstanceOf(
+    "anomark.sagemaker.config.SageMakerConfig", "a SageMakerConfig (anomark.SageMakerConfig)"
+)
 
 _REGISTRY: dict[str, type[Detector]] = {}
 #: Keys of the ``fitted`` section of a saved config (written by :meth:`Detector.save`).
@@ -145,6 +154,11 @@ class Detector(BaseEstimator, ABC):  # type: ignore[misc]
     max_window_values: ClassVar[int | None] = None
     #: Parameters the NAB benchmark sets on top of the window and seed (e.g. fewer epochs).
     benchmark_params: ClassVar[Mapping[str, Any]] = MappingProxyType({})
+    #: Constraints of the constructor parameters, checked by :meth:`_validate_params` (see
+    #: :mod:`anomark._validation`); subclasses extend it with their own parameters.
+    _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
+        "threshold": [THRESHOLD, None],
+    }
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -176,13 +190,14 @@ class Detector(BaseEstimator, ABC):  # type: ignore[misc]
 
     # ------------------------------------------------------------------ hooks
     def _validate_params(self) -> None:
-        """Check constructor parameters; raise ConfigurationError. Called first in ``fit``."""
-        threshold = getattr(self, "threshold", None)
-        if threshold is not None and not isinstance(threshold, Threshold):
-            raise ConfigurationError(
-                f"threshold must be a Threshold (e.g. Threshold.mean_std(3)) or None, got "
-                f"{type(threshold).__name__} {threshold!r}"
-            )
+        """Check the constructor parameters against :attr:`_parameter_constraints`.
+
+        Called first in ``fit`` (and by :meth:`load`); raises ConfigurationError naming the
+        parameter. Subclasses override it only for checks that involve several parameters.
+        """
+        validate_params(
+            self._parameter_constraints, self.get_params(deep=False), type(self).__name__
+        )
 
     @abstractmethod
     def _fit(self, ds: Dataset) -> None:

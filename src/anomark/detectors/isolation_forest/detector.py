@@ -15,15 +15,16 @@ bit-for-bit the same scores, independently of scikit-learn's private attributes.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from numbers import Integral, Real
+from numbers import Integral
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
+from anomark._validation import Constraint, InstanceOf, Interval, Options
 from anomark.dataset import Dataset
-from anomark.detectors.base import Detector, check_int
-from anomark.errors import ConfigurationError, DataError, PersistenceError
+from anomark.detectors.base import N_JOBS, SEED, Detector
+from anomark.errors import DataError, PersistenceError
 from anomark.threshold import Threshold
 from anomark.windowing import Windowing
 
@@ -317,6 +318,16 @@ class IsolationForestDetector(Detector):
     name: ClassVar[str] = "iforest"
     default_threshold: ClassVar[tuple[str, float]] = ("mean_std", 3.0)
     window_param: ClassVar[str | None] = "window_size"
+    _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
+        **Detector._parameter_constraints,
+        "n_estimators": [Interval(int, 1, None)],
+        "max_samples": [
+            Options("auto"), Interval(int, 1, None), Interval(float, 0.0, 1.0, closed="right")
+        ],
+        "window_size": [Interval(int, 1, None)],
+        "random_state": [SEED, InstanceOf("numpy.random.RandomState"), None],
+        "n_jobs": N_JOBS,
+    }
 
     def __init__(
         self,
@@ -335,34 +346,6 @@ class IsolationForestDetector(Detector):
         self.n_jobs = n_jobs
 
     # ------------------------------------------------------------------ hooks
-    def _validate_params(self) -> None:
-        super()._validate_params()
-        check_int(self.n_estimators, "n_estimators", 1)
-        check_int(self.window_size, "window_size", 1)
-        ms = self.max_samples
-        if isinstance(ms, str):
-            if ms != "auto":
-                raise ConfigurationError(
-                    f"max_samples must be 'auto', a positive int or a float in (0, 1], got {ms!r}"
-                )
-        elif isinstance(ms, Integral) and not isinstance(ms, bool):
-            check_int(ms, "max_samples", 1)
-        elif isinstance(ms, Real) and not isinstance(ms, bool):
-            if not 0.0 < float(ms) <= 1.0:
-                raise ConfigurationError(f"max_samples as a fraction must be in (0, 1], got {ms!r}")
-        else:
-            raise ConfigurationError(
-                f"max_samples must be 'auto', a positive int or a float in (0, 1], got "
-                f"{type(ms).__name__} {ms!r}"
-            )
-        rs = self.random_state
-        if rs is not None and not isinstance(rs, np.random.RandomState):
-            check_int(rs, "random_state", 0, 2**32 - 1)
-        if self.n_jobs is not None:
-            n_jobs = check_int(self.n_jobs, "n_jobs")
-            if n_jobs == 0:
-                raise ConfigurationError("n_jobs must be a non-zero integer or None, got 0")
-
     def _min_rows(self) -> int:
         return int(self.window_size)
 
