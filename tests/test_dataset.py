@@ -560,3 +560,18 @@ def test_fillna_refuses_unknown_columns():
     with pytest.raises(DataError, match=r"fillna: column\(s\) \['w'\] not found"):
         ds.fillna({"w": 0.0})
     assert ds.fillna({"v": 0.0}).values[:, 0].tolist() == [1.0, 0.0, 3.0]
+
+
+@pytest.mark.parametrize("uri", ["s3://", "s3:///key", "bucket/key", "S3://b/k", 3])
+def test_one_s3_uri_splitter_rejects_bad_uris(uri: object) -> None:
+    from anomark._s3 import split_s3_uri
+
+    with pytest.raises(DataError, match="s3://"):
+        split_s3_uri(uri)
+
+
+def test_s3_uri_splitter_keeps_the_key() -> None:
+    from anomark._s3 import split_s3_uri
+
+    assert split_s3_uri("s3://b") == ("b", "")
+    assert split_s3_uri("s3://b/a/b/") == ("b", "a/b/")

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
+from anomark._s3 import split_s3_uri
 from anomark.errors import DataError, DataTypeError, MissingFileError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -632,7 +633,7 @@ class Dataset:
         import boto3 as _boto3
         from botocore.exceptions import BotoCoreError, ClientError
 
-        bucket, prefix = parse_s3_uri(uri)
+        bucket, prefix = split_s3_uri(uri)
         sess = session or _boto3.Session()
         s3 = sess.client("s3", endpoint_url=endpoint_url)
         frames: list[pd.DataFrame] = []
@@ -899,17 +900,6 @@ DataLike = (
 
 
 # ---------------------------------------------------------------------- helpers
-def parse_s3_uri(uri: str) -> tuple[str, str]:
-    """Split ``s3://bucket/key/prefix`` into ``(bucket, prefix)``."""
-    if not isinstance(uri, str) or not uri.startswith("s3://"):
-        raise DataError(f"expected an s3://bucket/prefix URI, got {uri!r}")
-    rest = uri[5:]
-    bucket, _, prefix = rest.partition("/")
-    if not bucket:
-        raise DataError(f"no bucket in {uri!r}")
-    return bucket, prefix
-
-
 def _expand_paths(paths: PathLike | Sequence[PathLike]) -> list[str]:
     if isinstance(paths, str | os.PathLike):
         items = [os.fspath(paths)]

@@ -275,7 +275,7 @@ def test_bad_parameters_fail_before_any_aws_call(aws_inprocess: Moto) -> None:
     calls = aws.record("sagemaker", "CreateTrainingJob") + aws.record("s3", "PutObject")
     with pytest.raises(ConfigurationError, match="dropout"):
         SageMakerConvAEEngine(aws.config(), {**PARAMS, "dropout": 1.5}).fit("s3://b/x/")
-    with pytest.raises(ConfigurationError, match="s3://"):
+    with pytest.raises(DataError, match=r"no bucket name in 's3://'"):
         SageMakerConvAEEngine(aws.config(), PARAMS).fit("s3://")
     with pytest.raises(ConfigurationError, match="role"):
         SageMakerConvAEEngine(aws.config(role="MyRole"), PARAMS).fit("s3://b/x/")

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from anomark._s3 import split_s3_uri
 from anomark.errors import RemoteJobError
 from anomark.sagemaker.config import SageMakerConfig
 from anomark.sagemaker.endpoints import create_model, parse_scores
@@ -34,16 +35,9 @@ logger = logging.getLogger("anomark.sagemaker")
 TRANSFORM_PART_BYTES = 64 * 2**20
 
 
-def _split_s3(uri: str) -> tuple[str, str]:
-    if not uri.startswith("s3://"):
-        raise RemoteJobError(f"not an s3:// URI: {uri!r}")
-    bucket, _, key = uri[5:].partition("/")
-    return bucket, key
-
-
 def output_keys(staged: StagedData, output_s3: str) -> list[str]:
     """Where a transform job writes the output of each staged part (``<part>.out``)."""
-    _, out_key = _split_s3(output_s3.rstrip("/") + "/")
+    _, out_key = split_s3_uri(output_s3.rstrip("/") + "/")
     return [f"{out_key}{key.rsplit('/', 1)[-1]}.out" for key in staged.keys]
 
 

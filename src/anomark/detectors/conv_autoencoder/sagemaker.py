@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from anomark._s3 import split_s3_uri
 from anomark.errors import (
     ConfigurationError,
     DataError,
@@ -285,15 +286,6 @@ def _json_hp(value: str | None) -> Any:
         return value
 
 
-def _split_s3(uri: str) -> tuple[str, str]:
-    if not isinstance(uri, str) or not uri.startswith("s3://") or len(uri) <= 5:
-        raise ConfigurationError(f"expected an s3://bucket/prefix URI, got {uri!r}")
-    bucket, _, key = uri[5:].partition("/")
-    if not bucket:
-        raise ConfigurationError(f"no bucket in {uri!r}")
-    return bucket, key
-
-
 # ---------------------------------------------------------------------------- engine
 class SageMakerConvAEEngine(EndpointEngine):
     """Train the autoencoder in the TensorFlow container; score it through TF Serving.
@@ -502,7 +494,7 @@ class SageMakerConvAEEngine(EndpointEngine):
         """
         self._check_params()
         if isinstance(data, str):
-            _split_s3(data)
+            split_s3_uri(data)
             train_uri = data if data.endswith((".csv", ".gz", "/")) else data + "/"
         else:
             train_uri = self.stage_data(data)
@@ -574,7 +566,7 @@ class SageMakerConvAEEngine(EndpointEngine):
             raise RemoteJobError(
                 f"endpoint {self.endpoint_name} has no known model artefact to load"
             )
-        bucket, key = _split_s3(self.model_data)
+        bucket, key = split_s3_uri(self.model_data)
         try:
             body = self._client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
         except (ClientError, BotoCoreError) as exc:
