@@ -339,27 +339,6 @@ def test_parse_param_reads_json_literals() -> None:
         cli._parse_param("novalue")
 
 
-def test_labels_file_formats(tmp_path: Path, series_csv: tuple[Path, Path]) -> None:
-    source = cli._Source(None, "realKnownCause/x.csv", "x", None)  # type: ignore[arg-type]
-    nab_style = tmp_path / "nab.json"
-    nab_style.write_text(json.dumps({
-        "realKnownCause/x.csv": [["2024-01-01 00:00:00", "2024-01-01 01:00:00"]],
-        "realKnownCause/y.csv": [],
-    }))
-    windows = cli._read_labels(str(nab_style), source)
-    assert windows == [(pd.Timestamp("2024-01-01"), pd.Timestamp("2024-01-01 01:00"))]
-    wrong = tmp_path / "wrong.json"
-    wrong.write_text(json.dumps([["2024-01-02", "2024-01-01"]]))
-    with pytest.raises(DataError, match="ends before it starts"):
-        cli._read_labels(str(wrong), source)
-    wrong.write_text("{not json")
-    with pytest.raises(DataError, match="not valid JSON"):
-        cli._read_labels(str(wrong), source)
-    wrong.write_text(json.dumps([["2024-01-01"]]))
-    with pytest.raises(DataError, match="not a \\[start, end\\] pair"):
-        cli._read_labels(str(wrong), source)
-
-
 def test_anomalies_csv_numbers_events() -> None:
     from anomark.detection import Detection
 

@@ -84,7 +84,7 @@ def test_plot_detection_column_choice_and_errors() -> None:
     assert [line.get_label() for line in fig.axes[0].get_lines()] == ["a", "b"]
     with pytest.raises(DataError, match="'c' not found"):
         plot_detection(det, column="c")
-    with pytest.raises(DataError, match="pairs"):
+    with pytest.raises(DataError, match=r"windows\[0\] is not a \(start, end\) pair: 1"):
         plot_detection(det, windows=[1, 2])
 
 

@@ -36,6 +36,7 @@ import pandas as pd
 from anomark.dataset import Dataset
 from anomark.detectors.base import Detector, get_detector_class
 from anomark.errors import ConfigurationError, DataError
+from anomark.evaluation.nab import NAB_PROFILES, probation_rows
 from anomark.persistence import atomic_write_bytes
 from anomark.windowing import DEFAULT_WINDOW_CAP
 
@@ -50,13 +51,8 @@ __all__ = [
     "score_nab_series",
 ]
 
-PROFILES = ("standard", "reward_low_FP_rate", "reward_low_FN_rate")
+PROFILES = tuple(NAB_PROFILES)
 CACHE_FORMAT = 1
-
-
-def probation_rows(n_rows: int) -> int:
-    """NAB's probationary period: ``min(floor(0.15 * n_rows), 750)`` rows."""
-    return min(math.floor(0.15 * n_rows), 750)
 
 
 def _rows_per_day(ds: Dataset) -> int:

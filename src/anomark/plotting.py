@@ -27,6 +27,7 @@ import pandas as pd
 from anomark._optional import import_optional
 from anomark.dataset import Dataset
 from anomark.errors import DataError
+from anomark.labels import window_pairs
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -83,21 +84,6 @@ def _to_x(value: Any, index: pd.Index) -> Any:
             ts = ts.tz_convert(None)
         return ts.as_unit("ns").to_datetime64()
     return float(value)
-
-
-def _check_windows(windows: Any) -> list[tuple[Any, Any]]:
-    if windows is None:
-        return []
-    out: list[tuple[Any, Any]] = []
-    try:
-        for item in windows:
-            start, end = item
-            out.append((start, end))
-    except (TypeError, ValueError):
-        raise DataError(
-            f"windows must be a list of (start, end) pairs, got {windows!r:.80}"
-        ) from None
-    return out
 
 
 def _shade_windows(ax: Axes, windows: list[tuple[Any, Any]], index: pd.Index) -> None:
@@ -216,7 +202,7 @@ def plot_detection(
     scores = detection.scores
     flags = detection.flags
     data = detection.data
-    wins = _check_windows(windows)
+    wins = window_pairs(windows)
     if title is None:
         parts = [p for p in ((data.name if data is not None else None), detection.detector) if p]
         title = " — ".join(str(p) for p in parts) or None
@@ -432,7 +418,7 @@ def plot_heatmap(
         raise DataError(f"normalize must be 'zscore', 'minmax' or None, got {normalize!r}")
     if isinstance(max_time_bins, bool) or not isinstance(max_time_bins, int) or max_time_bins < 2:
         raise DataError(f"max_time_bins must be an integer >= 2, got {max_time_bins!r}")
-    wins = _check_windows(windows)
+    wins = window_pairs(windows)
     plt = _pyplot()
     import matplotlib.dates as mdates
 

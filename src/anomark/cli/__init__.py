@@ -329,46 +329,6 @@ def _prepare(data: Dataset, args: argparse.Namespace) -> Dataset:
     return data
 
 
-def _read_labels(path: str, source: _Source) -> list[tuple[Any, Any]]:
-    import pandas as pd
-
-    file = Path(path)
-    try:
-        raw = json.loads(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError(f"labels file not found: {path}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DataError(f"labels file {path} is not valid JSON: {exc}") from None
-    if isinstance(raw, dict):
-        if len(raw) == 1:
-            raw = next(iter(raw.values()))
-        else:
-            keys = [k for k in raw if k == source.label or Path(k).name == Path(source.label).name]
-            if len(keys) != 1:
-                raise DataError(
-                    f"labels file {path} has windows for {len(raw)} series; none matches "
-                    f"{source.label!r} (keys like {list(raw)[:3]})"
-                )
-            raw = raw[keys[0]]
-    if not isinstance(raw, list):
-        raise DataError(
-            f"labels file {path} must hold a list of [start, end] windows "
-            "(or a NAB-style {series: [[start, end], ...]} mapping)"
-        )
-    windows: list[tuple[Any, Any]] = []
-    for i, item in enumerate(raw):
-        if not isinstance(item, list | tuple) or len(item) != 2:
-            raise DataError(f"labels file {path}: window {i} is not a [start, end] pair: {item!r}")
-        try:
-            start, end = pd.Timestamp(item[0]), pd.Timestamp(item[1])
-        except (ValueError, TypeError) as exc:
-            raise DataError(f"labels file {path}: window {i} has a bad timestamp ({exc})") from None
-        if start > end:
-            raise DataError(f"labels file {path}: window {i} ends before it starts: {item!r}")
-        windows.append((start, end))
-    return windows
-
-
 # ---------------------------------------------------------------------- detector
 def _default_detector(registry: dict[str, Any]) -> str:
     if "rcf" in registry:
@@ -567,7 +527,9 @@ def _cmd_detect(args: argparse.Namespace) -> int:
         data = _prepare(source.data, args)
         windows = source.windows
         if args.labels:
-            windows = _read_labels(args.labels, source)
+            from anomark.labels import read_windows_file
+
+            windows = read_windows_file(args.labels, source.label)
         steps.done()
 
         from anomark.detectors.base import Detector
@@ -762,8 +724,9 @@ def _cmd_sagemaker_cleanup(args: argparse.Namespace) -> int:
 
 
 def _cmd_benchmark_nab(args: argparse.Namespace) -> int:
-    from anomark.benchmark import PROFILES, run_nab_benchmark, write_outputs
+    from anomark.benchmark import run_nab_benchmark, write_outputs
     from anomark.detectors import available_detectors
+    from anomark.evaluation import resolve_profile
 
     detectors = [d.strip() for d in args.detectors.split(",") if d.strip()]
     known = available_detectors()
@@ -772,11 +735,7 @@ def _cmd_benchmark_nab(args: argparse.Namespace) -> int:
         raise ConfigurationError(
             f"unknown detector(s) {unknown or detectors}; available: {', '.join(known)}"
         )
-    profile = {"low_fp": "reward_low_FP_rate", "low_fn": "reward_low_FN_rate"}.get(
-        args.profile, args.profile
-    )
-    if profile not in PROFILES:
-        raise ConfigurationError(f"unknown profile {args.profile!r}; choose one of {PROFILES}")
+    profile = resolve_profile(args.profile).name
     out = Path(args.output_dir)
     targets = [out / n for n in ("summary.csv", "per_series.csv", "results.json",
                                  "scoreboard.png")]

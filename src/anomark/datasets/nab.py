@@ -42,6 +42,7 @@ import pandas as pd
 
 from anomark.dataset import Dataset, Duplicates
 from anomark.errors import DataError
+from anomark.labels import Window, parse_windows, to_timestamp
 from anomark.persistence import atomic_write_bytes
 
 __all__ = [
@@ -136,7 +137,6 @@ _NAMES: tuple[str, ...] = (
 )
 _BY_FILE = {n.split("/", 1)[1]: n for n in _NAMES}
 
-Window = tuple[pd.Timestamp, pd.Timestamp]
 
 
 class NABUnavailableError(DataError):
@@ -411,30 +411,6 @@ def _entry(relpath: str, name: str) -> Any:
     return content[canonical]
 
 
-def _timestamp(value: Any, where: str) -> pd.Timestamp:
-    try:
-        stamp = pd.Timestamp(value)
-    except (ValueError, TypeError):
-        raise DataError(f"{where}: {value!r} is not a timestamp") from None
-    if pd.isna(stamp):
-        raise DataError(f"{where}: missing timestamp")
-    return stamp
-
-
-def _parse_windows(raw: Any, where: str) -> list[Window]:
-    if not isinstance(raw, list):
-        raise DataError(f"{where}: expected a list of [start, end] pairs, got {raw!r}")
-    out: list[Window] = []
-    for pair in raw:
-        if not isinstance(pair, list | tuple) or len(pair) != 2:
-            raise DataError(f"{where}: expected [start, end], got {pair!r}")
-        start, end = _timestamp(pair[0], where), _timestamp(pair[1], where)
-        if start > end:
-            raise DataError(f"{where}: window starts after it ends: {pair!r}")
-        out.append((start, end))
-    return out
-
-
 def windows(name: str) -> list[Window]:
     """The labelled anomaly windows of a series, from ``labels/combined_windows.json``.
 
@@ -461,7 +437,7 @@ def windows(name: str) -> list[Window]:
     (Timestamp('2014-10-30 15:30:00'), Timestamp('2014-11-03 22:30:00'))
     """
     canonical = resolve_name(name)
-    found = _parse_windows(_entry(WINDOWS_FILE, canonical), f"windows of {canonical!r}")
+    found = parse_windows(_entry(WINDOWS_FILE, canonical), f"windows of {canonical!r}")
     return sorted(found)
 
 
@@ -474,7 +450,7 @@ def all_windows() -> dict[str, list[Window]]:
     """
     content = _label_file(WINDOWS_FILE)
     return {
-        name: sorted(_parse_windows(content[name], f"windows of {name!r}"))
+        name: sorted(parse_windows(content[name], f"windows of {name!r}"))
         for name in _NAMES
         if name in content
     }
@@ -505,4 +481,4 @@ def labels(name: str) -> list[pd.Timestamp]:
     where = f"labels of {canonical!r}"
     if not isinstance(raw, list):
         raise DataError(f"{where}: expected a list of timestamps, got {raw!r}")
-    return sorted(_timestamp(v, where) for v in raw)
+    return sorted(to_timestamp(v, where) for v in raw)

@@ -1,48 +1,13 @@
-"""Evaluating flags against labelled anomaly windows: event metrics and the NAB score.
+"""The Numenta Anomaly Benchmark's score, profiles and probationary period (NAB v1.1 rules).
 
-Two families of measures, both taking *windows*: a list of ``(start, end)`` timestamps, both ends
-inclusive (strings are accepted and parsed), such as :func:`anomark.datasets.nab.windows` returns.
-
-Event metrics (:func:`event_scores`, :func:`best_event_f1`)
-    Every labelled window is one event. A window is **detected** when at least one flagged
-    timestamp lies inside it (time comparison, so window ends need not be timestamps of the
-    series). Flags outside every window are grouped into **false alarms**: each maximal run of
-    consecutive flagged rows that lie outside all windows counts once. All flags inside a window
-    count as one correct alarm, so
-
-    * ``recall = detected / n_windows``
-    * ``precision = detected / (detected + false_alarms)``: the share of alarms (one per
-      detected window, one per run of flags outside the windows) that were right
-    * ``f1 = 2 * precision * recall / (precision + recall) = 2 * detected / (n_windows +
-      detected + false_alarms)``
-
-    This is event-level precision: flagging a whole window point by point does not inflate it,
-    and flagging everything scores about 0.5 precision (one false alarm per gap between
-    windows), not 1.
-
-NAB score (:func:`nab_score_series`, :func:`nab_score`, :func:`nab_optimize_threshold`)
-    The Numenta Anomaly Benchmark's rules, as NAB's own scorer applies them (probationary
-    period, scaled sigmoid reward for early detection, false positives weighted by their
-    distance past the preceding window, three cost profiles). The corpus score is normalised
-    so that a detector that never fires scores 0 and a perfect one 100. These functions
-    reproduce NAB's published scoreboard (``results/final_results.json``) to 1e-9.
-
-Examples
---------
->>> import pandas as pd
->>> from anomark.evaluation import event_scores
->>> index = pd.date_range("2024-01-01", periods=10, freq="h")
->>> flags = pd.Series([0, 0, 1, 1, 0, 0, 0, 1, 0, 0], index=index).astype(bool)
->>> windows = [(index[2], index[4])]
->>> r = event_scores(flags, windows)
->>> r["detected"], r["false_alarms"], round(r["precision"], 2), r["recall"]
-(1, 1, 0.5, 1.0)
+This module is the one home of NAB's constants: the three cost profiles (:data:`NAB_PROFILES`)
+and the probationary period (:func:`probation_rows`), used by the scorer, the benchmark runner
+and the CLI.
 """
 
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -51,314 +16,20 @@ import numpy as np
 import pandas as pd
 
 from anomark.errors import ConfigurationError, DataError
+from anomark.evaluation._checks import check_flags, check_scores
+from anomark.labels import WindowsLike, windows_to_ns
 
 __all__ = [
     "NAB_PROFILES",
     "NABProfile",
-    "best_event_f1",
-    "event_scores",
     "nab_optimize_threshold",
     "nab_score",
     "nab_score_series",
+    "probation_rows",
+    "resolve_profile",
 ]
 
-WindowsLike = Iterable[tuple[Any, Any]]
 
-
-# ============================================================================ validation
-def _check_index(index: pd.Index, what: str) -> tuple[np.ndarray, Any]:
-    """Row timestamps as int64 nanoseconds (UTC for tz-aware), and the index's time zone."""
-    if not isinstance(index, pd.DatetimeIndex):
-        raise DataError(
-            f"{what} must have a DatetimeIndex (timestamps), got {type(index).__name__} "
-            f"of dtype {index.dtype}; windows are located in time"
-        )
-    if len(index) == 0:
-        raise DataError(f"{what} is empty (0 rows)")
-    if index.hasnans:
-        raise DataError(f"{what} has missing timestamps (NaT) in its index")
-    try:
-        ns = np.asarray(index.as_unit("ns").asi8, dtype=np.int64)
-    except (OverflowError, ValueError, pd.errors.OutOfBoundsDatetime) as exc:
-        raise DataError(f"{what}: timestamps out of the representable range ({exc})") from None
-    return ns, index.tz
-
-
-def _check_flags(flags: Any, what: str = "flags") -> tuple[np.ndarray, np.ndarray, Any]:
-    if not isinstance(flags, pd.Series):
-        raise DataError(
-            f"{what} must be a pandas Series of bool with a DatetimeIndex, got "
-            f"{type(flags).__name__}"
-        )
-    dtype = flags.dtype
-    if not pd.api.types.is_bool_dtype(dtype):
-        raise DataError(
-            f"{what} must be bool (True = flagged), got dtype {dtype}; turn scores into flags "
-            "first, e.g. scores >= threshold"
-        )
-    if flags.hasnans:
-        raise DataError(f"{what} has {int(flags.isna().sum())} missing value(s); fill them first")
-    ns, tz = _check_index(flags.index, what)
-    return ns, np.asarray(flags.to_numpy(dtype=bool), dtype=bool), tz
-
-
-def _check_scores(scores: Any, what: str = "scores") -> tuple[np.ndarray, np.ndarray, Any]:
-    if not isinstance(scores, pd.Series):
-        raise DataError(
-            f"{what} must be a pandas Series of numbers with a DatetimeIndex, got "
-            f"{type(scores).__name__}"
-        )
-    dtype = scores.dtype
-    if not (pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)) or (
-        pd.api.types.is_complex_dtype(dtype)
-    ):
-        raise DataError(f"{what} must be numeric, got dtype {dtype}")
-    ns, tz = _check_index(scores.index, what)
-    values = np.asarray(scores.to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)
-    bad = ~np.isfinite(values)
-    if bad.any():
-        first = scores.index[int(np.flatnonzero(bad)[0])]
-        raise DataError(
-            f"{what} has {int(bad.sum())} NaN/infinite value(s), first at {first}; "
-            "scores must be finite"
-        )
-    return ns, values, tz
-
-
-def _to_ns(value: Any, tz: Any, where: str) -> int:
-    try:
-        stamp = pd.Timestamp(value)
-    except (ValueError, TypeError):
-        raise DataError(f"{where}: {value!r} is not a timestamp") from None
-    if pd.isna(stamp):
-        raise DataError(f"{where}: missing timestamp (NaT)")
-    if (stamp.tz is None) != (tz is None):
-        have = "timezone-aware" if stamp.tz is not None else "timezone-naive"
-        index = f"timezone-aware ({tz})" if tz is not None else "timezone-naive"
-        raise DataError(
-            f"{where}: {stamp} is {have} but the series' index is {index}; use the same kind"
-        )
-    try:
-        return int(stamp.as_unit("ns").value)
-    except (OverflowError, ValueError, pd.errors.OutOfBoundsDatetime):
-        raise DataError(f"{where}: {stamp} is out of the representable range") from None
-
-
-def _check_windows(windows: Any, tz: Any, what: str = "windows") -> tuple[np.ndarray, np.ndarray]:
-    """Window starts and ends as int64 ns, in the order given."""
-    if windows is None or isinstance(windows, str | bytes | pd.DataFrame | Mapping):
-        raise DataError(
-            f"{what} must be a list of (start, end) pairs, got {type(windows).__name__}"
-        )
-    try:
-        items = list(windows)
-    except TypeError:
-        raise DataError(
-            f"{what} must be a list of (start, end) pairs, got {type(windows).__name__}"
-        ) from None
-    starts = np.empty(len(items), dtype=np.int64)
-    ends = np.empty(len(items), dtype=np.int64)
-    for k, pair in enumerate(items):
-        if isinstance(pair, str | bytes) or not hasattr(pair, "__len__") or len(pair) != 2:
-            raise DataError(f"{what}[{k}] must be a (start, end) pair, got {pair!r}")
-        where = f"{what}[{k}]"
-        starts[k] = _to_ns(pair[0], tz, where)
-        ends[k] = _to_ns(pair[1], tz, where)
-        if starts[k] > ends[k]:
-            raise DataError(f"{where} starts after it ends: start {pair[0]}, end {pair[1]}")
-    return starts, ends
-
-
-def _in_any_window(t: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """Whether each timestamp lies in at least one [start, end] window (windows may overlap)."""
-    if len(starts) == 0:
-        return np.zeros(len(t), dtype=bool)
-    order = np.argsort(starts, kind="stable")
-    sorted_starts = starts[order]
-    reach = np.maximum.accumulate(ends[order])  # furthest end among windows started so far
-    k = np.searchsorted(sorted_starts, t, side="right") - 1
-    return (k >= 0) & (reach[np.maximum(k, 0)] >= t)
-
-
-def _windows_with_rows(t_sorted: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    lo = np.searchsorted(t_sorted, starts, side="left")
-    hi = np.searchsorted(t_sorted, ends, side="right")
-    return hi > lo
-
-
-def _warn_empty_windows(has_rows: np.ndarray, what: str) -> None:
-    empty = int((~has_rows).sum())
-    if empty:
-        warnings.warn(
-            f"{empty} of {len(has_rows)} window(s) contain no timestamp of the {what}; they are "
-            "left out (they cannot be detected)",
-            UserWarning,
-            stacklevel=3,
-        )
-
-
-def _f1(detected: int, n_windows: int, false_alarms: int) -> float:
-    if detected == 0:
-        return math.nan if n_windows == 0 and false_alarms == 0 else 0.0
-    return 2.0 * detected / (n_windows + detected + false_alarms)
-
-
-# ============================================================================ event metrics
-def event_scores(flags: pd.Series, windows: WindowsLike) -> dict[str, Any]:
-    """Event-level precision, recall and F1 of flags against labelled windows.
-
-    Parameters
-    ----------
-    flags : pandas.Series of bool
-        One flag per timestamp (``True`` = anomaly), with a ``DatetimeIndex``; for example
-        ``Detection.flags``. Rows are taken in the order given.
-    windows : list of (start, end)
-        Labelled anomaly windows, both ends inclusive (timestamps or strings). They are located
-        by time comparison, so their ends need not be timestamps of ``flags``.
-
-    Returns
-    -------
-    dict
-        ``precision``, ``recall``, ``f1`` (floats), ``detected``, ``missed``, ``false_alarms``
-        and ``n_windows`` (ints):
-
-        * a window is *detected* when at least one flagged timestamp lies inside it;
-        * each maximal run of consecutive flagged rows outside every window is one *false
-          alarm* (a row inside a window ends a run);
-        * ``recall = detected / n_windows``; ``precision = detected / (detected +
-          false_alarms)``, i.e. all flags inside one window make one correct alarm;
-          ``f1`` is their harmonic mean, ``2 * detected / (n_windows + detected +
-          false_alarms)``.
-
-        Undefined ratios are ``nan``: recall with no window, precision with no alarm at all.
-        ``f1`` is ``0.0`` whenever nothing is detected, except that it is ``nan`` when there
-        is neither a window nor a false alarm (nothing to find and nothing flagged).
-        Windows holding no timestamp of ``flags`` (outside the data or in a gap) are left out
-        of ``n_windows`` with a warning.
-
-    Raises
-    ------
-    DataError
-        ``flags`` is not a bool Series with a ``DatetimeIndex``, is empty or has NaN/NaT; a
-        window is not a ``(start, end)`` pair, has an unparseable end, ``start > end``, or
-        mixes time-zone-aware and naive timestamps with the index.
-
-    Warns
-    -----
-    UserWarning
-        Some windows contain no timestamp of ``flags``.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> from anomark.evaluation import event_scores
-    >>> index = pd.date_range("2024-01-01", periods=8, freq="D")
-    >>> flags = pd.Series([False, True, True, False, True, False, False, False], index=index)
-    >>> scores = event_scores(flags, [("2024-01-02", "2024-01-03"), ("2024-01-07", "2024-01-08")])
-    >>> scores["detected"], scores["missed"], scores["false_alarms"]
-    (1, 1, 1)
-    >>> scores["precision"], scores["recall"], scores["f1"]
-    (0.5, 0.5, 0.5)
-    """
-    t, f, tz = _check_flags(flags, "flags")
-    starts, ends = _check_windows(windows, tz)
-    has_rows = _windows_with_rows(np.sort(t), starts, ends)
-    _warn_empty_windows(has_rows, "flags")
-    starts, ends = starts[has_rows], ends[has_rows]
-
-    flagged_times = np.sort(t[f])
-    detected_mask = np.searchsorted(flagged_times, ends, side="right") > np.searchsorted(
-        flagged_times, starts, side="left"
-    )
-    outside = f & ~_in_any_window(t, starts, ends)
-    false_alarms = int(outside[0]) + int(np.count_nonzero(outside[1:] & ~outside[:-1]))
-
-    n_windows = len(starts)
-    detected = int(detected_mask.sum())
-    alarms = detected + false_alarms
-    precision = detected / alarms if alarms else math.nan
-    recall = detected / n_windows if n_windows else math.nan
-    return {
-        "precision": float(precision),
-        "recall": float(recall),
-        "f1": _f1(detected, n_windows, false_alarms),
-        "detected": detected,
-        "missed": n_windows - detected,
-        "false_alarms": false_alarms,
-        "n_windows": n_windows,
-    }
-
-
-def best_event_f1(scores: pd.Series, windows: WindowsLike) -> tuple[float, float]:
-    """The best event F1 over all thresholds, and the threshold reaching it.
-
-    Every distinct score is tried as a threshold (flags = ``scores >= threshold``), all at
-    once: each threshold costs a few binary searches, not a pass over the data. Metrics as in
-    :func:`event_scores`.
-
-    Parameters
-    ----------
-    scores : pandas.Series of float
-        Anomaly scores (higher = more anomalous) with a ``DatetimeIndex``; finite.
-    windows : list of (start, end)
-        Labelled windows, both ends inclusive.
-
-    Returns
-    -------
-    (best_f1, threshold) : tuple of float
-        ``threshold`` is the highest score value reaching ``best_f1``;
-        ``event_scores(scores >= threshold, windows)["f1"] == best_f1``. Note the ``>=``:
-        :class:`~anomark.Detection` flags ``scores > threshold``, so pass
-        ``np.nextafter(threshold, -np.inf)`` as a fixed threshold to get the same flags.
-        With no window holding a timestamp of ``scores`` there is nothing to find: the result
-        is ``(nan, inf)`` (flag nothing).
-
-    Raises
-    ------
-    DataError
-        ``scores`` not a numeric Series with a ``DatetimeIndex``, NaN/inf scores, bad windows.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> from anomark.evaluation import best_event_f1
-    >>> index = pd.date_range("2024-01-01", periods=6, freq="D")
-    >>> scores = pd.Series([0.1, 0.2, 0.9, 0.3, 0.5, 0.1], index=index)
-    >>> best_event_f1(scores, [("2024-01-03", "2024-01-04")])
-    (1.0, 0.9)
-    """
-    t, s, tz = _check_scores(scores, "scores")
-    starts, ends = _check_windows(windows, tz)
-    order = np.argsort(t, kind="stable")
-    t_sorted, s_sorted = t[order], s[order]
-    lo = np.searchsorted(t_sorted, starts, side="left")
-    hi = np.searchsorted(t_sorted, ends, side="right")
-    has_rows = hi > lo
-    _warn_empty_windows(has_rows, "scores")
-    starts, ends, lo, hi = starts[has_rows], ends[has_rows], lo[has_rows], hi[has_rows]
-    n_windows = len(starts)
-    if n_windows == 0:
-        return math.nan, math.inf
-
-    # A window is detected at threshold h when its highest score is >= h.
-    window_max = np.sort(np.array([s_sorted[a:b].max() for a, b in zip(lo, hi, strict=True)]))
-    # False alarms at h = (# outside rows with s >= h) - (# adjacent outside pairs, both >= h).
-    outside = ~_in_any_window(t, starts, ends)
-    single = np.sort(s[outside])
-    both = outside[1:] & outside[:-1]
-    pair = np.sort(np.minimum(s[1:], s[:-1])[both])
-
-    candidates = np.unique(s)[::-1]  # descending
-    detected = n_windows - np.searchsorted(window_max, candidates, side="left")
-    false_alarms = (len(single) - np.searchsorted(single, candidates, side="left")) - (
-        len(pair) - np.searchsorted(pair, candidates, side="left")
-    )
-    f1 = 2.0 * detected / (n_windows + detected + false_alarms)
-    best = int(np.argmax(f1))
-    return float(f1[best]), float(candidates[best])
-
-
-# ============================================================================ NAB
 @dataclass(frozen=True)
 class NABProfile:
     """NAB's cost weights: reward of a true positive, cost of a false positive and of a miss.
@@ -400,7 +71,15 @@ _PROFILE_ALIASES = {
 }
 
 
-def _profile(profile: Any) -> NABProfile:
+def resolve_profile(profile: Any) -> NABProfile:
+    """A NAB profile from its name (``"standard"``, ``"reward_low_FP_rate"``, ``"low_fp"``...),
+    a mapping of ``tpWeight``/``fpWeight``/``fnWeight`` (NAB's ``CostMatrix``), or a profile.
+
+    Raises
+    ------
+    ConfigurationError
+        An unknown name or a mapping without finite non-negative weights.
+    """
     if isinstance(profile, NABProfile):
         return profile
     if isinstance(profile, str):
@@ -443,8 +122,11 @@ def _scaled_sigmoid(x: np.ndarray) -> np.ndarray:
 _MAX_TP = float(_scaled_sigmoid(np.array(-1.0)))
 
 
-def _probation(n_rows: int) -> int:
-    # NAB: min(floor(0.15 * n), 0.15 * 5000); rows with position >= this are scored.
+def probation_rows(n_rows: int) -> int:
+    """NAB's probationary period: the first ``min(floor(0.15 n), 750)`` rows of a series.
+
+    NAB's scorer ignores them (detectors learn there), so the benchmark fits on them.
+    """
     return int(min(math.floor(0.15 * n_rows), 0.15 * 5000))
 
 
@@ -522,7 +204,7 @@ def _nab_prepare(t: np.ndarray, starts: np.ndarray, ends: np.ndarray, what: str)
         fp_sigmoid[out] = np.where(has_prev, _scaled_sigmoid(past), -1.0)
     else:
         fp_sigmoid[:] = -1.0
-    probation = _probation(n)
+    probation = probation_rows(n)
     return _NABSeries(
         n_rows=n,
         probation=probation,
@@ -654,9 +336,9 @@ def nab_score_series(
     >>> nab_score_series(flags, windows)
     1.0
     """
-    weights = _profile(profile)
-    t, f, tz = _check_flags(flags, "flags")
-    starts, ends = _check_windows(windows, tz)
+    weights = resolve_profile(profile)
+    t, f, tz = check_flags(flags, "flags")
+    starts, ends = windows_to_ns(windows, tz)
     return _nab_raw(_nab_prepare(t, starts, ends, "flags"), f, weights)
 
 
@@ -705,15 +387,15 @@ def nab_score(
     >>> round(nab_score({"a": flags}, {"a": [(index[50], index[59])]}), 2)
     83.74
     """
-    weights = _profile(profile)
+    weights = resolve_profile(profile)
     by_series = _check_by_series(flags_by_series, "flags_by_series")
     windows_of = _series_windows(by_series, windows_by_series)
     raw = 0.0
     n_windows = 0
     for key, flags in by_series.items():
         what = f"flags of series {key!r}"
-        t, f, tz = _check_flags(flags, what)
-        starts, ends = _check_windows(windows_of[key], tz, f"windows of series {key!r}")
+        t, f, tz = check_flags(flags, what)
+        starts, ends = windows_to_ns(windows_of[key], tz, f"windows of series {key!r}")
         prep = _nab_prepare(t, starts, ends, what)
         raw += _nab_raw(prep, f, weights)
         n_windows += prep.n_counted
@@ -763,7 +445,7 @@ def nab_optimize_threshold(
     >>> threshold, round(score, 2)
     (0.9, 98.86)
     """
-    weights = _profile(profile)
+    weights = resolve_profile(profile)
     by_series = _check_by_series(scores_by_series, "scores_by_series")
     windows_of = _series_windows(by_series, windows_by_series)
     all_scores, all_window, all_reward = [], [], []
@@ -771,8 +453,8 @@ def nab_optimize_threshold(
     offset = 0
     for key, scores in by_series.items():
         what = f"scores of series {key!r}"
-        t, s, tz = _check_scores(scores, what)
-        starts, ends = _check_windows(windows_of[key], tz, f"windows of series {key!r}")
+        t, s, tz = check_scores(scores, what)
+        starts, ends = windows_to_ns(windows_of[key], tz, f"windows of series {key!r}")
         prep = _nab_prepare(t, starts, ends, what)
         keep = slice(prep.probation, None)
         wid = prep.window_of_row[keep]
