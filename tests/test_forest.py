@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import pytest
 
+from _rcf_numpy import score_forest_numpy
+from anomark.detectors.rcf import _kernels
 from anomark.detectors.rcf.forest import RandomCutForest, balanced_samples
 from anomark.errors import ConfigurationError, DataError, NotFittedError, PersistenceError
 from anomark.windowing import Windowing
@@ -69,17 +74,102 @@ def test_threads_do_not_change_scores(cloud: np.ndarray) -> None:
 
 
 @pytest.mark.parametrize("kind", ["anomaly", "codisp"])
-def test_numba_and_numpy_backends_agree(kind: str) -> None:
+def test_numba_kernels_match_the_numpy_reference(kind: str) -> None:
     rng = np.random.default_rng(0)
     # duplicates (rounded values) exercise leaves with mass > 1 and the "seen" branch
     X = np.round(rng.normal(size=(400, 4)), 1)
     X[::50] = X[0]
     fast = RandomCutForest(num_trees=50, random_state=5, score_type=kind).fit(X)  # type: ignore[arg-type]
-    ref = RandomCutForest(
-        num_trees=50, random_state=5, score_type=kind, backend="numpy"  # type: ignore[arg-type]
-    ).fit(X)
     queries = np.vstack([X, rng.normal(scale=3, size=(100, 4))])
-    np.testing.assert_allclose(fast.score(queries), ref.score(queries), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(
+        fast.score(queries), score_forest_numpy(fast, queries, kind == "codisp"),
+        rtol=1e-10, atol=1e-12,
+    )
+
+
+# Scores of a small fixed forest recorded (as hex floats) before the kernels were refactored
+# into one body per kernel taking the node arrays as one structure; the tree structure is
+# exact, the scores too on the machine that recorded them (compared with a 1e-12 tolerance
+# here because the reassociated box-distance sum may round differently on another CPU).
+_RECORDED_ROWS = [0, 5, 17, 30, 47, 48, 49, 50, 63, 77]
+_RECORDED_ANOMALY = [
+    "0x1.77c342afe0de0p-1", "0x1.b383d933a48bfp-1", "0x1.919648f5d4c11p-1",
+    "0x1.e383d73ed7a3cp-1", "0x1.af4045a53c809p-1", "0x1.073de471cc773p+1",
+    "0x1.00883e637bd33p+1", "0x1.cab15c7dddb37p+0", "0x1.6580911fcdfdbp-1",
+    "0x1.b0aa9e9500d4fp-1",
+]
+_RECORDED_CODISP = [
+    "0x1.8e338d606705cp+1", "0x1.66ea774d9dd2dp+1", "0x1.d91345d00d620p+0",
+    "0x1.705584f35c684p+1", "0x1.68658c7b51f8bp+1", "0x1.6b4498dae44efp+3",
+    "0x1.7221968bc74edp+3", "0x1.466fcd26dd9c9p+3", "0x1.2a8a412d946eep+1",
+    "0x1.fe44ba6a4e3c4p+0",
+]
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_scores_of_a_fixed_forest_match_the_recorded_ones(n_jobs: int) -> None:
+    t = np.arange(80.0)
+    x = np.column_stack([np.sin(0.3 * t) + 0.1 * np.cos(1.7 * t), np.round(np.cos(0.11 * t), 1)])
+    x[50] += 2.5
+    forest = RandomCutForest(num_trees=6, num_samples_per_tree=24, random_state=11, n_jobs=n_jobs)
+    forest.fit_series(x, 3)
+    assert forest.n_nodes_.tolist() == [47] * 6
+    assert forest.cut_dim_[0, :12].tolist() == [0, 0, 4, 1, 1, -1, 1, 4, -1, 3, -1, -1]
+    assert [v.hex() for v in forest.cut_value_[2, :6].tolist()] == [
+        "0x1.79ba731ff4f12p-1", "-0x1.35419ce705d90p-3", "-0x1.7b3b5bec92c70p-1",
+        "0x1.115ddd238b010p-4", "-0x1.cb0522c65c580p-3", "-0x1.86a996877683bp-1",
+    ]
+    anomaly = forest.score_series(x, 3)[_RECORDED_ROWS]
+    codisp = forest.score_series(x, 3, score_type="codisp")[_RECORDED_ROWS]
+    np.testing.assert_allclose(anomaly, [float.fromhex(h) for h in _RECORDED_ANOMALY], rtol=1e-12)
+    np.testing.assert_allclose(codisp, [float.fromhex(h) for h in _RECORDED_CODISP], rtol=1e-12)
+
+
+def test_kernel_twins_have_their_own_cache_files_and_serial_ones_start_no_threads() -> None:
+    # the parallel twin of each kernel is a separate function for numba's cache
+    for serial, parallel in [
+        (_kernels.build_forest, _kernels.build_forest_parallel),
+        (_kernels.score_rows, _kernels.score_rows_parallel),
+        (_kernels.boxes_from_leaves, _kernels.boxes_from_leaves_parallel),
+        (_kernels.attribute_rows, _kernels.attribute_rows_parallel),
+    ]:
+        assert serial.py_func.__code__ is parallel.py_func.__code__  # one body
+        assert serial.targetoptions.get("parallel") is not True
+        assert parallel.targetoptions["parallel"] is True
+        assert parallel.py_func.__qualname__ == serial.py_func.__qualname__ + "_parallel"
+    # n_jobs=1 uses the serial twins only: numba's thread pool never starts (fork-safe)
+    code = textwrap.dedent(
+        """
+        import numpy as np
+        import numba.np.ufunc.parallel as pool
+        from anomark.detectors.rcf.forest import RandomCutForest
+        x = np.sin(np.arange(400) / 7.0)
+        f = RandomCutForest(20, 32, random_state=0).fit_series(x, 4)
+        f.score_series(x, 4); f.score_series(x, 4, score_type="codisp")
+        f.attribution_series(x, 4, np.arange(5))
+        RandomCutForest.from_arrays(f.to_arrays())
+        print(pool._is_initialized)
+        RandomCutForest(20, 32, random_state=0, n_jobs=2).fit_series(x, 4).score_series(x, 4)
+        print(pool._is_initialized)
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "True"]
+
+
+def test_attribution_splits_the_score_over_the_dimensions() -> None:
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(600, 2))
+    x[400, 1] += 9.0
+    forest = RandomCutForest(num_trees=40, num_samples_per_tree=64, random_state=0).fit_series(x, 3)
+    windows = np.append(np.arange(0, 598, 7), [398, 399, 400])
+    scores, attr = forest.attribution_series(x, 3, windows)
+    np.testing.assert_allclose(attr.sum(axis=1), scores, rtol=1e-9)
+    np.testing.assert_allclose(scores, forest.score_series(x, 3)[windows], rtol=1e-9)
+    assert (attr >= 0).all()
+    # shingle 398 holds row 400 last: its 2nd column at offset 2 (value 2 * 2 + 1) dominates
+    assert int(np.argmax(attr[-3])) == 5
+    assert int(np.argmax(attr[-1])) == 1  # shingle 400 holds it first
 
 
 def test_series_path_matches_explicit_shingles() -> None:
@@ -90,8 +180,7 @@ def test_series_path_matches_explicit_shingles() -> None:
     b = RandomCutForest(num_trees=50, random_state=2).fit(shingles)
     np.testing.assert_array_equal(a.points_, b.points_)
     np.testing.assert_array_equal(a.score_series(values, 5), b.score(shingles))
-    ref = RandomCutForest(num_trees=50, random_state=2, backend="numpy").fit_series(values, 5)
-    np.testing.assert_allclose(ref.score_series(values, 5), b.score(shingles), rtol=1e-10)
+    np.testing.assert_allclose(score_forest_numpy(a, shingles), b.score(shingles), rtol=1e-10)
 
 
 def test_arrays_round_trip_gives_identical_scores(cloud: np.ndarray) -> None:
@@ -180,8 +269,8 @@ def test_errors() -> None:
         RandomCutForest(score_type="depth")  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="n_jobs"):
         RandomCutForest(n_jobs=0)
-    with pytest.raises(ConfigurationError, match="backend"):
-        RandomCutForest(backend="cuda")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="backend"):
+        RandomCutForest(backend="numpy")  # type: ignore[call-arg]
     with pytest.raises(NotFittedError):
         RandomCutForest().score([[1.0]])
     with pytest.raises(DataError, match="NaN"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -21,8 +22,11 @@ def _sine(n: int = 3000, period: int = 50, seed: int = 0) -> np.ndarray:
     return np.sin(2 * np.pi * t / period) + 0.05 * rng.normal(size=n)
 
 
-class SageMakerConfig:
-    """Stand-in with the type name RCFDetector checks (no AWS involved)."""
+def SageMakerConfig() -> Any:
+    """A real config (no AWS call is made: the engine is replaced by a fake)."""
+    from anomark import SageMakerConfig as Config
+
+    return Config(role="arn:aws:iam::123456789012:role/test", bucket="bucket", region="us-east-1")
 
 
 class FakeSageMakerEngine:
@@ -144,10 +148,10 @@ def test_multivariate_input_is_shingled_per_column() -> None:
 @pytest.mark.parametrize(
     ("params", "match"),
     [
-        ({"num_trees": 49}, "num_trees must be in \\[50, 1000\\]"),
+        ({"num_trees": 49}, "num_trees must be an integer in \\[50, 1000\\]"),
         ({"num_trees": 1001}, "num_trees"),
         ({"num_trees": 100.0}, "num_trees must be an integer"),
-        ({"num_samples_per_tree": 0}, "num_samples_per_tree must be in \\[1, 2048\\]"),
+        ({"num_samples_per_tree": 0}, "num_samples_per_tree must be an integer in \\[1, 2048\\]"),
         ({"num_samples_per_tree": 2049}, "num_samples_per_tree"),
         ({"shingle_size": 0}, "shingle_size"),
         ({"score_type": "depth"}, "score_type"),

@@ -1,13 +1,12 @@
 """Compiled (numba) kernels of the Random Cut Forest: tree building, boxes and scoring.
 
-Layout of a fitted forest (``T`` trees, ``m`` sampled points per tree, ``d`` dimensions,
-``N = 2 m - 1`` node slots per tree; node ``0`` is the root and children always have larger
-indices than their parent):
+Layout of a forest (``T`` trees, ``m`` sampled points per tree, ``d`` dimensions,
+``N = 2 m - 1`` node slots per tree; node ``0`` is the root), held in one :class:`Trees`:
 
-``left``, ``right`` : int32 (T, N)
-    Children of an internal node, always ``right == left + 1`` (the compiled descent is
-    branch-free: ``child = left + (x[cut_dim] > cut_value)``); ``-1`` marks a leaf or an
-    unused slot.
+``left`` : int32 (T, N)
+    Left child of an internal node; the right child is always ``left + 1`` (the compiled
+    descent is branch-free: ``child = left + (x[cut_dim] > cut_value)``), so children come in
+    pairs of slots ``(2k + 1, 2k + 2)``. ``-1`` marks a leaf or an unused slot.
 ``cut_dim`` : int32 (T, N), ``cut_value`` : float64 (T, N)
     The cut of an internal node: a point goes left when ``x[cut_dim] <= cut_value``.
 ``mass`` : int32 (T, N)
@@ -18,18 +17,30 @@ indices than their parent):
     Bounding box of the node's points and the sum of its side lengths (derived data,
     recomputed exactly from the leaves by :func:`boxes_from_leaves`).
 
+The batch builder fills the slots in creation order (children after their parent); the
+streaming engine (:mod:`anomark.detectors.rcf._stream_kernels`) reuses freed pairs, so no
+kernel here assumes an order beyond "root at 0, right = left + 1".
+
 Scoring walks each point from the root to a leaf once ("top-down") and accumulates the same
 quantity as AWS's ``AnomalyScoreVisitor`` walking back from the leaf ("bottom-up"):
 ``score = sum_k P_k p_k / (depth_k + 1) + P_leaf * leaf_term`` where ``p_k`` is the probability
 that a random cut of node ``k``'s box extended by the point separates the point, and ``P_k`` the
 product of ``1 - p_j`` over the nodes above ``k``. Unrolling the visitor's recursion
-``s <- p u + (1 - p) s`` gives exactly this sum.
+``s <- p u + (1 - p) s`` gives exactly this sum. :func:`attribute_rows` splits every ``p_k``
+over the dimensions (and the two sides) as AWS's ``AnomalyAttributionVisitor`` does, so a
+point's per-dimension attribution sums to its score.
+
+Each kernel that can use several threads is one Python function compiled twice by
+:func:`_twins`: serially (``prange`` is then a plain ``range``, and numba's thread pool is
+never started, so forking afterwards stays safe) and with ``parallel=True``.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+import types
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import numpy as np
 from numba import njit, prange
@@ -40,26 +51,85 @@ _FAST = {"reassoc", "nsz", "contract"}
 _GROUP = 4  # points descending a tree in lockstep (overlaps their memory latencies)
 
 
+class Trees(NamedTuple):
+    """The node arrays of a forest (``(T, N)`` / ``(T, N, d)``) or of one tree (one axis less)."""
+
+    left: np.ndarray
+    cut_dim: np.ndarray
+    cut_value: np.ndarray
+    mass: np.ndarray
+    leaf_point: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    range_sum: np.ndarray
+
+
+def empty_trees(n_trees: int, n_slots: int, dim: int) -> Trees:
+    """Node arrays of ``n_trees`` trees with ``n_slots`` unused slots each."""
+    return Trees(
+        left=np.full((n_trees, n_slots), -1, dtype=np.int32),
+        cut_dim=np.full((n_trees, n_slots), -1, dtype=np.int32),
+        cut_value=np.zeros((n_trees, n_slots)),
+        mass=np.zeros((n_trees, n_slots), dtype=np.int32),
+        leaf_point=np.full((n_trees, n_slots), -1, dtype=np.int32),
+        lo=np.zeros((n_trees, n_slots, dim)),
+        hi=np.zeros((n_trees, n_slots, dim)),
+        range_sum=np.zeros((n_trees, n_slots)),
+    )
+
+
+def _twins(py_func: Callable[..., Any], **options: Any) -> tuple[Any, Any]:
+    """Compile ``py_func`` twice: serially and with ``parallel=True`` (``prange`` loops spread
+    over numba's threads).
+
+    Numba's on-disk cache names its files after the function's qualified name and keys them
+    by signature and bytecode, not by the compile options, so the same function object
+    compiled twice would share (and overwrite) one cache entry: the parallel twin is a copy
+    of the function under the name ``<name>_parallel``.
+    """
+    serial = njit(cache=True, **options)(py_func)
+    clone = types.FunctionType(
+        py_func.__code__, py_func.__globals__, py_func.__name__ + "_parallel",
+        py_func.__defaults__, py_func.__closure__,
+    )
+    clone.__qualname__ = py_func.__qualname__ + "_parallel"
+    clone.__doc__ = py_func.__doc__
+    parallel = njit(cache=True, parallel=True, **options)(clone)
+    return serial, parallel
+
+
+@njit(cache=True)
+def tree_of(trees: Trees, t: int) -> Trees:  # pragma: no cover - compiled
+    """The arrays of tree ``t`` (views, no copy)."""
+    return Trees(
+        trees.left[t], trees.cut_dim[t], trees.cut_value[t], trees.mass[t],
+        trees.leaf_point[t], trees.lo[t], trees.hi[t], trees.range_sum[t],
+    )
+
+
+@njit(cache=True)
+def range_sum_of(lo: np.ndarray, hi: np.ndarray, node: int) -> float:  # pragma: no cover
+    """Sum of the sides of ``node``'s box, always in dimension order (no reassociation), so
+    that boxes maintained incrementally and boxes recomputed from the leaves agree bit for
+    bit."""
+    rs = 0.0
+    for j in range(lo.shape[1]):
+        rs += hi[node, j] - lo[node, j]
+    return rs
+
+
+# ---------------------------------------------------------------------- building
 @njit(cache=True)
 def _build_tree(
-    points: np.ndarray,
-    uniforms: np.ndarray,
-    left: np.ndarray,
-    right: np.ndarray,
-    cut_dim: np.ndarray,
-    cut_value: np.ndarray,
-    mass: np.ndarray,
-    leaf_point: np.ndarray,
-    lo: np.ndarray,
-    hi: np.ndarray,
-    range_sum: np.ndarray,
+    points: np.ndarray, uniforms: np.ndarray, tree: Trees
 ) -> int:  # pragma: no cover - compiled
     m, d = points.shape
+    left, cut_dim, cut_value, mass = tree.left, tree.cut_dim, tree.cut_value, tree.mass
+    leaf_point, lo, hi, range_sum = tree.leaf_point, tree.lo, tree.hi, tree.range_sum
     order = np.arange(m)
     st_node = np.empty(m, dtype=np.int64)
     st_start = np.empty(m, dtype=np.int64)
     st_end = np.empty(m, dtype=np.int64)
-    top = 0
     st_node[0] = 0
     st_start[0] = 0
     st_end[0] = m
@@ -83,14 +153,11 @@ def _build_tree(
                     lo[node, j] = v
                 elif v > hi[node, j]:
                     hi[node, j] = v
-        rs = 0.0
-        for j in range(d):
-            rs += hi[node, j] - lo[node, j]
+        rs = range_sum_of(lo, hi, node)
         range_sum[node] = rs
         mass[node] = e - s
         if rs <= 0.0:  # all points identical: a leaf (mass > 1 for duplicates)
             left[node] = -1
-            right[node] = -1
             leaf_point[node] = first
             continue
         # dimension with probability proportional to its range, value uniform in the range
@@ -122,11 +189,9 @@ def _build_tree(
         cut_value[node] = c
         leaf_point[node] = -1
         a = n_nodes
-        b = n_nodes + 1
         n_nodes += 2
         left[node] = a
-        right[node] = b
-        st_node[top] = b
+        st_node[top] = a + 1
         st_start[top] = i
         st_end[top] = e
         top += 1
@@ -137,137 +202,70 @@ def _build_tree(
     return n_nodes
 
 
-@njit(cache=True)
-def _build_one(
-    t: int,
-    points: np.ndarray,
-    uniforms: np.ndarray,
-    left: np.ndarray,
-    right: np.ndarray,
-    cut_dim: np.ndarray,
-    cut_value: np.ndarray,
-    mass: np.ndarray,
-    leaf_point: np.ndarray,
-    lo: np.ndarray,
-    hi: np.ndarray,
-    range_sum: np.ndarray,
-    n_nodes: np.ndarray,
+def _build_forest_py(
+    points: np.ndarray, uniforms: np.ndarray, trees: Trees, n_nodes: np.ndarray
 ) -> None:  # pragma: no cover - compiled
-    n_nodes[t] = _build_tree(
-        points[t], uniforms[t], left[t], right[t], cut_dim[t], cut_value[t], mass[t],
-        leaf_point[t], lo[t], hi[t], range_sum[t],
-    )
-
-
-@njit(cache=True)
-def build_forest(
-    points: np.ndarray,
-    uniforms: np.ndarray,
-    left: np.ndarray,
-    right: np.ndarray,
-    cut_dim: np.ndarray,
-    cut_value: np.ndarray,
-    mass: np.ndarray,
-    leaf_point: np.ndarray,
-    lo: np.ndarray,
-    hi: np.ndarray,
-    range_sum: np.ndarray,
-    n_nodes: np.ndarray,
-) -> None:  # pragma: no cover - compiled
-    """Build every tree into preallocated arrays (one thread)."""
-    for t in range(points.shape[0]):
-        _build_one(
-            t, points, uniforms, left, right, cut_dim, cut_value, mass, leaf_point, lo, hi,
-            range_sum, n_nodes,
-        )
-
-
-@njit(cache=True, parallel=True)
-def build_forest_parallel(
-    points: np.ndarray,
-    uniforms: np.ndarray,
-    left: np.ndarray,
-    right: np.ndarray,
-    cut_dim: np.ndarray,
-    cut_value: np.ndarray,
-    mass: np.ndarray,
-    leaf_point: np.ndarray,
-    lo: np.ndarray,
-    hi: np.ndarray,
-    range_sum: np.ndarray,
-    n_nodes: np.ndarray,
-) -> None:  # pragma: no cover - compiled
-    """:func:`build_forest` with the trees spread over numba's threads."""
+    """Build every tree into preallocated arrays (``prange``: one tree per work item)."""
     for t in prange(points.shape[0]):
-        _build_one(
-            t, points, uniforms, left, right, cut_dim, cut_value, mass, leaf_point, lo, hi,
-            range_sum, n_nodes,
-        )
+        n_nodes[t] = _build_tree(points[t], uniforms[t], tree_of(trees, t))
+
+
+build_forest, build_forest_parallel = _twins(_build_forest_py)
 
 
 @njit(cache=True)
-def _boxes_one(
-    t: int,
-    points: np.ndarray,
-    left: np.ndarray,
-    right: np.ndarray,
-    leaf_point: np.ndarray,
-    n_nodes: np.ndarray,
-    lo: np.ndarray,
-    hi: np.ndarray,
-    range_sum: np.ndarray,
-) -> None:  # pragma: no cover - compiled
-    d = points.shape[2]
-    for node in range(n_nodes[t] - 1, -1, -1):
-        a = left[t, node]
+def boxes_of_tree(points: np.ndarray, tree: Trees) -> int:  # pragma: no cover - compiled
+    """Recompute the boxes of one tree from its leaves; return the number of nodes reached.
+
+    Nodes are listed root first by a depth-first walk, then filled in the reverse order, so
+    children are always done before their parent whatever slots they occupy.
+    """
+    left, leaf_point, lo, hi = tree.left, tree.leaf_point, tree.lo, tree.hi
+    n_slots = left.shape[0]
+    d = points.shape[1]
+    if tree.mass[0] == 0:
+        return 0
+    order = np.empty(n_slots, dtype=np.int64)
+    stack = np.empty(n_slots, dtype=np.int64)
+    stack[0] = 0
+    top = 1
+    n = 0
+    while top > 0:
+        top -= 1
+        node = stack[top]
+        order[n] = node
+        n += 1
+        a = left[node]
+        if a >= 0:
+            stack[top] = a
+            stack[top + 1] = a + 1
+            top += 2
+    for i in range(n - 1, -1, -1):
+        node = order[i]
+        a = left[node]
         if a < 0:
-            p = leaf_point[t, node]
+            p = leaf_point[node]
             for j in range(d):
-                lo[t, node, j] = points[t, p, j]
-                hi[t, node, j] = points[t, p, j]
+                lo[node, j] = points[p, j]
+                hi[node, j] = points[p, j]
         else:
-            b = right[t, node]
             for j in range(d):
-                lo[t, node, j] = min(lo[t, a, j], lo[t, b, j])
-                hi[t, node, j] = max(hi[t, a, j], hi[t, b, j])
-        rs = 0.0
-        for j in range(d):
-            rs += hi[t, node, j] - lo[t, node, j]
-        range_sum[t, node] = rs
+                lo[node, j] = min(lo[a, j], lo[a + 1, j])
+                hi[node, j] = max(hi[a, j], hi[a + 1, j])
+        tree.range_sum[node] = range_sum_of(lo, hi, node)
+    return n
 
 
-@njit(cache=True)
-def boxes_from_leaves(
-    points: np.ndarray,
-    left: np.ndarray,
-    right: np.ndarray,
-    leaf_point: np.ndarray,
-    n_nodes: np.ndarray,
-    lo: np.ndarray,
-    hi: np.ndarray,
-    range_sum: np.ndarray,
-) -> None:  # pragma: no cover - compiled
-    """Recompute every node's bounding box from the leaves (children have larger indices)."""
-    for t in range(points.shape[0]):
-        _boxes_one(t, points, left, right, leaf_point, n_nodes, lo, hi, range_sum)
-
-
-@njit(cache=True, parallel=True)
-def boxes_from_leaves_parallel(
-    points: np.ndarray,
-    left: np.ndarray,
-    right: np.ndarray,
-    leaf_point: np.ndarray,
-    n_nodes: np.ndarray,
-    lo: np.ndarray,
-    hi: np.ndarray,
-    range_sum: np.ndarray,
-) -> None:  # pragma: no cover - compiled
-    """:func:`boxes_from_leaves` with the trees spread over numba's threads."""
+def _boxes_from_leaves_py(points: np.ndarray, trees: Trees) -> None:  # pragma: no cover
+    """Recompute every node's bounding box from the leaves (``prange`` over trees)."""
     for t in prange(points.shape[0]):
-        _boxes_one(t, points, left, right, leaf_point, n_nodes, lo, hi, range_sum)
+        boxes_of_tree(points[t], tree_of(trees, t))
 
 
+boxes_from_leaves, boxes_from_leaves_parallel = _twins(_boxes_from_leaves_py)
+
+
+# ---------------------------------------------------------------------- scoring
 @njit(cache=True, fastmath=_FAST)
 def _outside(
     flat: np.ndarray, off: Any, dim: int, lo: np.ndarray, hi: np.ndarray, node: Any
@@ -285,19 +283,13 @@ def _outside(
 
 
 @njit(cache=True, fastmath=_FAST)
-def _anomaly_group(
+def anomaly_group(
     flat: np.ndarray,
     g0: int,
     gn: int,
     row_stride: int,
     dim: int,
-    left: np.ndarray,
-    cut_dim: np.ndarray,
-    cut_value: np.ndarray,
-    mass: np.ndarray,
-    lo: np.ndarray,
-    hi: np.ndarray,
-    range_sum: np.ndarray,
+    tree: Trees,
     out: np.ndarray,
     node: np.ndarray,
     keep: np.ndarray,
@@ -311,6 +303,8 @@ def _anomaly_group(
     always ``left + 1``, so the descent is branch-free; a node whose box holds the point has
     ``p = 0`` and changes nothing.
     """
+    left, cut_dim, cut_value, mass = tree.left, tree.cut_dim, tree.cut_value, tree.mass
+    lo, hi, range_sum = tree.lo, tree.hi, tree.range_sum
     tree_mass = float(mass[0])
     scale = math.log2(tree_mass + 1.0)
     for k in range(gn):
@@ -346,19 +340,13 @@ def _anomaly_group(
 
 
 @njit(cache=True, fastmath=_FAST)
-def _codisp_group(
+def codisp_group(
     flat: np.ndarray,
     g0: int,
     gn: int,
     row_stride: int,
     dim: int,
-    left: np.ndarray,
-    cut_dim: np.ndarray,
-    cut_value: np.ndarray,
-    mass: np.ndarray,
-    lo: np.ndarray,
-    hi: np.ndarray,
-    range_sum: np.ndarray,
+    tree: Trees,
     out: np.ndarray,
     node: np.ndarray,
     keep: np.ndarray,
@@ -371,6 +359,8 @@ def _codisp_group(
     ``ratio_new`` is the largest ``|sibling| / (|subtree| + 1)`` above (the point inserted
     below), ``ratio_seen`` the largest ``|sibling| / |subtree|`` (the point already in the tree).
     """
+    left, cut_dim, cut_value, mass = tree.left, tree.cut_dim, tree.cut_value, tree.mass
+    lo, hi, range_sum = tree.lo, tree.hi, tree.range_sum
     for k in range(gn):
         node[k] = 0
         keep[k] = 1.0
@@ -405,58 +395,18 @@ def _codisp_group(
 
 
 @njit(cache=True, fastmath=_FAST)
-def _anomaly_chunk(
+def _score_chunk(
     c: int,
     flat: np.ndarray,
     n_rows: int,
     row_stride: int,
     dim: int,
-    left: np.ndarray,
-    cut_dim: np.ndarray,
-    cut_value: np.ndarray,
-    mass: np.ndarray,
-    lo: np.ndarray,
-    hi: np.ndarray,
-    range_sum: np.ndarray,
+    trees: Trees,
+    codisp: bool,
     chunk: int,
     out: np.ndarray,
 ) -> None:  # pragma: no cover - compiled
-    n_trees = left.shape[0]
-    r0 = c * chunk
-    r1 = min(n_rows, r0 + chunk)
-    node = np.empty(_GROUP, dtype=np.int64)
-    keep = np.empty(_GROUP)
-    acc = np.empty(_GROUP)
-    for r in range(r0, r1):
-        out[r] = 0.0
-    for t in range(n_trees):
-        for g0 in range(r0, r1, _GROUP):
-            _anomaly_group(
-                flat, g0, min(_GROUP, r1 - g0), row_stride, dim, left[t], cut_dim[t],
-                cut_value[t], mass[t], lo[t], hi[t], range_sum[t], out, node, keep, acc,
-            )
-    for r in range(r0, r1):
-        out[r] /= n_trees
-
-
-@njit(cache=True, fastmath=_FAST)
-def _codisp_chunk(
-    c: int,
-    flat: np.ndarray,
-    n_rows: int,
-    row_stride: int,
-    dim: int,
-    left: np.ndarray,
-    cut_dim: np.ndarray,
-    cut_value: np.ndarray,
-    mass: np.ndarray,
-    lo: np.ndarray,
-    hi: np.ndarray,
-    range_sum: np.ndarray,
-    chunk: int,
-    out: np.ndarray,
-) -> None:  # pragma: no cover - compiled
-    n_trees = left.shape[0]
+    n_trees = trees.left.shape[0]
     r0 = c * chunk
     r1 = min(n_rows, r0 + chunk)
     node = np.empty(_GROUP, dtype=np.int64)
@@ -467,114 +417,131 @@ def _codisp_chunk(
     for r in range(r0, r1):
         out[r] = 0.0
     for t in range(n_trees):
+        tree = tree_of(trees, t)
         for g0 in range(r0, r1, _GROUP):
-            _codisp_group(
-                flat, g0, min(_GROUP, r1 - g0), row_stride, dim, left[t], cut_dim[t],
-                cut_value[t], mass[t], lo[t], hi[t], range_sum[t], out, node, keep, acc,
-                ratio_new, ratio_seen,
-            )
+            gn = min(_GROUP, r1 - g0)
+            if codisp:
+                codisp_group(
+                    flat, g0, gn, row_stride, dim, tree, out, node, keep, acc, ratio_new,
+                    ratio_seen,
+                )
+            else:
+                anomaly_group(flat, g0, gn, row_stride, dim, tree, out, node, keep, acc)
     for r in range(r0, r1):
         out[r] /= n_trees
 
 
-@njit(cache=True)
-def score_anomaly(
+def _score_rows_py(
     flat: np.ndarray,
     n_rows: int,
     row_stride: int,
     dim: int,
-    left: np.ndarray,
-    cut_dim: np.ndarray,
-    cut_value: np.ndarray,
-    mass: np.ndarray,
-    lo: np.ndarray,
-    hi: np.ndarray,
-    range_sum: np.ndarray,
+    trees: Trees,
+    codisp: bool,
     chunk: int,
     out: np.ndarray,
 ) -> None:  # pragma: no cover - compiled
-    """Mean anomaly score over trees of rows ``flat[r*row_stride : r*row_stride + dim]``.
+    """Mean score over trees (AWS's anomaly score, or the collusive displacement) of rows
+    ``flat[r*row_stride : r*row_stride + dim]``.
 
     With ``row_stride == dim`` the rows are a C-contiguous shingle matrix; with
     ``row_stride == n_features`` they are the stride-1 shingles of a C-contiguous series,
     read in place (no shingled copy is ever made). Rows are taken in chunks of ``chunk``
-    scored tree by tree (the visited part of a tree stays in cache), and each row's sum over
-    trees is in tree order, so the result does not depend on the chunking or on threads.
+    (one ``prange`` work item each) scored tree by tree (the visited part of a tree stays in
+    cache), and each row's sum over trees is in tree order, so the result does not depend on
+    the chunking or on threads.
     """
-    for c in range((n_rows + chunk - 1) // chunk):
-        _anomaly_chunk(
-            c, flat, n_rows, row_stride, dim, left, cut_dim, cut_value, mass, lo, hi, range_sum,
-            chunk, out,
-        )
-
-
-@njit(cache=True, parallel=True)
-def score_anomaly_parallel(
-    flat: np.ndarray,
-    n_rows: int,
-    row_stride: int,
-    dim: int,
-    left: np.ndarray,
-    cut_dim: np.ndarray,
-    cut_value: np.ndarray,
-    mass: np.ndarray,
-    lo: np.ndarray,
-    hi: np.ndarray,
-    range_sum: np.ndarray,
-    chunk: int,
-    out: np.ndarray,
-) -> None:  # pragma: no cover - compiled
-    """:func:`score_anomaly` with the chunks spread over numba's threads."""
     for c in prange((n_rows + chunk - 1) // chunk):
-        _anomaly_chunk(
-            c, flat, n_rows, row_stride, dim, left, cut_dim, cut_value, mass, lo, hi, range_sum,
-            chunk, out,
-        )
+        _score_chunk(c, flat, n_rows, row_stride, dim, trees, codisp, chunk, out)
 
 
+score_rows, score_rows_parallel = _twins(_score_rows_py)
+
+
+# ---------------------------------------------------------------------- attribution
 @njit(cache=True)
-def score_codisp(
-    flat: np.ndarray,
-    n_rows: int,
-    row_stride: int,
-    dim: int,
-    left: np.ndarray,
-    cut_dim: np.ndarray,
-    cut_value: np.ndarray,
-    mass: np.ndarray,
-    lo: np.ndarray,
-    hi: np.ndarray,
-    range_sum: np.ndarray,
-    chunk: int,
-    out: np.ndarray,
-) -> None:  # pragma: no cover - compiled
-    """Mean collusive displacement over trees; same layout as :func:`score_anomaly`."""
-    for c in range((n_rows + chunk - 1) // chunk):
-        _codisp_chunk(
-            c, flat, n_rows, row_stride, dim, left, cut_dim, cut_value, mass, lo, hi, range_sum,
-            chunk, out,
-        )
+def attribute_point(
+    flat: np.ndarray, off: int, dim: int, tree: Trees, attr: np.ndarray
+) -> float:  # pragma: no cover - compiled
+    """AWS's anomaly score of one point in one tree, and its split over the dimensions.
+
+    Adds to ``attr[j]`` the part of the tree's score due to dimension ``j`` (both sides of
+    the box summed, as ``DiVector.getHighLowSum``) and returns the tree's score; the parts
+    sum to the score. Each ``p_k`` is split in proportion to how far the point lies outside
+    the box along each dimension; at a leaf the point does not equal, the leaf term is split
+    the same way; a point in the tree's sample (a "seen" leaf) spreads its score evenly, as
+    AWS's ``DiVector.normalize`` does when nothing separated the point.
+    """
+    left, cut_dim, cut_value, mass = tree.left, tree.cut_dim, tree.cut_value, tree.mass
+    lo, hi, range_sum = tree.lo, tree.hi, tree.range_sum
+    tree_mass = float(mass[0])
+    scale = math.log2(tree_mass + 1.0)
+    node = 0
+    keep = 1.0
+    acc = 0.0
+    depth = 0
+    while True:
+        grow = 0.0
+        for j in range(dim):
+            v = flat[off + j]
+            grow += max(lo[node, j] - v, 0.0) + max(v - hi[node, j], 0.0)
+        if left[node] < 0:
+            if keep == 1.0 and grow == 0.0:
+                leaf_mass = float(mass[node])
+                damp = 1.0 - leaf_mass / (2.0 * tree_mass)
+                score = scale * damp / (depth + math.log2(leaf_mass + 1.0))
+                share = score / dim
+                for j in range(dim):
+                    attr[j] += share
+                return score
+            term = keep / (depth + 1.0)
+            if grow > 0.0:
+                w = scale * term / grow
+                for j in range(dim):
+                    v = flat[off + j]
+                    attr[j] += w * (max(lo[node, j] - v, 0.0) + max(v - hi[node, j], 0.0))
+            else:  # the point equals the leaf but was separated above: nothing to split
+                share = scale * term / dim
+                for j in range(dim):
+                    attr[j] += share
+            return scale * (acc + term)
+        if grow > 0.0:
+            denom = range_sum[node] + grow
+            p = grow / denom
+            w = scale * keep / (denom * (depth + 1.0))
+            for j in range(dim):
+                v = flat[off + j]
+                attr[j] += w * (max(lo[node, j] - v, 0.0) + max(v - hi[node, j], 0.0))
+            acc += keep * p / (depth + 1.0)
+            keep *= 1.0 - p
+        node = left[node] + (flat[off + cut_dim[node]] > cut_value[node])
+        depth += 1
 
 
-@njit(cache=True, parallel=True)
-def score_codisp_parallel(
+def _attribute_rows_py(
     flat: np.ndarray,
-    n_rows: int,
-    row_stride: int,
+    starts: np.ndarray,
     dim: int,
-    left: np.ndarray,
-    cut_dim: np.ndarray,
-    cut_value: np.ndarray,
-    mass: np.ndarray,
-    lo: np.ndarray,
-    hi: np.ndarray,
-    range_sum: np.ndarray,
-    chunk: int,
-    out: np.ndarray,
+    trees: Trees,
+    scores: np.ndarray,
+    attr: np.ndarray,
 ) -> None:  # pragma: no cover - compiled
-    """:func:`score_codisp` with the chunks spread over numba's threads."""
-    for c in prange((n_rows + chunk - 1) // chunk):
-        _codisp_chunk(
-            c, flat, n_rows, row_stride, dim, left, cut_dim, cut_value, mass, lo, hi, range_sum,
-            chunk, out,
-        )
+    """Score and attribution of the vectors ``flat[s : s + dim]`` for ``s`` in ``starts``.
+
+    ``scores`` (k,) and ``attr`` (k, dim) receive the means over trees (in tree order);
+    ``prange`` over the vectors.
+    """
+    n_trees = trees.left.shape[0]
+    for i in prange(starts.shape[0]):
+        s = 0.0
+        row = attr[i]
+        for j in range(dim):
+            row[j] = 0.0
+        for t in range(n_trees):
+            s += attribute_point(flat, starts[i], dim, tree_of(trees, t), row)
+        scores[i] = s / n_trees
+        for j in range(dim):
+            row[j] /= n_trees
+
+
+attribute_rows, attribute_rows_parallel = _twins(_attribute_rows_py)

@@ -13,19 +13,17 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from anomark._validation import Constraint, Interval, check_param
 from anomark.dataset import Dataset
-from anomark.detectors.base import Detector, check_choice, check_int
-from anomark.detectors.rcf.forest import RandomCutForest, _resolve_n_jobs
+from anomark.detectors.base import N_JOBS, SAGEMAKER, SEED, Detector
+from anomark.detectors.rcf._limits import FEATURE_DIM_RANGE, NUM_SAMPLES_RANGE, NUM_TREES_RANGE
+from anomark.detectors.rcf.forest import SCORE_TYPE, RandomCutForest
 from anomark.errors import ConfigurationError, DataError, PersistenceError
 from anomark.threshold import Threshold
 from anomark.windowing import Windowing
 
 __all__ = ["RCFDetector"]
 
-#: SageMaker RCF's hyperparameter ranges (built-in algorithm documentation).
-NUM_TREES_RANGE = (50, 1000)
-NUM_SAMPLES_RANGE = (1, 2048)
-FEATURE_DIM_RANGE = (1, 10_000)
 _ARRAY_PREFIX = "forest_"
 
 
@@ -104,6 +102,16 @@ class RCFDetector(Detector):
     default_threshold: ClassVar[tuple[str, float]] = ("mean_std", 3.0)
     window_param: ClassVar[str | None] = "shingle_size"
     max_window_values: ClassVar[int | None] = FEATURE_DIM_RANGE[1]
+    _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
+        **Detector._parameter_constraints,
+        "num_trees": [Interval(int, *NUM_TREES_RANGE)],
+        "num_samples_per_tree": [Interval(int, *NUM_SAMPLES_RANGE)],
+        "shingle_size": [Interval(int, 1, FEATURE_DIM_RANGE[1])],
+        "random_state": [SEED, None],
+        "n_jobs": N_JOBS,
+        "sagemaker": [SAGEMAKER, None],
+        "score_type": [SCORE_TYPE],
+    }
 
     def __init__(
         self,
@@ -128,24 +136,11 @@ class RCFDetector(Detector):
     # ------------------------------------------------------------------ hooks
     def _validate_params(self) -> None:
         super()._validate_params()
-        check_int(self.num_trees, "num_trees", *NUM_TREES_RANGE)
-        check_int(self.num_samples_per_tree, "num_samples_per_tree", *NUM_SAMPLES_RANGE)
-        check_int(self.shingle_size, "shingle_size", 1, FEATURE_DIM_RANGE[1])
-        if self.random_state is not None:
-            check_int(self.random_state, "random_state", 0)
-        _resolve_n_jobs(self.n_jobs)
-        check_choice(self.score_type, "score_type", ("anomaly", "codisp"))
-        if self.sagemaker is not None:
-            if type(self.sagemaker).__name__ != "SageMakerConfig":
-                raise ConfigurationError(
-                    "sagemaker must be a SageMakerConfig (anomark.SageMakerConfig) or None, got "
-                    f"{type(self.sagemaker).__name__}"
-                )
-            if self.score_type != "anomaly":
-                raise ConfigurationError(
-                    "score_type='codisp' is only available with the local engine; SageMaker's "
-                    "RCF returns the anomaly score (use score_type='anomaly' or sagemaker=None)"
-                )
+        if self.sagemaker is not None and self.score_type != "anomaly":
+            raise ConfigurationError(
+                "score_type='codisp' is only available with the local engine; SageMaker's "
+                "RCF returns the anomaly score (use score_type='anomaly' or sagemaker=None)"
+            )
 
     def _min_rows(self) -> int:
         return int(self.shingle_size)
@@ -258,7 +253,9 @@ class RCFDetector(Detector):
         from anomark.detectors.rcf.sagemaker import SageMakerRCFEngine
 
         ds = Dataset.from_any(data)
-        size = check_int(shingle_size, "shingle_size", 1, FEATURE_DIM_RANGE[1])
+        size = check_param(
+            shingle_size, "shingle_size", cls._parameter_constraints["shingle_size"], cls.__name__
+        )
         engine = SageMakerRCFEngine.from_endpoint(
             name, sagemaker, feature_dim=size * ds.n_features
         )

@@ -4,43 +4,40 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from anomark.errors import ConfigurationError, DataError, NotFittedError, PersistenceError
+from anomark._validation import Constraint, Interval, Options, check_param, validate_params
+from anomark.detectors.base import N_JOBS, SEED
+from anomark.detectors.rcf._kernels import Trees, empty_trees
+from anomark.errors import DataError, NotFittedError, PersistenceError
 from anomark.windowing import Windowing
 
 __all__ = ["RandomCutForest", "ScoreType"]
 
 ScoreType = Literal["anomaly", "codisp"]
-Backend = Literal["numba", "numpy"]
 _ARRAYS = ("points", "left", "right", "cut_dim", "cut_value", "mass", "leaf_point", "n_nodes")
 _INT_ARRAYS = ("left", "right", "cut_dim", "mass", "leaf_point", "n_nodes")
+SCORE_TYPE: Constraint = Options("anomaly", "codisp")
 
 
-def _check_pos_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise ConfigurationError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
-    if value < 1:
-        raise ConfigurationError(f"{name} must be >= 1, got {value}")
-    return int(value)
-
-
-def _resolve_n_jobs(n_jobs: int | None) -> int:
-    """``None`` -> 1 thread (scikit-learn's convention), ``-1`` all cores, ``-2`` all but one."""
+def resolve_n_jobs(n_jobs: int | None) -> int:
+    """Threads for ``n_jobs``: ``None`` -> 1 (scikit-learn's convention), ``-1`` all cores,
+    ``-2`` all but one; at most numba's thread count."""
     import numba
 
     available = int(numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]
-    if n_jobs is None:
+    n = check_param(n_jobs, "n_jobs", N_JOBS)
+    if n is None:
         return 1
-    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int | np.integer) or n_jobs == 0:
-        raise ConfigurationError(
-            f"n_jobs must be None, a positive integer or a negative integer (-1 = all cores), "
-            f"got {n_jobs!r}"
-        )
-    n = int(n_jobs) if n_jobs > 0 else available + 1 + int(n_jobs)
+    n = n if n > 0 else available + 1 + n
     return max(1, min(n, available))
+
+
+def kernel(kernels: tuple[Any, Any], threads: int) -> Any:
+    """The serial or the parallel twin of a kernel (see ``_kernels._twins``)."""
+    return kernels[1] if threads > 1 else kernels[0]
 
 
 @contextmanager
@@ -127,6 +124,10 @@ class RandomCutForest:
     for any other point, its expected value over where a random insertion would place it
     (the cut probabilities above), averaged over all trees.
 
+    The streaming counterpart (trees that learn point by point, with time decay) is
+    :class:`anomark.detectors.rcf.streaming.StreamingForest`; :meth:`to_streaming` converts a
+    fitted batch forest into one.
+
     Parameters
     ----------
     num_trees : int, default 100
@@ -139,19 +140,18 @@ class RandomCutForest:
         Seed of the sampling and of the cuts; equal seeds give equal forests.
     n_jobs : int or None, default None
         Threads for building and scoring: ``None`` means 1, ``-1`` all cores.
-    backend : {"numba", "numpy"}, default "numba"
-        Scoring implementation: compiled kernels, or the level-synchronous numpy reference
-        (slower; kept to cross-check and benchmark the kernels). Trees are always built by the
-        compiled builder.
 
     Attributes
     ----------
     points_ : numpy.ndarray, shape (num_trees, m, dim)
         Each tree's sample (``m = min(num_samples_per_tree, n_points)``).
-    left_, right_, cut_dim_, cut_value_, mass_, leaf_point_ : numpy.ndarray, (num_trees, 2m - 1)
-        The trees' nodes (see :mod:`anomark.detectors.rcf._kernels` for the layout).
-    lo_, hi_ : numpy.ndarray, shape (num_trees, 2m - 1, dim)
-        Bounding box of every node; ``range_sum_`` the sum of its sides.
+    sample_index_ : numpy.ndarray of int64, shape (num_trees, m)
+        The input row (for a series: the shingle index) of each sampled point.
+    trees_ : Trees
+        The node arrays (see :mod:`anomark.detectors.rcf._kernels` for the layout); also
+        readable one by one as ``left_``, ``cut_dim_``, ``cut_value_``, ``mass_``,
+        ``leaf_point_`` ``(num_trees, 2m - 1)``, ``lo_``, ``hi_`` ``(num_trees, 2m - 1, dim)``
+        and ``range_sum_``; ``right_`` is ``left_ + 1`` on internal nodes.
     n_nodes_ : numpy.ndarray, shape (num_trees,)
         Nodes used by each tree.
 
@@ -173,6 +173,14 @@ class RandomCutForest:
     500
     """
 
+    _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
+        "num_trees": [Interval(int, 1, None)],
+        "num_samples_per_tree": [Interval(int, 1, None)],
+        "score_type": [SCORE_TYPE],
+        "random_state": [SEED, None],
+        "n_jobs": N_JOBS,
+    }
+
     def __init__(
         self,
         num_trees: int = 100,
@@ -181,31 +189,24 @@ class RandomCutForest:
         score_type: ScoreType = "anomaly",
         random_state: int | None = None,
         n_jobs: int | None = None,
-        backend: Backend = "numba",
     ) -> None:
-        self.num_trees = _check_pos_int(num_trees, "num_trees")
-        self.num_samples_per_tree = _check_pos_int(num_samples_per_tree, "num_samples_per_tree")
-        self.score_type = self._check_score_type(score_type)
-        if random_state is not None and (
-            isinstance(random_state, bool) or not isinstance(random_state, int | np.integer)
-        ):
-            raise ConfigurationError(
-                f"random_state must be an integer or None, got {type(random_state).__name__}"
-            )
-        self.random_state = random_state
+        checked = validate_params(
+            self._parameter_constraints,
+            {
+                "num_trees": num_trees,
+                "num_samples_per_tree": num_samples_per_tree,
+                "score_type": score_type,
+                "random_state": random_state,
+                "n_jobs": n_jobs,
+            },
+            "RandomCutForest",
+        )
+        self.num_trees: int = checked["num_trees"]
+        self.num_samples_per_tree: int = checked["num_samples_per_tree"]
+        self.score_type: ScoreType = checked["score_type"]
+        self.random_state: int | None = checked["random_state"]
         self.n_jobs = n_jobs
-        self._threads = _resolve_n_jobs(n_jobs)
-        if backend not in ("numba", "numpy"):
-            raise ConfigurationError(f"backend must be 'numba' or 'numpy', got {backend!r}")
-        self.backend: Backend = backend
-
-    @staticmethod
-    def _check_score_type(score_type: Any) -> ScoreType:
-        if score_type not in ("anomaly", "codisp"):
-            raise ConfigurationError(
-                f"score_type must be 'anomaly' or 'codisp', got {score_type!r}"
-            )
-        return score_type  # type: ignore[no-any-return]
+        self._threads = resolve_n_jobs(n_jobs)
 
     def __repr__(self) -> str:
         return (
@@ -213,11 +214,11 @@ class RandomCutForest:
             f"num_samples_per_tree={self.num_samples_per_tree}, score_type={self.score_type!r})"
         )
 
-    # ------------------------------------------------------------------ fitting
+    # ------------------------------------------------------------------ fitted arrays
     @property
     def is_fitted(self) -> bool:
         """Whether the trees exist."""
-        return hasattr(self, "points_")
+        return hasattr(self, "trees_")
 
     @property
     def dim(self) -> int:
@@ -225,6 +226,55 @@ class RandomCutForest:
         self._check_fitted()
         return int(self.points_.shape[2])
 
+    @property
+    def left_(self) -> np.ndarray:
+        return self.trees_.left
+
+    @property
+    def right_(self) -> np.ndarray:
+        """Right children: ``left_ + 1`` on internal nodes, ``-1`` elsewhere."""
+        left = self.trees_.left
+        return np.where(left >= 0, left + 1, -1).astype(np.int32)
+
+    @property
+    def cut_dim_(self) -> np.ndarray:
+        return self.trees_.cut_dim
+
+    @property
+    def cut_value_(self) -> np.ndarray:
+        return self.trees_.cut_value
+
+    @property
+    def mass_(self) -> np.ndarray:
+        return self.trees_.mass
+
+    @property
+    def leaf_point_(self) -> np.ndarray:
+        return self.trees_.leaf_point
+
+    @property
+    def lo_(self) -> np.ndarray:
+        return self.trees_.lo
+
+    @property
+    def hi_(self) -> np.ndarray:
+        return self.trees_.hi
+
+    @property
+    def range_sum_(self) -> np.ndarray:
+        return self.trees_.range_sum
+
+    @property
+    def num_trees_fitted(self) -> int:
+        """Number of fitted trees."""
+        self._check_fitted()
+        return int(self.points_.shape[0])
+
+    def _check_fitted(self) -> None:
+        if not self.is_fitted:
+            raise NotFittedError("this RandomCutForest is not fitted yet; call fit first")
+
+    # ------------------------------------------------------------------ fitting
     def _sample_indices(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         """Per-tree sample rows (T, m) and the cut uniforms (T, max(m-1, 1), 2)."""
         rng = np.random.default_rng(self.random_state)
@@ -255,7 +305,7 @@ class RandomCutForest:
         """
         arr = _as_matrix(X, "RandomCutForest.fit")
         idx, uniforms = self._sample_indices(arr.shape[0])
-        self._build(arr[idx], uniforms)
+        self._build(arr[idx], uniforms, idx)
         return self
 
     def fit_series(self, values: Any, shingle_size: int) -> RandomCutForest:
@@ -276,60 +326,29 @@ class RandomCutForest:
         -------
         self
         """
-        series = self._as_series(values, "RandomCutForest.fit_series")
+        series = as_series(values, "RandomCutForest.fit_series")
         windowing = Windowing(shingle_size)
         n_windows = windowing.n_windows(series.shape[0])
         idx, uniforms = self._sample_indices(n_windows)
         view = windowing.windows(series)  # (n_windows, size, n_features), no copy
         points = view[idx.ravel()].reshape(idx.shape[0], idx.shape[1], -1)
-        self._build(points, uniforms)
+        self._build(points, uniforms, idx)
         return self
 
-    @staticmethod
-    def _as_series(values: Any, what: str) -> np.ndarray:
-        try:
-            arr = np.asarray(values, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise DataError(f"{what}: input must be numeric ({exc})") from None
-        if arr.ndim == 1:
-            arr = arr[:, None]
-        if arr.ndim != 2 or arr.shape[0] == 0 or arr.shape[1] == 0:
-            raise DataError(f"{what}: expected a non-empty 1-D or 2-D series, got {arr.shape}")
-        if not np.isfinite(arr).all():
-            raise DataError(f"{what}: input contains NaN or infinite values")
-        return np.ascontiguousarray(arr)
-
-    def _build(self, points: np.ndarray, uniforms: np.ndarray) -> None:
+    def _build(self, points: np.ndarray, uniforms: np.ndarray, idx: np.ndarray) -> None:
         from anomark.detectors.rcf import _kernels
 
         points = np.ascontiguousarray(points, dtype=np.float64)
         n_trees, m, d = points.shape
-        n_slots = 2 * m - 1
-        left = np.full((n_trees, n_slots), -1, dtype=np.int32)
-        right = np.full((n_trees, n_slots), -1, dtype=np.int32)
-        cut_dim = np.full((n_trees, n_slots), -1, dtype=np.int32)
-        cut_value = np.zeros((n_trees, n_slots))
-        mass = np.zeros((n_trees, n_slots), dtype=np.int32)
-        leaf_point = np.full((n_trees, n_slots), -1, dtype=np.int32)
-        lo = np.zeros((n_trees, n_slots, d))
-        hi = np.zeros((n_trees, n_slots, d))
-        range_sum = np.zeros((n_trees, n_slots))
+        trees = empty_trees(n_trees, 2 * m - 1, d)
         n_nodes = np.zeros(n_trees, dtype=np.int64)
-        build = _kernels.build_forest_parallel if self._threads > 1 else _kernels.build_forest
+        build = kernel((_kernels.build_forest, _kernels.build_forest_parallel), self._threads)
         with _threads(self._threads):
-            build(
-                points, np.ascontiguousarray(uniforms), left, right, cut_dim, cut_value, mass,
-                leaf_point, lo, hi, range_sum, n_nodes,
-            )
+            build(points, np.ascontiguousarray(uniforms), trees, n_nodes)
         self.points_ = points
-        self.left_, self.right_, self.cut_dim_ = left, right, cut_dim
-        self.cut_value_, self.mass_, self.leaf_point_ = cut_value, mass, leaf_point
-        self.lo_, self.hi_, self.range_sum_ = lo, hi, range_sum
+        self.sample_index_ = np.ascontiguousarray(idx, dtype=np.int64)
+        self.trees_ = trees
         self.n_nodes_ = n_nodes
-
-    def _check_fitted(self) -> None:
-        if not self.is_fitted:
-            raise NotFittedError("this RandomCutForest is not fitted yet; call fit first")
 
     # ------------------------------------------------------------------ scoring
     def score(self, X: Any, score_type: ScoreType | None = None) -> np.ndarray:
@@ -353,19 +372,17 @@ class RandomCutForest:
                 f"RandomCutForest.score: vectors have {arr.shape[1]} dimensions, the forest was "
                 f"fitted on {self.dim}"
             )
-        kind = self._check_score_type(score_type or self.score_type)
-        if self.backend == "numpy":
-            return self._score_numpy(arr, kind)
-        return self._score_flat(arr.ravel(), arr.shape[0], arr.shape[1], kind)
+        kind = check_param(score_type or self.score_type, "score_type", [SCORE_TYPE])
+        return score_flat(self.trees_, arr.ravel(), arr.shape[0], arr.shape[1], kind,
+                          self._threads)
 
     def score_series(
         self, values: Any, shingle_size: int, score_type: ScoreType | None = None
     ) -> np.ndarray:
         """Score every stride-1 shingle of a series, reading the windows in place.
 
-        The compiled backend never materialises the shingled matrix (shingle ``i`` is the
-        contiguous slice ``values[i : i + shingle_size].ravel()``); the numpy backend shingles
-        batch by batch under 256 MB.
+        The shingled matrix is never materialised: shingle ``i`` is the contiguous slice
+        ``values[i : i + shingle_size].ravel()``.
 
         Returns
         -------
@@ -373,59 +390,67 @@ class RandomCutForest:
             One score per window, in window order.
         """
         self._check_fitted()
-        series = self._as_series(values, "RandomCutForest.score_series")
-        windowing = Windowing(shingle_size)
-        n_windows = windowing.n_windows(series.shape[0])
-        if shingle_size * series.shape[1] != self.dim:
-            raise DataError(
-                f"RandomCutForest.score_series: shingles of {shingle_size} x "
-                f"{series.shape[1]} features have {shingle_size * series.shape[1]} dimensions, "
-                f"the forest was fitted on {self.dim}"
-            )
-        kind = self._check_score_type(score_type or self.score_type)
-        if self.backend == "numpy":
-            out = np.empty(n_windows)
-            for start, batch in windowing.iter_shingles(series):
-                out[start : start + batch.shape[0]] = self._score_numpy(batch, kind)
-            return out
-        return self._score_flat(series.ravel(), n_windows, series.shape[1], kind)
+        series = as_series(values, "RandomCutForest.score_series")
+        n_windows = check_shingles(series, shingle_size, self.dim, "RandomCutForest.score_series")
+        kind = check_param(score_type or self.score_type, "score_type", [SCORE_TYPE])
+        return score_flat(self.trees_, series.ravel(), n_windows, series.shape[1], kind,
+                          self._threads)
 
-    def _score_flat(self, flat: np.ndarray, n_rows: int, row_stride: int, kind: str) -> np.ndarray:
-        from anomark.detectors.rcf import _kernels
+    def attribution_series(
+        self, values: Any, shingle_size: int, windows: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """AWS's anomaly score of the chosen shingles of a series and its split over their
+        ``shingle_size * n_features`` values (time-major).
 
-        out = np.zeros(n_rows)
-        if kind == "codisp":
-            kernel = _kernels.score_codisp_parallel if self._threads > 1 else _kernels.score_codisp
-        else:
-            kernel = (
-                _kernels.score_anomaly_parallel if self._threads > 1 else _kernels.score_anomaly
-            )
-        # rows per work item: large enough to reuse each tree's cached nodes, small enough to
-        # give every thread a few items
-        chunk = int(min(4096, max(256, -(-n_rows // (4 * self._threads)))))
-        with _threads(self._threads):
-            kernel(
-                flat, n_rows, row_stride, self.dim, self.left_, self.cut_dim_,
-                self.cut_value_, self.mass_, self.lo_, self.hi_, self.range_sum_, chunk, out,
-            )
-        return out
+        Parameters
+        ----------
+        values : array-like, shape (n_points,) or (n_points, n_features)
+            The series.
+        shingle_size : int
+            Window length.
+        windows : array of int
+            Indices of the shingles (shingle ``i`` starts at row ``i``).
 
-    def _score_numpy(self, X: np.ndarray, kind: str) -> np.ndarray:
-        from anomark.detectors.rcf._numpy import score_tree_numpy
-
-        total = np.zeros(X.shape[0])
-        for t in range(self.num_trees_fitted):
-            total += score_tree_numpy(
-                X, self.left_[t], self.right_[t], self.cut_dim_[t], self.cut_value_[t],
-                self.mass_[t], self.lo_[t], self.hi_[t], self.range_sum_[t], kind == "codisp",
-            )
-        return total / self.num_trees_fitted
-
-    @property
-    def num_trees_fitted(self) -> int:
-        """Number of fitted trees."""
+        Returns
+        -------
+        scores : numpy.ndarray, shape (k,)
+        attribution : numpy.ndarray, shape (k, shingle_size * n_features)
+            Each row sums to its score (up to rounding).
+        """
         self._check_fitted()
-        return int(self.points_.shape[0])
+        series = as_series(values, "RandomCutForest.attribution_series")
+        n_windows = check_shingles(
+            series, shingle_size, self.dim, "RandomCutForest.attribution_series"
+        )
+        return attribute_flat(self.trees_, series, n_windows, windows, self._threads)
+
+    # ------------------------------------------------------------------ streaming
+    def to_streaming(
+        self,
+        *,
+        time_decay: float,
+        output_after: int,
+        capacity: int | None = None,
+        seed: int | None = None,
+    ) -> Any:
+        """The fitted trees as the starting state of a
+        :class:`~anomark.detectors.rcf.streaming.StreamingForest` (this forest is unchanged).
+
+        Each tree keeps its sample and its cuts; every sampled point gets the reservoir weight
+        it would have had had the rows arrived in order (its row index as arrival time), so
+        new points replace the oldest ones first. ``capacity`` (default
+        ``num_samples_per_tree``) may exceed the sample size of a forest fitted on fewer rows.
+        """
+        from anomark.detectors.rcf.streaming import StreamingForest
+
+        self._check_fitted()
+        return StreamingForest.from_batch(
+            self.points_, self.sample_index_, self.trees_, self.n_nodes_,
+            capacity=capacity or self.num_samples_per_tree,
+            time_decay=time_decay, output_after=output_after,
+            entries_seen=int(self.sample_index_.max()) + 1,
+            score_type=self.score_type, seed=seed, n_jobs=self.n_jobs,
+        )
 
     # ------------------------------------------------------------------ persistence
     def to_arrays(self) -> dict[str, np.ndarray]:
@@ -437,6 +462,7 @@ class RandomCutForest:
         self._check_fitted()
         return {
             "points": self.points_,
+            "sample_index": self.sample_index_,
             "left": self.left_,
             "right": self.right_,
             "cut_dim": self.cut_dim_,
@@ -454,9 +480,11 @@ class RandomCutForest:
         score_type: ScoreType = "anomaly",
         random_state: int | None = None,
         n_jobs: int | None = None,
-        backend: Backend = "numba",
     ) -> RandomCutForest:
         """Rebuild a forest written by :meth:`to_arrays`, validating every index.
+
+        ``sample_index`` is optional (saves before it existed): missing, the sampled points
+        count as all seen at row 0.
 
         Raises
         ------
@@ -486,6 +514,11 @@ class RandomCutForest:
                 )
         if a["n_nodes"].shape != (n_trees,):
             raise PersistenceError("forest array 'n_nodes' must hold one count per tree")
+        sample_index = np.asarray(arrays.get("sample_index", np.zeros((n_trees, m), np.int64)))
+        if sample_index.shape != (n_trees, m) or sample_index.dtype.kind not in "iu" or (
+            sample_index.size and sample_index.min() < 0
+        ):
+            raise PersistenceError("forest 'sample_index' must be (trees, samples) row indices")
         left = a["left"].astype(np.int32)
         right = a["right"].astype(np.int32)
         cut_dim = a["cut_dim"].astype(np.int32)
@@ -500,23 +533,19 @@ class RandomCutForest:
             score_type=score_type,
             random_state=random_state,
             n_jobs=n_jobs,
-            backend=backend,
         )
-        lo = np.zeros((n_trees, shape[1], d))
-        hi = np.zeros((n_trees, shape[1], d))
-        range_sum = np.zeros(shape)
+        trees = empty_trees(n_trees, shape[1], d)._replace(
+            left=left, cut_dim=cut_dim, cut_value=cut_value, mass=mass, leaf_point=leaf_point
+        )
         points = np.ascontiguousarray(points, dtype=np.float64)
-        boxes = (
-            _kernels.boxes_from_leaves_parallel
-            if forest._threads > 1
-            else _kernels.boxes_from_leaves
+        boxes = kernel(
+            (_kernels.boxes_from_leaves, _kernels.boxes_from_leaves_parallel), forest._threads
         )
         with _threads(forest._threads):
-            boxes(points, left, right, leaf_point, n_nodes, lo, hi, range_sum)
+            boxes(points, trees)
         forest.points_ = points
-        forest.left_, forest.right_, forest.cut_dim_ = left, right, cut_dim
-        forest.cut_value_, forest.mass_, forest.leaf_point_ = cut_value, mass, leaf_point
-        forest.lo_, forest.hi_, forest.range_sum_ = lo, hi, range_sum
+        forest.sample_index_ = np.ascontiguousarray(sample_index, dtype=np.int64)
+        forest.trees_ = trees
         forest.n_nodes_ = n_nodes
         return forest
 
@@ -563,10 +592,67 @@ class RandomCutForest:
     def memory_bytes(self) -> int:
         """Bytes held by the fitted arrays (boxes included)."""
         self._check_fitted()
-        return sum(
-            int(v.nbytes)
-            for v in (
-                self.points_, self.left_, self.right_, self.cut_dim_, self.cut_value_,
-                self.mass_, self.leaf_point_, self.lo_, self.hi_, self.range_sum_,
-            )
+        return int(self.points_.nbytes) + sum(int(v.nbytes) for v in self.trees_)
+
+
+# ---------------------------------------------------------------------- shared helpers
+def as_series(values: Any, what: str) -> np.ndarray:
+    """A finite, non-empty series as a C-contiguous float64 (n_points, n_features) array."""
+    try:
+        arr = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"{what}: input must be numeric ({exc})") from None
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    if arr.ndim != 2 or arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise DataError(f"{what}: expected a non-empty 1-D or 2-D series, got {arr.shape}")
+    if not np.isfinite(arr).all():
+        raise DataError(f"{what}: input contains NaN or infinite values")
+    return np.ascontiguousarray(arr)
+
+
+def check_shingles(series: np.ndarray, shingle_size: int, dim: int, what: str) -> int:
+    """Number of shingles of ``series``; DataError when their dimension is not ``dim``."""
+    n_windows = Windowing(shingle_size).n_windows(series.shape[0])
+    if shingle_size * series.shape[1] != dim:
+        raise DataError(
+            f"{what}: shingles of {shingle_size} x {series.shape[1]} features have "
+            f"{shingle_size * series.shape[1]} dimensions, the forest was fitted on {dim}"
         )
+    return n_windows
+
+
+def score_flat(
+    trees: Trees, flat: np.ndarray, n_rows: int, row_stride: int, kind: str, threads: int
+) -> np.ndarray:
+    """Mean score over the trees of rows ``flat[r*row_stride : r*row_stride + dim]``."""
+    from anomark.detectors.rcf import _kernels
+
+    out = np.zeros(n_rows)
+    # rows per work item: large enough to reuse each tree's cached nodes, small enough to
+    # give every thread a few items
+    chunk = int(min(4096, max(256, -(-n_rows // (4 * threads)))))
+    run = kernel((_kernels.score_rows, _kernels.score_rows_parallel), threads)
+    with _threads(threads):
+        run(flat, n_rows, row_stride, trees.lo.shape[2], trees, kind == "codisp", chunk, out)
+    return out
+
+
+def attribute_flat(
+    trees: Trees, series: np.ndarray, n_windows: int, windows: Any, threads: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Scores and per-value attribution of the chosen stride-1 shingles of ``series``."""
+    from anomark.detectors.rcf import _kernels
+
+    idx = np.asarray(windows, dtype=np.int64).reshape(-1)
+    if idx.size and (idx.min() < 0 or idx.max() >= n_windows):
+        raise DataError(
+            f"shingle indices must be in [0, {n_windows}), got {idx.min()}..{idx.max()}"
+        )
+    dim = trees.lo.shape[2]
+    scores = np.zeros(idx.size)
+    attr = np.zeros((idx.size, dim))
+    run = kernel((_kernels.attribute_rows, _kernels.attribute_rows_parallel), threads)
+    with _threads(threads):
+        run(series.ravel(), idx * series.shape[1], dim, trees, scores, attr)
+    return scores, attr

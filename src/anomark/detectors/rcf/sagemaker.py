@@ -16,6 +16,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+# Ranges SageMaker's RCF accepts (CreateTrainingJob rejects others after minutes of queueing).
+from anomark.detectors.rcf._limits import FEATURE_DIM_RANGE as _FEATURE_DIM
+from anomark.detectors.rcf._limits import NUM_SAMPLES_RANGE as _NUM_SAMPLES
+from anomark.detectors.rcf._limits import NUM_TREES_RANGE as _NUM_TREES
 from anomark.errors import ConfigurationError, DataError, RemoteJobError
 from anomark.sagemaker.config import SageMakerConfig
 from anomark.sagemaker.endpoints import (
@@ -39,10 +43,6 @@ __all__ = ["SageMakerRCFEngine"]
 
 logger = logging.getLogger("anomark.sagemaker")
 
-# Ranges SageMaker's RCF accepts (CreateTrainingJob rejects others after minutes of queueing).
-_NUM_TREES = (50, 1000)
-_NUM_SAMPLES = (1, 2048)
-_FEATURE_DIM = (1, 10000)
 _STATE_KEYS = {
     "training_job_name",
     "model_data",

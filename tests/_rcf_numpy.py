@@ -1,15 +1,36 @@
-"""Pure-numpy scoring of a fitted forest (the reference for the compiled kernels).
+"""Pure-numpy scoring of a fitted forest: the reference for the compiled kernels.
+
+A test and benchmark helper, not part of the package (``tests/test_forest.py`` and
+``tests/test_rcf_stream.py`` cross-check the numba kernels against it;
+``benchmarks/bench_rcf.py`` measures what compiling buys).
 
 All points of a batch descend a tree together, one level per step ("level-synchronous"):
 each step gathers the current node of every still-active point and updates the scores with
 array operations, so there is no per-point Python loop. The compiled kernels in
-:mod:`anomark.detectors.rcf._kernels` do the same arithmetic one point at a time; this module exists
-to check them and to measure what compiling buys (see ``benchmarks/bench_rcf.py``).
+:mod:`anomark.detectors.rcf._kernels` do the same arithmetic one point at a time.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+
+
+def score_forest_numpy(forest: Any, X: np.ndarray, codisp: bool = False) -> np.ndarray:
+    """Mean score over the trees of ``forest`` (a RandomCutForest or StreamingForest) of the
+    rows of ``X`` (n, dim)."""
+    trees = forest.trees_
+    total = np.zeros(X.shape[0])
+    n_trees = trees.left.shape[0]
+    for t in range(n_trees):
+        left = trees.left[t]
+        right = np.where(left >= 0, left + 1, -1)
+        total += score_tree_numpy(
+            X, left, right, trees.cut_dim[t], trees.cut_value[t], trees.mass[t], trees.lo[t],
+            trees.hi[t], trees.range_sum[t], codisp,
+        )
+    return total / n_trees
 
 
 def score_tree_numpy(
