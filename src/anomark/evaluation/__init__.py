@@ -27,6 +27,14 @@ NAB score (:func:`nab_score_series`, :func:`nab_score`, :func:`nab_optimize_thre
     so that a detector that never fires scores 0 and a perfect one 100. These functions
     reproduce NAB's published scoreboard (``results/final_results.json``) to 1e-9.
 
+Range metrics (:func:`vus_pr`, :func:`vus_roc`, :func:`range_pr_auc`, :func:`range_roc_auc`,
+:func:`range_precision_recall`)
+    Computed on positions (one row = one point, rows in the order given; a row is anomalous
+    when its timestamp lies in a window). The volume under the range-PR / range-ROC surface
+    (Paparrizos et al., VLDB 2022) as TimeEval computes it, and range-based precision/recall
+    (Tatbul et al., NeurIPS 2018) as the ``prts`` package computes it; :func:`evaluate` gives
+    every metric of one series at once.
+
 Examples
 --------
 >>> import pandas as pd
@@ -49,15 +57,25 @@ from anomark.evaluation.nab import (
     probation_rows,
     resolve_profile,
 )
+from anomark.evaluation.range import range_precision_recall
+from anomark.evaluation.summary import evaluate
+from anomark.evaluation.vus import range_pr_auc, range_roc_auc, vus, vus_pr, vus_roc
 
 __all__ = [
     "NAB_PROFILES",
     "NABProfile",
     "best_event_f1",
+    "evaluate",
     "event_scores",
     "nab_optimize_threshold",
     "nab_score",
     "nab_score_series",
     "probation_rows",
+    "range_pr_auc",
+    "range_precision_recall",
+    "range_roc_auc",
     "resolve_profile",
+    "vus",
+    "vus_pr",
+    "vus_roc",
 ]
