@@ -24,6 +24,10 @@ ROOT = Path(__file__).resolve().parent
 NAB = ROOT.parent / "shared" / "data" / "nab"
 PYTHON = os.environ.get("ANOMARK_NOX_PYTHON") or None  # None: the Python running nox
 TEST_EXTRAS = ".[dev,tensorflow,sagemaker]"
+# Reference implementations the range-metric tests compare against (tests/test_evaluation_
+# reference.py). Installed without their dependencies: TimeEval 1.5 pins dask 2022.12 and prts
+# pins NumPy < 2, yet TimeEval's metrics subpackage needs only NumPy, scikit-learn and prts.
+METRIC_REFERENCES = ("timeeval==1.5.0", "prts==1.0.0.3")
 
 
 def _env() -> dict[str, str]:
@@ -37,6 +41,7 @@ def _env() -> dict[str, str]:
 def tests(session: nox.Session) -> None:
     """The default test suite (everything not marked slow), in parallel on all cores."""
     session.install("-e", TEST_EXTRAS)
+    session.install("--no-deps", "--ignore-requires-python", *METRIC_REFERENCES)
     session.run(
         "pytest", "-m", "not slow", "-n", "auto", "--dist", "loadfile", *session.posargs,
         env=_env(),
@@ -47,6 +52,7 @@ def tests(session: nox.Session) -> None:
 def slow(session: nox.Session) -> None:
     """Tests marked slow (long training runs, whole-corpus checks, examples)."""
     session.install("-e", TEST_EXTRAS)
+    session.install("--no-deps", "--ignore-requires-python", *METRIC_REFERENCES)
     session.run("pytest", "-m", "slow", *session.posargs, env=_env())
 
 
