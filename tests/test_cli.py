@@ -11,8 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import anomark.cli as cli
 from anomark.cli import main
+from anomark.cli._report import anomalies_csv
+from anomark.cli.detect import parse_param
 from anomark.datasets.synthetic import multisensor, periodic_series, write_daily_csvs
 from anomark.errors import ConfigurationError, DataError
 from anomark.threshold import Threshold
@@ -98,21 +99,29 @@ def test_detect_plain_csv_with_labels_and_options(
     assert len(pd.read_csv(output)) == flagged
 
 
-def test_detect_refuses_to_overwrite_unless_asked(
+def test_detect_replaces_its_outputs_unless_no_clobber(
     series_csv: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path, _ = series_csv
-    output = tmp_path / "a.csv"
+    output, plot, model = tmp_path / "a.csv", tmp_path / "a.png", tmp_path / "model"
     output.write_text("keep me")
-    code, out, err = _run(capsys, "detect", path, "--detector", "iforest", "-o", output)
-    assert code == 2 and out == ""
-    assert err == f"error: {output} already exists; pass --overwrite to replace it\n"
-    assert output.read_text() == "keep me"
-    code, out, err = _run(
-        capsys, "detect", path, "--detector", "iforest", "-o", output, "--overwrite"
-    )
+    plot.write_bytes(b"keep me too")
+    argv = ["detect", path, "--detector", "iforest", "-o", output, "--plot", plot,
+            "--save", model]
+    code, out, err = _run(capsys, *argv)
     assert code == 0, err
     assert output.read_text().startswith("timestamp,event,score,value")
+    assert (model / "config.json").exists()
+    before = {p: p.read_bytes() for p in (output, plot)}
+    code, out, err = _run(capsys, *argv, "--no-clobber")  # every existing output, at once
+    assert code == 2 and out == ""
+    assert err == (f"error: {output}, {plot}, {model} already exist; drop --no-clobber to "
+                   "replace them\n")
+    assert {p: p.read_bytes() for p in (output, plot)} == before
+    code, out, err = _run(capsys, *argv)  # the default replaces them again
+    assert code == 0, err
+    code, _, err = _run(capsys, "detect", path, "--detector", "iforest", "-o", tmp_path)
+    assert code == 2 and "is a folder; give a file name" in err
 
 
 def test_detect_save_then_load(
@@ -169,7 +178,7 @@ def test_detect_sensors_from_daily_csvs(
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["detect", "missing.csv"], "error: no such file: missing.csv"),
+        (["detect", "missing.csv"], "error: CSV file not found: missing.csv"),
         (["detect", "nothing-*.csv"], "error: no files match 'nothing-*.csv'"),
         (["detect", "{csv}", "--threshold", "median:3"], "error: unknown threshold 'median:3'"),
         (["detect", "{csv}", "--threshold", "mean_std:x"], "must be a number"),
@@ -203,9 +212,9 @@ def test_bad_input_gives_one_clean_line_and_exit_2(
 
 
 def test_debug_shows_the_exception(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(DataError, match="no such file"):
+    with pytest.raises(DataError, match="not found: missing.csv"):
         main(["detect", "missing.csv", "--debug"])
-    with pytest.raises(DataError, match="no such file"):
+    with pytest.raises(DataError, match="not found: missing.csv"):
         main(["--debug", "detect", "missing.csv"])
 
 
@@ -226,11 +235,28 @@ def test_help_is_useful(capsys: pytest.CaptureFixture[str]) -> None:
         assert text in out
     code, out, _ = _run(capsys, "detect", "--help")
     assert code == 0
-    for text in ("--threshold", "mean_std:3", "--window-size", "--labels", "--overwrite",
-                 "nab:<name>", "examples:"):
-        assert text in out
+    for text in ("--threshold", "mean_std:3", "--window-size", "--labels", "--no-clobber",
+                 "--dayfirst", "--time-format", "'%d/%m/%Y %H:%M'", "--duplicates",
+                 "{error,mean,first,last}", "top 1 %", "nab:<name>", "examples:"):
+        assert text in out, text
     code, out, _ = _run(capsys, "sagemaker", "cleanup", "--help")
     assert code == 0 and "--prefix" in out and "--yes" in out
+    code, out, _ = _run(capsys, "benchmark", "nab", "--help")
+    assert code == 0
+    flat = " ".join(out.split())
+    assert "(default: 1)" in flat and "(default: nab-benchmark)" in flat
+    assert "the first 15 %," in flat
+
+
+@pytest.mark.parametrize("command", [[], ["detect"], ["detectors"], ["nab"], ["nab", "list"],
+                                     ["benchmark"], ["benchmark", "nab"], ["sagemaker"],
+                                     ["sagemaker", "cleanup"]])
+def test_help_texts_show_no_escaped_percent(
+    command: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = _run(capsys, *command, "--help")
+    assert code == 0 and out.startswith("usage: anomark")
+    assert "%%" not in out and "%(" not in out
 
 
 def test_python_m_anomark_help() -> None:
@@ -330,13 +356,13 @@ def test_parse_threshold(spec: str, expected: Threshold) -> None:
 
 
 def test_parse_param_reads_json_literals() -> None:
-    assert cli._parse_param("n=3") == ("n", 3)
-    assert cli._parse_param("x=0.5") == ("x", 0.5)
-    assert cli._parse_param("flag=true") == ("flag", True)
-    assert cli._parse_param("s=auto") == ("s", "auto")
-    assert cli._parse_param("l=[1, 2]") == ("l", [1, 2])
+    assert parse_param("n=3") == ("n", 3)
+    assert parse_param("x=0.5") == ("x", 0.5)
+    assert parse_param("flag=true") == ("flag", True)
+    assert parse_param("s=auto") == ("s", "auto")
+    assert parse_param("l=[1, 2]") == ("l", [1, 2])
     with pytest.raises(ConfigurationError, match="KEY=VALUE"):
-        cli._parse_param("novalue")
+        parse_param("novalue")
 
 
 def test_anomalies_csv_numbers_events() -> None:
@@ -345,7 +371,7 @@ def test_anomalies_csv_numbers_events() -> None:
     index = pd.date_range("2024-01-01", periods=8, freq="h")
     scores = pd.Series([0, 5, 6, 0, 0, 7, 0, 8], index=index, dtype=float)
     det = Detection(scores, 1.0)
-    table = pd.read_csv(pd.io.common.StringIO(cli._anomalies_csv(det).decode()))
+    table = pd.read_csv(pd.io.common.StringIO(anomalies_csv(det).decode()))
     assert table["event"].tolist() == [1, 1, 2, 3]
     np.testing.assert_array_equal(table["score"], [5, 6, 7, 8])
 

@@ -1,4 +1,4 @@
-"""Scorers: pass-through engine scores and reconstruction errors."""
+"""ReconstructionScorer: reconstruction errors per window."""
 
 from __future__ import annotations
 
@@ -6,22 +6,7 @@ import numpy as np
 import pytest
 
 from anomark.errors import ConfigurationError, DataError
-from anomark.scoring import PassThroughScorer, ReconstructionScorer
-
-
-def test_pass_through_returns_floats():
-    out = PassThroughScorer().score([1, 2, 3])
-    assert out.dtype == np.float64
-    np.testing.assert_array_equal(out, [1.0, 2.0, 3.0])
-
-
-def test_pass_through_rejects_bad_output():
-    with pytest.raises(DataError, match=r"got shape \(2, 2\)"):
-        PassThroughScorer().score(np.zeros((2, 2)))
-    with pytest.raises(DataError, match=r"1 NaN/inf score\(s\) \(first at window 2\)"):
-        PassThroughScorer().score(np.array([0.0, 1.0, np.inf]))
-    with pytest.raises(TypeError, match=r"takes one array"):
-        PassThroughScorer().score(np.zeros(2), np.zeros(2))
+from anomark.scoring import ReconstructionScorer
 
 
 def test_reconstruction_mse_and_mae():
@@ -64,17 +49,6 @@ def test_reconstruction_invalid_metric():
 
 
 # ---------------------------------------------------------------------- issue 5 (hardening)
-@pytest.mark.parametrize(
-    ("raw", "match"),
-    [(["a", "b"], r"engine's scores must be an array of numbers"),
-     ([[1.0], [1.0, 2.0]], r"engine's scores must be an array of numbers"),
-     (np.array([1.0 + 2j]), r"must be real numbers, got complex")],
-)
-def test_pass_through_refuses_non_numeric_scores(raw, match):
-    with pytest.raises(DataError, match=match):
-        PassThroughScorer().score(raw)
-
-
 def test_reconstruction_refuses_text_and_complex():
     with pytest.raises(DataError, match=r"windows must be an array of numbers"):
         ReconstructionScorer().score(np.array([["a"]]), np.zeros((1, 1)))

@@ -5,12 +5,12 @@ Every detector, loader and evaluation function in anomark works on a ``Dataset``
 (or, for plain arrays, an integer position index) and whose columns are all numeric.
 NaN is allowed inside a ``Dataset`` (joins and resampling create gaps; see :meth:`Dataset.fillna`)
 but detectors refuse it with an error naming the column; ``inf`` is refused at construction.
+Reading files (CSV, globs, S3) and parsing timestamps live in :mod:`anomark.readers`; the
+``from_csv`` / ``from_s3`` / ``from_sensors`` constructors use it.
 """
 
 from __future__ import annotations
 
-import glob
-import io
 import os
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
@@ -21,156 +21,26 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
-from anomark._s3 import split_s3_uri
-from anomark.errors import DataError, DataTypeError, MissingFileError
+from anomark import readers
+from anomark.errors import DataError, DataTypeError
+from anomark.readers import (
+    PathLike,
+    bad_index_message,
+    find_time_column,
+    index_looks_like_dates,
+    parse_index,
+    parse_times,
+    value_kind,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     import boto3
 
-__all__ = ["Dataset", "DataLike"]
+__all__ = ["Dataset", "DataLike", "Duplicates"]
 
 Duplicates = Literal["raise", "mean", "first", "last"]
-_TIME_NAMES = ("timestamp", "time", "datetime", "date", "ts", "date_time", "time_stamp")
-_GLOB_CHARS = set("*?[")
-
-PathLike = str | os.PathLike[str]
-
-
+_DUPLICATES = ("raise", "mean", "first", "last")
 _AGGREGATIONS = ("mean", "median", "sum", "min", "max", "first", "last")
-#: ``pd.api.types.infer_dtype`` kinds that are numbers, never timestamps.
-_NUMERIC_KINDS = frozenset(
-    {"integer", "floating", "mixed-integer-float", "decimal", "complex", "boolean"}
-)
-_INT64_MIN, _INT64_MAX = int(np.iinfo(np.int64).min), int(np.iinfo(np.int64).max)
-
-
-def _describe(index: pd.Index, i: int) -> str:
-    return str(index[i])
-
-
-def _value_kind(values: Any) -> str:
-    """``infer_dtype`` of ``values`` (of a categorical's categories), NaN/None skipped."""
-    if isinstance(getattr(values, "dtype", None), pd.CategoricalDtype):
-        values = values.dtype.categories
-    try:
-        return str(pd.api.types.infer_dtype(values, skipna=True))
-    except (TypeError, ValueError):  # pragma: no cover - infer_dtype accepts any array-like
-        return "unknown"
-
-
-def _as_positions(index: pd.Index, where: str) -> pd.Index:
-    """An index of integers (any integer dtype, or objects/categories holding integers) as
-    int64 positions; refuses missing values and integers beyond the int64 range."""
-    if isinstance(index.dtype, pd.CategoricalDtype):
-        index = pd.Index(np.asarray(index, dtype=object), dtype=object)
-    if index.hasnans:
-        first = int(np.flatnonzero(index.isna())[0])
-        raise DataError(
-            f"{where}: the integer index has missing values (first at row {first}); "
-            "positions must all be present"
-        )
-    if isinstance(index, pd.RangeIndex) or (
-        isinstance(index.dtype, np.dtype) and index.dtype.kind == "i"
-    ):
-        return pd.Index(index.astype(np.int64))
-    lo, hi = int(index.min()), int(index.max())
-    if lo < _INT64_MIN or hi > _INT64_MAX:
-        bad = hi if hi > _INT64_MAX else lo
-        raise DataError(
-            f"{where}: integer index value {bad} is outside the int64 range of positions "
-            f"[{_INT64_MIN}, {_INT64_MAX}]"
-        )
-    if isinstance(index.dtype, np.dtype) and index.dtype.kind == "u":
-        return pd.Index(index.astype(np.int64))
-    return pd.Index(np.asarray(index.to_numpy(dtype=object).tolist(), dtype=np.int64))
-
-
-def _index_looks_like_dates(index: pd.Index) -> bool:
-    """Whether an object/string/categorical index holds date-like values (not numbers)."""
-    values: Any = index
-    if isinstance(index.dtype, pd.CategoricalDtype):
-        values = pd.Index(np.asarray(index, dtype=object), dtype=object)
-    elif not (
-        pd.api.types.is_object_dtype(index.dtype) or pd.api.types.is_string_dtype(index.dtype)
-    ):
-        return False
-    return _is_datetime_like(pd.Series(np.asarray(values, dtype=object), dtype=object))
-
-
-def _to_datetime_index(values: Any, source: str) -> pd.DatetimeIndex:
-    """Parse ``values`` into a DatetimeIndex or raise a DataError naming ``source``.
-
-    Numbers (and booleans) are refused: pandas would read integers as epoch *nanoseconds*,
-    silently putting epoch seconds in 1970.
-    """
-    if isinstance(values, pd.DatetimeIndex):
-        return values
-    if isinstance(values, pd.Series) and isinstance(values.dtype, pd.DatetimeTZDtype):
-        return pd.DatetimeIndex(values)
-    kind = _value_kind(values)
-    if kind in _NUMERIC_KINDS:
-        raise DataError(
-            f"{source}: holds {kind} values, not timestamps; numbers are not read as epoch "
-            "times because their unit is ambiguous: convert them first, e.g. "
-            "pd.to_datetime(values, unit=\"s\") for epoch seconds"
-        )
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            parsed = pd.to_datetime(pd.Index(values), format="mixed")
-    except (ValueError, TypeError, OverflowError) as exc:
-        raise DataError(f"{source}: cannot parse timestamps ({exc})") from None
-    if not isinstance(parsed, pd.DatetimeIndex):
-        raise DataError(
-            f"{source}: timestamps mix time zones or offsets; convert them to one time zone "
-            "(e.g. pd.to_datetime(..., utc=True)) before building a Dataset"
-        )
-    if parsed.hasnans:
-        first = int(np.flatnonzero(parsed.isna())[0])
-        raise DataError(f"{source}: unparseable or missing timestamp at row {first}")
-    return parsed
-
-
-def _is_datetime_like(series: pd.Series) -> bool:
-    if pd.api.types.is_datetime64_any_dtype(series.dtype):
-        return True
-    if not (
-        pd.api.types.is_object_dtype(series.dtype) or pd.api.types.is_string_dtype(series.dtype)
-    ):
-        return False
-    sample = series.dropna().head(20)
-    if sample.empty or _value_kind(sample) in _NUMERIC_KINDS:
-        return False
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            pd.to_datetime(sample, format="mixed")
-    except (ValueError, TypeError, OverflowError):
-        return False
-    return True
-
-
-def _bad_index_message(where: str, index: pd.Index) -> str:
-    kind = _value_kind(index)
-    plain = isinstance(index.dtype, np.dtype) and index.dtype.kind != "O"
-    held = "" if plain else f" holding {kind} values"
-    return (
-        f"{where}: index of dtype {index.dtype}{held} is neither timestamps nor integer "
-        "positions"
-    )
-
-
-def _find_time_column(frame: pd.DataFrame, source: str) -> str:
-    for col in frame.columns:
-        if str(col).strip().lower() in _TIME_NAMES:
-            return col
-    for col in frame.columns:
-        if _is_datetime_like(frame[col]):
-            return col
-    raise DataError(
-        f"{source}: no time column found (looked for a column named one of {_TIME_NAMES} "
-        f"or holding dates, among {list(map(str, frame.columns))}); pass time_column="
-    )
 
 
 class Dataset:
@@ -218,7 +88,9 @@ class Dataset:
         self, frame: pd.DataFrame, *, duplicates: Duplicates = "raise", name: str | None = None
     ) -> None:
         if not isinstance(frame, pd.DataFrame):
-            raise TypeError(f"Dataset expects a pandas DataFrame, got {type(frame).__name__}")
+            raise DataTypeError(
+                f"Dataset expects a pandas DataFrame, got {type(frame).__name__}"
+            )
         self.name = name
         self._frame = self._validate(frame, duplicates)
 
@@ -245,25 +117,7 @@ class Dataset:
         frame = frame.copy()
         frame.columns = pd.Index([str(c) for c in frame.columns])
 
-        index = frame.index
-        if isinstance(index, pd.MultiIndex):
-            raise DataError(f"{where}: a MultiIndex is not supported; use a time index")
-        if not isinstance(index, pd.DatetimeIndex):
-            dtype = index.dtype
-            if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_float_dtype(dtype):
-                raise DataError(_bad_index_message(where, index))
-            if pd.api.types.is_integer_dtype(dtype) and not isinstance(dtype, pd.CategoricalDtype):
-                index = _as_positions(index, where)  # int64, uint64, nullable Int64...
-            else:
-                # object, string or categorical: integers are positions, other numbers are
-                # refused, anything else must parse as timestamps (never epoch nanoseconds)
-                kind = _value_kind(index)
-                if kind == "integer":
-                    index = _as_positions(index, where)
-                elif kind in _NUMERIC_KINDS:
-                    raise DataError(_bad_index_message(where, index))
-                else:
-                    index = _to_datetime_index(index, f"{where} index")
+        index = parse_index(frame.index, where)
         frame.index = index
 
         # numeric columns only
@@ -312,7 +166,8 @@ class Dataset:
                 repeated = frame.index[frame.index.duplicated()]
                 raise DataError(
                     f"{where}: {len(repeated)} duplicate timestamp(s), first {repeated[0]}; pass "
-                    "duplicates='mean', 'first' or 'last' to combine them"
+                    "duplicates='mean', 'first' or 'last' to combine them (on the command "
+                    "line: --duplicates mean|first|last)"
                 )
             if duplicates == "mean":
                 frame = frame.groupby(level=0, sort=True).mean()
@@ -332,6 +187,8 @@ class Dataset:
         columns: Sequence[str] | None = None,
         duplicates: Duplicates = "raise",
         name: str | None = None,
+        dayfirst: bool | None = None,
+        time_format: str | None = None,
     ) -> Dataset:
         """Build a Dataset from a DataFrame (or Series).
 
@@ -351,15 +208,23 @@ class Dataset:
             See :class:`Dataset`.
         name : str, optional
             Label for messages and plots.
+        dayfirst, time_format
+            How date strings are read (one format per column; see
+            :func:`anomark.readers.parse_times`).
 
         Returns
         -------
         Dataset
         """
+        def parse(values: Any, where: str) -> pd.DatetimeIndex:
+            return parse_times(values, where, dayfirst=dayfirst, time_format=time_format)
+
         if isinstance(frame, pd.Series):
             frame = frame.to_frame(name=frame.name if frame.name is not None else "value")
         if not isinstance(frame, pd.DataFrame):
-            raise TypeError(f"from_frame expects a DataFrame or Series, got {type(frame).__name__}")
+            raise DataTypeError(
+                f"from_frame expects a DataFrame or Series, got {type(frame).__name__}"
+            )
         source = f"dataset {name!r}" if name else "frame"
         if time_column is not None:
             if time_column not in frame.columns:
@@ -368,24 +233,24 @@ class Dataset:
                     f"{list(map(str, frame.columns))}"
                 )
             frame = frame.set_index(time_column)
-            frame.index = _to_datetime_index(frame.index, f"{source} column {time_column!r}")
+            frame.index = parse(frame.index, f"{source} column {time_column!r}")
         elif not isinstance(frame.index, pd.DatetimeIndex):
             index = frame.index
-            if _index_looks_like_dates(index):
+            if index_looks_like_dates(index):
                 # e.g. pd.read_csv(f, index_col=0): the index holds date strings
                 frame = frame.copy()
-                frame.index = _to_datetime_index(index, f"{source} index")
+                frame.index = parse(index, f"{source} index")
             else:
                 is_bool = pd.api.types.is_bool_dtype(index.dtype)
                 has_positions = not is_bool and (
-                    pd.api.types.is_integer_dtype(index.dtype) or _value_kind(index) == "integer"
+                    pd.api.types.is_integer_dtype(index.dtype) or value_kind(index) == "integer"
                 )
                 try:
-                    col = _find_time_column(frame, source)
+                    col = find_time_column(frame, source)
                 except DataError:
                     if is_bool or pd.api.types.is_float_dtype(index.dtype):
                         raise DataError(
-                            f"{_bad_index_message(source, index)}, and no time column was "
+                            f"{bad_index_message(source, index)}, and no time column was "
                             f"found among {list(map(str, frame.columns))}; pass time_column= "
                             "or index the frame by time"
                         ) from None
@@ -393,7 +258,7 @@ class Dataset:
                         raise
                 else:
                     frame = frame.set_index(col)
-                    frame.index = _to_datetime_index(frame.index, f"{source} column {col!r}")
+                    frame.index = parse(frame.index, f"{source} column {col!r}")
         if columns is not None:
             missing = [c for c in columns if c not in frame.columns]
             if missing:
@@ -456,11 +321,11 @@ class Dataset:
         if isinstance(data, pd.DataFrame | pd.Series):
             return cls.from_frame(data, name=name)
         if isinstance(data, str | os.PathLike):
-            raise TypeError(
+            raise DataTypeError(
                 "got a path; load it first with Dataset.from_csv(path) and pass the Dataset"
             )
         if data is None:
-            raise TypeError("expected data (Dataset, DataFrame, Series or array), got None")
+            raise DataTypeError("expected data (Dataset, DataFrame, Series or array), got None")
         return cls.from_array(data, name=name)
 
     @classmethod
@@ -472,14 +337,17 @@ class Dataset:
         columns: Sequence[str] | None = None,
         duplicates: Duplicates = "raise",
         name: str | None = None,
+        dayfirst: bool | None = None,
+        time_format: str | None = None,
         **read_csv_kwargs: Any,
     ) -> Dataset:
-        """Read one CSV file, a list of files, or a glob pattern, concatenated in time order.
+        """Read one CSV file, a list of files, a folder or a glob pattern, in time order.
 
         Parameters
         ----------
         paths : str, path or list of them
-            A file, a glob pattern (``"data/2024-*.csv"``) or a list of files.
+            A file, a glob pattern (``"data/2024-*.csv"``), a folder (its ``*.csv`` files) or a
+            list of files.
         time_column : str, optional
             Name of the timestamp column; detected when omitted (see :meth:`from_frame`).
         columns : sequence of str, optional
@@ -488,6 +356,13 @@ class Dataset:
             What to do with timestamps that appear more than once (also across files).
         name : str, optional
             Label for messages; defaults to the file name.
+        dayfirst : bool, optional
+            Read dates such as ``01/02/2024`` day first (1 February). By default they are read
+            month first, and a file whose dates show day first (``13/01/2024``) is refused
+            with a message asking for ``dayfirst=True`` or ``time_format=``.
+        time_format : str, optional
+            The timestamps' format (``"%d/%m/%Y %H:%M"``); by default one format is inferred
+            per file (see :func:`anomark.readers.parse_times`).
         **read_csv_kwargs
             Passed to :func:`pandas.read_csv` (``sep``, ``decimal``...).
 
@@ -498,38 +373,23 @@ class Dataset:
         Raises
         ------
         DataError
-            No file matched, a file is empty or malformed (named), no time column.
+            No file matched, a file is empty or malformed (named), no time column,
+            timestamps that do not fit one format or whose day/month order is ambiguous.
         MissingFileError
             A named file does not exist (a ``DataError`` and a ``FileNotFoundError``).
-        """
-        files = _expand_paths(paths)
-        frames = [_read_csv_file(f, time_column, read_csv_kwargs) for f in files]
-        return cls._concat(frames, columns, duplicates, name or _default_name(files))
 
-    @classmethod
-    def _concat(
-        cls,
-        frames: list[pd.DataFrame],
-        columns: Sequence[str] | None,
-        duplicates: Duplicates,
-        name: str | None,
-    ) -> Dataset:
-        first_cols = list(frames[0].columns)
-        for f in frames[1:]:
-            if list(f.columns) != first_cols and set(f.columns) != set(first_cols):
-                raise DataError(
-                    f"files have different columns: {first_cols} vs {list(f.columns)} "
-                    f"(in {f.attrs.get('source', '?')})"
-                )
-        frame = pd.concat([f[first_cols] for f in frames]) if len(frames) > 1 else frames[0]
-        if len(frames) > 1:
-            frame = frame.sort_index(kind="stable")
-        if columns is not None:
-            missing = [c for c in columns if c not in frame.columns]
-            if missing:
-                raise DataError(f"columns {missing} not found in {name}")
-            frame = frame[list(columns)]
-        return cls(frame, duplicates=duplicates, name=name)
+        Warns
+        -----
+        anomark.readers.IrregularSamplingWarning
+            The timestamps are not evenly spaced.
+        """
+        files = readers.expand_paths(paths)
+        where = name or (Path(files[0]).name if len(files) == 1 else f"{len(files)} files")
+        frame = readers.read_csv_files(
+            files, time_column, columns=columns, dayfirst=dayfirst, time_format=time_format,
+            read_csv_kwargs=read_csv_kwargs, where=where,
+        )
+        return cls(frame, duplicates=duplicates, name=where)
 
     @classmethod
     def from_sensors(
@@ -541,6 +401,8 @@ class Dataset:
         interpolate: bool = True,
         limit: int | None = None,
         name: str | None = None,
+        dayfirst: bool | None = None,
+        time_format: str | None = None,
     ) -> Dataset:
         """Join several sensors on time; columns become ``"<sensor>.<column>"``.
 
@@ -560,6 +422,8 @@ class Dataset:
             With ``freq`` and ``interpolate``: fill at most this many consecutive missing bins.
         name : str, optional
             Label for messages.
+        dayfirst, time_format : optional
+            How sensors given as CSV paths read their timestamps (see :meth:`from_csv`).
 
         Returns
         -------
@@ -580,7 +444,9 @@ class Dataset:
             elif isinstance(data, pd.DataFrame | pd.Series):
                 ds = cls.from_frame(data, name=sensor)
             else:
-                ds = cls.from_csv(data, name=sensor)
+                ds = cls.from_csv(
+                    data, name=sensor, dayfirst=dayfirst, time_format=time_format
+                )
             kinds.add(ds.is_time_indexed)
             frame = ds.frame
             if freq is not None:
@@ -611,6 +477,8 @@ class Dataset:
         duplicates: Duplicates = "raise",
         suffix: str = ".csv",
         endpoint_url: str | None = None,
+        dayfirst: bool | None = None,
+        time_format: str | None = None,
         **read_csv_kwargs: Any,
     ) -> Dataset:
         """Read every CSV object under an ``s3://bucket/prefix`` (in key order), joined in time.
@@ -625,41 +493,19 @@ class Dataset:
             Only keys ending with this are read (``""`` reads all).
         endpoint_url : str, optional
             S3 endpoint (S3-compatible stores, tests); ``AWS_ENDPOINT_URL`` also works.
+        time_column, columns, duplicates, dayfirst, time_format, **read_csv_kwargs
+            As for :meth:`from_csv`.
 
         Returns
         -------
         Dataset
         """
-        import boto3 as _boto3
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        bucket, prefix = split_s3_uri(uri)
-        sess = session or _boto3.Session()
-        s3 = sess.client("s3", endpoint_url=endpoint_url)
-        frames: list[pd.DataFrame] = []
-        try:
-            keys: list[str] = []
-            paginator = s3.get_paginator("list_objects_v2")
-            for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
-                for obj in page.get("Contents", []):
-                    key = obj["Key"]
-                    if key.endswith(suffix) and not key.endswith("/"):
-                        keys.append(key)
-            if not keys:
-                raise DataError(f"no objects ending with {suffix!r} under s3://{bucket}/{prefix}")
-            for key in sorted(keys):
-                body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-                frames.append(
-                    _read_csv_file(
-                        io.BytesIO(body), time_column, read_csv_kwargs, label=f"s3://{bucket}/{key}"
-                    )
-                )
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            raise DataError(f"cannot read s3://{bucket}/{prefix}: {code} {exc}") from exc
-        except BotoCoreError as exc:
-            raise DataError(f"cannot read s3://{bucket}/{prefix}: {exc}") from exc
-        return cls._concat(frames, columns, duplicates, f"s3://{bucket}/{prefix}")
+        frame = readers.read_s3(
+            uri, session=session, time_column=time_column, columns=columns, suffix=suffix,
+            endpoint_url=endpoint_url, dayfirst=dayfirst, time_format=time_format,
+            read_csv_kwargs=read_csv_kwargs,
+        )
+        return cls(frame, duplicates=duplicates, name=uri)
 
     # ------------------------------------------------------------------ accessors
     @property
@@ -897,71 +743,6 @@ class Dataset:
 DataLike = (
     Dataset | pd.DataFrame | pd.Series | np.ndarray | Sequence[float] | Sequence[Sequence[float]]
 )
-
-
-# ---------------------------------------------------------------------- helpers
-def _expand_paths(paths: PathLike | Sequence[PathLike]) -> list[str]:
-    if isinstance(paths, str | os.PathLike):
-        items = [os.fspath(paths)]
-    elif isinstance(paths, Sequence) and not isinstance(paths, bytes):
-        items = [os.fspath(p) for p in paths]
-    else:
-        raise TypeError(
-            f"expected a path, glob pattern or list of paths, got {type(paths).__name__}"
-        )
-    if not items:
-        raise DataError("no CSV files given")
-    files: list[str] = []
-    for item in items:
-        if _GLOB_CHARS & set(item) and not os.path.exists(item):
-            matched = sorted(glob.glob(item))
-            if not matched:
-                raise DataError(f"no files match {item!r}")
-            files.extend(matched)
-        else:
-            if not os.path.exists(item):
-                raise MissingFileError(f"CSV file not found: {item}")
-            if os.path.isdir(item):
-                matched = sorted(glob.glob(os.path.join(item, "*.csv")))
-                if not matched:
-                    raise DataError(f"no *.csv files in folder {item}")
-                files.extend(matched)
-            else:
-                files.append(item)
-    return files
-
-
-def _default_name(files: list[str]) -> str:
-    return Path(files[0]).name if len(files) == 1 else f"{len(files)} files"
-
-
-def _read_csv_file(
-    source: Any, time_column: str | None, kwargs: Mapping[str, Any], label: str | None = None
-) -> pd.DataFrame:
-    label = label or str(source)
-    if isinstance(source, str) and os.path.getsize(source) == 0:
-        raise DataError(f"CSV file {label} is empty (0 bytes)")
-    opts = {"encoding": "utf-8-sig", **kwargs}
-    try:
-        frame = pd.read_csv(source, **opts)
-    except pd.errors.EmptyDataError:
-        raise DataError(f"CSV file {label} is empty") from None
-    except pd.errors.ParserError as exc:
-        raise DataError(f"CSV file {label} is malformed: {exc}") from None
-    except UnicodeDecodeError as exc:
-        raise DataError(f"CSV file {label} is not valid text ({exc.reason})") from None
-    if frame.empty:
-        raise DataError(f"CSV file {label} has a header but no rows")
-    frame.columns = [str(c).strip() for c in frame.columns]
-    col = time_column if time_column is not None else _find_time_column(frame, f"CSV file {label}")
-    if col not in frame.columns:
-        raise DataError(
-            f"CSV file {label}: time column {col!r} not found among {list(frame.columns)}"
-        )
-    frame = frame.set_index(col)
-    frame.index = _to_datetime_index(frame.index, f"CSV file {label} column {col!r}")
-    frame.attrs["source"] = label
-    return frame
 
 
 def _parse_frequency(freq: Any) -> pd.DateOffset:

@@ -31,9 +31,10 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from anomark.dataset import Dataset, _expand_paths, _read_csv_file
+from anomark.dataset import Dataset
 from anomark.errors import ConfigurationError, DataError
 from anomark.persistence import atomic_write, atomic_write_bytes
+from anomark.readers import expand_paths, read_csv_file
 
 __all__ = [
     "ArrayWindowSource",
@@ -104,6 +105,46 @@ class ColumnStats:
         self.count = total
         self.minimum = np.minimum(self.minimum, x.min(axis=0))
         self.maximum = np.maximum(self.maximum, x.max(axis=0))
+
+    def merge(self, other: ColumnStats) -> ColumnStats:
+        """The statistics of both sets of rows together (Chan et al.'s pairwise update)."""
+        if other.n_features != self.n_features:
+            raise DataError(
+                f"cannot merge statistics of {self.n_features} and {other.n_features} columns"
+            )
+        if other.count == 0:
+            return ColumnStats(self.n_features, self.count, self.mean.copy(), self.m2.copy(),
+                               self.minimum.copy(), self.maximum.copy())
+        if self.count == 0:
+            return other.merge(self)
+        total = self.count + other.count
+        with np.errstate(over="ignore", invalid="ignore"):
+            delta = other.mean - self.mean
+            mean = self.mean + delta * (other.count / total)
+            m2 = self.m2 + other.m2 + delta**2 * (self.count * other.count / total)
+        return ColumnStats(
+            self.n_features, total, mean, m2,
+            np.minimum(self.minimum, other.minimum), np.maximum(self.maximum, other.maximum),
+        )
+
+    def to_vector(self) -> np.ndarray:
+        """``[count, mean..., m2..., minimum..., maximum...]`` (float64), for exchanging."""
+        return np.concatenate(
+            [[float(self.count)], self.mean, self.m2, self.minimum, self.maximum]
+        ).astype(np.float64)
+
+    @classmethod
+    def from_vector(cls, vector: np.ndarray) -> ColumnStats:
+        """Inverse of :meth:`to_vector`."""
+        v = np.asarray(vector, dtype=np.float64)
+        f = (v.size - 1) // 4
+        if v.size != 4 * f + 1 or f < 1:
+            raise DataError(f"a statistics vector has 4 * n_features + 1 values, got {v.size}")
+        count = int(v[0])
+        if count == 0:
+            return cls(f)
+        return cls(f, count, v[1 : 1 + f], v[1 + f : 1 + 2 * f], v[1 + 2 * f : 1 + 3 * f],
+                   v[1 + 3 * f :])
 
     @property
     def std(self) -> np.ndarray:
@@ -384,7 +425,7 @@ class CSVWindowSource(WindowSource):
         self.window_size, self.stride = _check_window(window_size, stride)
         if dtype not in ("float32", "float64"):
             raise ConfigurationError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
-        self.paths = [os.path.abspath(p) for p in _expand_paths(paths)]
+        self.paths = [os.path.abspath(p) for p in expand_paths(paths)]
         self.time_column = time_column
         self.requested_columns = None if columns is None else [str(c) for c in columns]
         self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
@@ -519,7 +560,7 @@ class CSVWindowSource(WindowSource):
 
     def _convert(self, path: str, stem: Path, ident: str, state: str) -> dict[str, Any]:
         before = os.stat(path)
-        frame = _read_csv_file(path, self.time_column, self.read_csv_kwargs)
+        frame = read_csv_file(path, self.time_column, self.read_csv_kwargs)
         if self.requested_columns is not None:
             missing = [c for c in self.requested_columns if c not in frame.columns]
             if missing:
@@ -532,7 +573,7 @@ class CSVWindowSource(WindowSource):
             raise DataError(f"CSV file {path} changed while it was being read; try again")
         values = np.ascontiguousarray(ds.values, dtype=self.dtype)
         index = ds.index
-        if not isinstance(index, pd.DatetimeIndex):  # pragma: no cover - _read_csv_file parses
+        if not isinstance(index, pd.DatetimeIndex):  # pragma: no cover - read_csv_file parses
             raise DataError(f"CSV file {path} has no time column")
         times = np.asarray(index.as_unit("ns").asi8, dtype=np.int64)
         _atomic_save_npy(stem.with_suffix(".npy"), values)

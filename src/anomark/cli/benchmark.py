@@ -1,0 +1,102 @@
+"""``anomark benchmark nab``: run detectors over the NAB corpus and score them as NAB does."""
+
+from __future__ import annotations
+
+import argparse
+import textwrap
+from pathlib import Path
+from typing import Any
+
+from anomark.cli._common import (
+    EXIT_OK,
+    Formatter,
+    add_clobber_option,
+    check_targets,
+    missing_action,
+    progress_enabled,
+    say,
+)
+from anomark.errors import ConfigurationError
+
+__all__ = ["OUTPUT_FILES", "register", "run_nab"]
+
+#: What ``anomark benchmark nab`` writes into ``--output-dir``.
+OUTPUT_FILES = ("summary.csv", "per_series.csv", "results.json", "scoreboard.png")
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    """Add the ``benchmark`` parser (and its ``nab`` corpus) to the ``anomark`` subparsers."""
+    p = sub.add_parser(
+        "benchmark", parents=[common], formatter_class=Formatter,
+        help="run detectors over a benchmark corpus and score them",
+        description="Benchmarks.",
+        epilog="example:\n  anomark benchmark nab --detectors rcf,iforest --jobs 2",
+    )
+    corpora = p.add_subparsers(dest="benchmark_command", metavar="CORPUS")
+    q = corpora.add_parser(
+        "nab", parents=[common], formatter_class=Formatter,
+        help="the Numenta Anomaly Benchmark, scored with NAB's rules",
+        description=textwrap.dedent("""\
+            Run detectors over the NAB corpus without look-ahead (fit on each series'
+            probationary period, the first 15 %, then score the whole series), choose one
+            threshold per detector and profile over the corpus as NAB does, and print NAB
+            scores for the three profiles plus mean event precision/recall/F1. Per-series
+            results are cached (--cache-dir), so an interrupted run resumes. Needs the whole
+            corpus: a local copy in ANOMARK_NAB_DIR, or a download on first use."""),
+        epilog="examples:\n  anomark benchmark nab --detectors rcf,iforest --jobs 2\n"
+               "  anomark benchmark nab --detectors conv-ae --output-dir ae-bench",
+    )
+    q.add_argument("--detectors", default="rcf,iforest", metavar="A,B",
+                   help="comma-separated detector names (default: rcf,iforest)")
+    q.add_argument("--profile", default="standard",
+                   help="profile for the chart: standard, reward_low_FP_rate (low_fp), "
+                        "reward_low_FN_rate (low_fn) (default: standard)")
+    q.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="worker processes, one series per task (default: 1)")
+    q.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default: 0)")
+    q.add_argument("--refits", type=int, default=0, metavar="N",
+                   help="refit N times on expanding history after the probationary period "
+                        "(default: 0, fit once)")
+    q.add_argument("--series", metavar="A,B",
+                   help="only these NAB series (default: all 58; the scores of a subset are "
+                        "not comparable with NAB's scoreboard)")
+    q.add_argument("--cache-dir", default=".anomark-bench", metavar="DIR",
+                   help="per-series result cache (default: .anomark-bench)")
+    q.add_argument("--output-dir", default="nab-benchmark", metavar="DIR",
+                   help="where summary.csv, per_series.csv, results.json and scoreboard.png "
+                        "go (default: nab-benchmark)")
+    add_clobber_option(q)
+    q.set_defaults(func=run_nab)
+    p.set_defaults(func=missing_action(p))
+
+
+def run_nab(args: argparse.Namespace) -> int:
+    """Run ``anomark benchmark nab``."""
+    from anomark.benchmark import run_nab_benchmark, write_outputs
+    from anomark.detectors import available_detectors
+    from anomark.evaluation import resolve_profile
+
+    detectors = [d.strip() for d in args.detectors.split(",") if d.strip()]
+    known = available_detectors()
+    unknown = [d for d in detectors if d not in known]
+    if unknown or not detectors:
+        raise ConfigurationError(
+            f"unknown detector(s) {unknown or detectors}; available: {', '.join(known)}"
+        )
+    profile = resolve_profile(args.profile).name
+    out = Path(args.output_dir)
+    check_targets([out / name for name in OUTPUT_FILES], args.no_clobber)
+    series = [n.strip() for n in args.series.split(",")] if args.series else None
+    result = run_nab_benchmark(
+        detectors, series=series, jobs=args.jobs, seed=args.seed, refits=args.refits,
+        cache_dir=args.cache_dir, progress=progress_enabled(args),
+    )
+    say(f"NAB scores ({len(result.per_series) // len(detectors)} series; null = 0, "
+        "perfect = 100) with mean event precision / recall / F1 at the standard threshold:")
+    say(result.to_text())
+    say("thresholds (z-score of the probationary scores) per profile:")
+    for det, by_profile in result.thresholds.items():
+        say(f"  {det}: " + ", ".join(f"{p} {v:.3f}" for p, v in by_profile.items()))
+    for file in write_outputs(result, out, profile=profile):
+        say(f"wrote {file}")
+    return EXIT_OK
