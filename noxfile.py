@@ -84,6 +84,7 @@ def bench(session: nox.Session) -> None:
     ``nox -s bench -- --quick`` runs reduced sizes.
     """
     session.install("-e", ".[all]", "krcf", "rrcf")
+    session.install("--no-deps", "--ignore-requires-python", *METRIC_REFERENCES)
     for script in sorted((ROOT / "benchmarks").glob("bench_*.py")):
         session.run("python", str(script), *session.posargs, env=_env())
 

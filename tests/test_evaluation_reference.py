@@ -5,11 +5,8 @@
 * range precision / recall / F1 against ``prts`` (``ts_precision``, ``ts_recall``,
   ``ts_fscore``), every cardinality and bias.
 
-Both are test-only dependencies (``nox -s tests`` installs them; by hand: ``pip install
---no-deps timeeval==1.5.0 prts==1.0.0.3``). TimeEval 1.5 pins an old dask and prts pins
-NumPy < 2, so they are installed without their dependencies; only TimeEval's ``metrics``
-subpackage is loaded (it needs scikit-learn and prts, nothing else), with NumPy 2's removed
-``np.float_`` restored for it. Without them these tests skip, saying why.
+Both are test-only dependencies (``nox -s tests`` installs them; see ``_metric_references.py``
+for how and why without their dependencies). Without them these tests skip, saying why.
 
 Inputs: synthetic labels with several score shapes, and NAB series with the scores NAB's own
 result files hold (Numenta HTM, AWS random cut forest) and the NAB windows. TimeEval costs
@@ -19,8 +16,6 @@ small buffer ranges; the full defaults on whole NAB series run in the slow suite
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -29,6 +24,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from _metric_references import load_prts, load_timeeval_metrics
 from anomark.evaluation import (
     range_pr_auc,
     range_precision_recall,
@@ -40,38 +36,20 @@ from anomark.evaluation._points import runs
 TOL = 1e-6
 
 
-def _load_timeeval_metrics() -> ModuleType:
-    spec = importlib.util.find_spec("timeeval")
-    if spec is None or not spec.submodule_search_locations:
-        pytest.skip("timeeval not installed (pip install --no-deps timeeval==1.5.0)")
-    if importlib.util.find_spec("prts") is None:
-        pytest.skip("prts not installed (pip install --no-deps prts==1.0.0.3)")
-    name = "_timeeval_metrics"
-    if name in sys.modules:
-        return sys.modules[name]
-    if not hasattr(np, "float_"):
-        setattr(np, "float_", np.float64)  # noqa: B010  # TimeEval 1.5 predates NumPy 2
-    folder = Path(next(iter(spec.submodule_search_locations))) / "metrics"
-    sub = importlib.util.spec_from_file_location(
-        name, folder / "__init__.py", submodule_search_locations=[str(folder)]
-    )
-    assert sub is not None and sub.loader is not None
-    module = importlib.util.module_from_spec(sub)
-    sys.modules[name] = module
-    sub.loader.exec_module(module)  # only timeeval.metrics: no dask, no docker
-    return module
-
-
 @pytest.fixture(scope="module")
 def te() -> ModuleType:
-    return _load_timeeval_metrics()
+    try:
+        return load_timeeval_metrics()
+    except ImportError as exc:
+        pytest.skip(str(exc))
 
 
 @pytest.fixture(scope="module")
 def prts() -> ModuleType:
-    return pytest.importorskip(
-        "prts", reason="prts not installed (pip install --no-deps prts==1.0.0.3)"
-    )
+    try:
+        return load_prts()
+    except ImportError as exc:
+        pytest.skip(str(exc))
 
 
 def _windows_of(labels: np.ndarray, index: pd.DatetimeIndex) -> list[tuple[Any, Any]]:
