@@ -21,6 +21,8 @@ from anomark.datasets import nab
 from anomark.errors import DataError
 
 NYC = "realKnownCause/nyc_taxi.csv"
+#: a series that is not bundled: it comes from ANOMARK_NAB_DIR, the cache or a download
+KO = "realTweets/Twitter_volume_KO.csv"
 FAKE_CSV = (
     "timestamp,value\n"
     "2014-07-01 00:00:00,10844\n"
@@ -29,8 +31,8 @@ FAKE_CSV = (
     "2014-07-01 01:00:00,6000\n"  # a repeated timestamp, as in some NAB files
     "2014-07-01 01:30:00,4656\n"
 )
-FAKE_WINDOWS = {NYC: [["2014-07-01 00:30:00.000000", "2014-07-01 01:00:00.000000"]]}
-FAKE_LABELS = {NYC: ["2014-07-01 00:45:00"]}
+FAKE_WINDOWS = {KO: [["2014-07-01 00:30:00.000000", "2014-07-01 01:00:00.000000"]]}
+FAKE_LABELS = {KO: ["2014-07-01 00:45:00"]}
 
 
 # ---------------------------------------------------------------------------- names
@@ -96,21 +98,21 @@ def test_quirky_files_load_with_windows_on_their_index(nab_dir: Path) -> None:
 def test_bad_local_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ANOMARK_NAB_DIR", str(tmp_path / "missing"))
     with pytest.raises(DataError, match="not a folder"):
-        nab.load(NYC)
+        nab.load(KO)
     monkeypatch.setenv("ANOMARK_NAB_DIR", str(tmp_path))
     with pytest.raises(DataError, match="not found in ANOMARK_NAB_DIR"):
-        nab.load(NYC)
+        nab.load(KO)
     (tmp_path / "labels").mkdir()
     (tmp_path / "labels" / "combined_windows.json").write_text("{not json")
     with pytest.raises(DataError, match="not valid JSON"):
-        nab.windows(NYC)
-    (tmp_path / "labels" / "combined_windows.json").write_text(json.dumps({NYC: [["x", "y"]]}))
+        nab.windows(KO)
+    (tmp_path / "labels" / "combined_windows.json").write_text(json.dumps({KO: [["x", "y"]]}))
     with pytest.raises(DataError, match="not a timestamp"):
-        nab.windows(NYC)
-    bad_order = {NYC: [["2014-07-02", "2014-07-01"]]}
+        nab.windows(KO)
+    bad_order = {KO: [["2014-07-02", "2014-07-01"]]}
     (tmp_path / "labels" / "combined_windows.json").write_text(json.dumps(bad_order))
     with pytest.raises(DataError, match="starts after it ends"):
-        nab.windows(NYC)
+        nab.windows(KO)
 
 
 # ---------------------------------------------------------------------------- downloads
@@ -130,9 +132,9 @@ def fake_nab(tmp_path: Path) -> Iterator[tuple[str, list[str], Path]]:
     """A fake NAB tree at http://127.0.0.1:<port>/nab; yields (URL, requested paths, tree)."""
     served = tmp_path / "served"
     root = served / "nab"
-    (root / "data" / "realKnownCause").mkdir(parents=True)
+    (root / "data" / "realTweets").mkdir(parents=True)
     (root / "labels").mkdir()
-    (root / "data" / NYC).write_text(FAKE_CSV)
+    (root / "data" / KO).write_text(FAKE_CSV)
     (root / "labels" / "combined_windows.json").write_text(json.dumps(FAKE_WINDOWS))
     (root / "labels" / "combined_labels.json").write_text(json.dumps(FAKE_LABELS))
     requests: list[str] = []
@@ -169,19 +171,19 @@ def test_download_into_cache_then_reuse(
     monkeypatch.setenv("ANOMARK_NAB_URL", url + "/")
 
     assert nab.cache_dir() == no_local and nab.base_url() == url
-    ds = nab.load("nyc_taxi")
+    ds = nab.load("Twitter_volume_KO")
     assert len(ds) == 4 and ds.values[:, 0].tolist() == [10844.0, 8127.0, 6210.0, 4656.0]
-    assert (no_local / "data" / NYC).read_text() == FAKE_CSV
-    assert requests == [f"/nab/data/{NYC}"]
+    assert (no_local / "data" / KO).read_text() == FAKE_CSV
+    assert requests == [f"/nab/data/{KO}"]
     assert not [p for p in no_local.rglob("*") if p.name.endswith(".tmp")]  # atomic write
 
-    windows = nab.windows(NYC)
+    windows = nab.windows(KO)
     assert windows == [(pd.Timestamp("2014-07-01 00:30"), pd.Timestamp("2014-07-01 01:00"))]
-    assert nab.labels(NYC) == [pd.Timestamp("2014-07-01 00:45")]
-    assert nab.load(NYC) == ds and nab.windows(NYC) == windows
+    assert nab.labels(KO) == [pd.Timestamp("2014-07-01 00:45")]
+    assert nab.load(KO) == ds and nab.windows(KO) == windows
     assert sorted(requests) == sorted(
         [
-            f"/nab/data/{NYC}",
+            f"/nab/data/{KO}",
             "/nab/labels/combined_windows.json",
             "/nab/labels/combined_labels.json",
         ]
@@ -194,7 +196,7 @@ def test_missing_remote_file_is_a_clear_error(
     url, _, root = fake_nab
     monkeypatch.setenv("ANOMARK_NAB_URL", url)
     with pytest.raises(nab.NABUnavailableError, match="HTTP 404") as info:
-        nab.load("realTweets/Twitter_volume_KO.csv")
+        nab.load("realTweets/Twitter_volume_AAPL.csv")
     assert "ANOMARK_NAB_DIR" in str(info.value)
     assert isinstance(info.value, DataError)
     assert not (no_local / "data" / "realTweets").exists() or not any(
@@ -203,7 +205,7 @@ def test_missing_remote_file_is_a_clear_error(
     # a label file that is not JSON is refused and not cached
     (root / "labels" / "combined_windows.json").write_text("<html>captive portal</html>")
     with pytest.raises(nab.NABUnavailableError, match="not valid JSON"):
-        nab.windows(NYC)
+        nab.windows(KO)
     assert not (no_local / "labels" / "combined_windows.json").exists()
 
 
@@ -215,13 +217,16 @@ def test_offline_without_cache_says_how_to_fix(
         port = sock.getsockname()[1]
     monkeypatch.setenv("ANOMARK_NAB_URL", f"http://127.0.0.1:{port}")
     with pytest.raises(nab.NABUnavailableError) as info:
-        nab.load(NYC)
+        nab.load(KO)
     message = str(info.value)
-    assert "ANOMARK_NAB_DIR" in message and "internet" in message and NYC in message
+    assert "ANOMARK_NAB_DIR" in message and "internet" in message and KO in message
     # once cached, no network is needed
-    (no_local / "data" / "realKnownCause").mkdir(parents=True)
-    (no_local / "data" / NYC).write_text(FAKE_CSV)
-    assert len(nab.load(NYC)) == 4
+    (no_local / "data" / "realTweets").mkdir(parents=True)
+    (no_local / "data" / KO).write_text(FAKE_CSV)
+    assert len(nab.load(KO)) == 4
+    # the bundled NYC taxi series needs neither the network nor the cache
+    assert len(nab.load(NYC)) == 10320 and len(nab.windows(NYC)) == 5
+    assert not (no_local / "data" / NYC).exists()
 
 
 def test_cache_dir_follows_xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -232,3 +237,37 @@ def test_cache_dir_follows_xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert nab.cache_dir() == Path.home() / ".cache" / "anomark" / "nab"
     monkeypatch.delenv("ANOMARK_NAB_URL", raising=False)
     assert nab.base_url() == nab.DEFAULT_URL
+
+
+# ---------------------------------------------------------------------------- bundled
+def test_nyc_taxi_is_bundled_and_loads_offline(
+    no_local: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ANOMARK_NAB_URL", "http://127.0.0.1:9")  # nothing listens there
+    assert nab.BUNDLED == (NYC,)
+    file = nab.path("nyc_taxi")
+    assert file.name == "nyc_taxi.csv" and (file.parent / "LICENSE-NAB.txt").is_file()
+    assert "Numenta" in (file.parent / "LICENSE-NAB.txt").read_text()
+    ds = nab.load(NYC)
+    assert len(ds) == 10320 and ds.columns == ["value"]
+    assert (ds.index[0], ds.index[-1]) == (pd.Timestamp("2014-07-01"),
+                                           pd.Timestamp("2015-01-31 23:30"))
+    assert nab.windows(NYC)[0] == (pd.Timestamp("2014-10-30 15:30"),
+                                   pd.Timestamp("2014-11-03 22:30"))
+    assert nab.labels(NYC) == [pd.Timestamp(t) for t in (
+        "2014-11-01 19:00", "2014-11-27 15:30", "2014-12-25 15:00", "2015-01-01 01:00",
+        "2015-01-27 00:00")]
+    assert not no_local.exists()  # nothing downloaded, nothing cached
+    # a bad ANOMARK_NAB_DIR concerns the other series only
+    monkeypatch.setenv("ANOMARK_NAB_DIR", str(no_local / "missing"))
+    assert len(nab.load(NYC)) == 10320
+
+
+def test_bundled_copy_equals_the_corpus(nab_dir: Path) -> None:
+    assert nab.path(NYC).read_bytes() == (nab_dir / "data" / NYC).read_bytes()
+    corpus = json.loads((nab_dir / "labels" / "combined_windows.json").read_text())
+    bundled = json.loads((nab.path(NYC).parent / "nyc_taxi_windows.json").read_text())
+    assert bundled == {NYC: corpus[NYC]}
+    labels = json.loads((nab_dir / "labels" / "combined_labels.json").read_text())
+    assert json.loads((nab.path(NYC).parent / "nyc_taxi_labels.json").read_text()) == {
+        NYC: labels[NYC]}

@@ -180,3 +180,47 @@ def test_import_anomark_does_not_import_matplotlib() -> None:
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+# ---------------------------------------------------------------------- issue 14 (readability)
+def test_time_axis_is_labelled_and_shows_the_year(tmp_path: Path) -> None:
+    ds, windows = periodic_series(n=10_000, freq="30min", seed=0)  # July 2024 .. Jan 2025
+    fig = _detection(ds).plot(windows=windows)
+    ax_series = fig.axes[0]
+    assert ax_series.get_xlabel() == "timestamp"
+    fig.canvas.draw()
+    labels = [t.get_text() for t in ax_series.get_xticklabels() if t.get_text()]
+    assert labels and labels[0].endswith(str(ds.index[0].year + (ds.index[0].month == 12)))
+    assert all(any(ch.isdigit() for ch in label) for label in labels)  # "Jul 2024", never "Jul"
+    positions = Dataset.from_array(np.sin(np.arange(300.0)))
+    assert _detection(positions).plot().axes[0].get_xlabel() == "position"
+
+
+def test_no_stray_y_ticks_where_the_two_axes_stack() -> None:
+    ds, _ = periodic_series(n=1500, seed=0)
+    det = _detection(ds)
+    fig = det.plot()
+    ax_series, ax_score = fig.axes
+    fig.canvas.draw()
+    values, scores = ds.values, det.scores.to_numpy()
+    lo, hi = float(values.min()), float(values.max())
+    s_lo, s_hi = float(min(scores.min(), det.threshold)), float(max(scores.max(), det.threshold))
+    assert ax_series.get_yticks().size >= 2 and ax_score.get_yticks().size >= 2
+    assert all(lo <= t <= hi for t in ax_series.get_yticks())
+    assert all(s_lo <= t <= s_hi for t in ax_score.get_yticks())
+    assert all(t.get_text() for t in ax_series.get_yticklabels())  # every tick has its label
+
+
+def test_data_columns_are_drawn_in_colours_far_from_the_score() -> None:
+    from matplotlib.colors import to_rgb
+
+    ds, _ = multisensor(days=1, n_echo_bins=2, n_adcp_depths=1, n_hydrophone_bands=1, seed=0)
+    ds = ds.select(ds.columns[:WIDE_COLUMNS])
+    fig = _detection(ds).plot()
+    ax_series, ax_score = fig.axes
+    score_rgb = np.array(to_rgb(next(ln for ln in ax_score.get_lines()
+                                     if ln.get_label() == "score").get_color()))
+    colours = [np.array(to_rgb(ln.get_color())) for ln in ax_series.get_lines()]
+    assert len(colours) == WIDE_COLUMNS
+    assert len({tuple(c) for c in colours}) == len(colours)  # all distinct
+    assert min(float(np.abs(c - score_rgb).sum()) for c in colours) > 0.5

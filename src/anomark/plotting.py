@@ -41,6 +41,10 @@ __all__ = ["WIDE_COLUMNS", "plot_detection", "plot_heatmap"]
 WIDE_COLUMNS = 8
 
 _SERIES_COLOR = "#1f5fa8"
+#: Line colours of the data columns: none of them near the score's orange, the flags' red or
+#: the windows' green (matplotlib's default cycle puts orange second).
+_SERIES_COLORS = ("#1f5fa8", "#7b3294", "#17becf", "#8c564b", "#e377c2", "#525252",
+                  "#bcbd22", "#08306b")
 _SCORE_COLOR = "#d97a00"
 _FLAG_COLOR = "#d62728"
 _WINDOW_COLOR = "#2ca02c"
@@ -231,7 +235,7 @@ def plot_detection(
     _shade_windows(ax_series, wins, scores.index)
     for i, col in enumerate(columns):
         values = frame[col].to_numpy()
-        color = _SERIES_COLOR if len(columns) == 1 else None
+        color = _SERIES_COLORS[i % len(_SERIES_COLORS)]
         ax_series.plot(x, values, lw=0.8, color=color, label=col, zorder=2)
         if mask.any() and (i == 0 or len(columns) <= 3):
             ax_series.scatter(
@@ -274,36 +278,45 @@ def _stack_ranges(
         lo, hi = float(finite.min()), float(finite.max())
         span = hi - lo or max(abs(hi), 1.0)
         ax_series.set_ylim(lo - 0.55 * span, hi + 0.08 * span)
-        _label_only_within(ax_series, lo - 0.02 * span, None)
+        _ticks_within(ax_series, lo, hi)
     s_lo = float(min(scores.min(), threshold))
     s_hi = float(max(scores.max(), threshold))
     s_span = s_hi - s_lo or max(abs(s_hi), 1.0)
     ax_score.set_ylim(s_lo - 0.05 * s_span, s_hi + 0.9 * s_span)
-    _label_only_within(ax_score, None, s_hi + 0.1 * s_span)
+    _ticks_within(ax_score, s_lo, s_hi)
 
 
-def _label_only_within(ax: Axes, low: float | None, high: float | None) -> None:
-    """Blank the y tick labels outside ``[low, high]`` (the part of the axis a line uses)."""
-    from matplotlib.ticker import ScalarFormatter
+def _ticks_within(ax: Axes, low: float, high: float) -> None:
+    """Put y ticks only over ``[low, high]``, the part of the axis its line uses (the twin
+    axes stack the series above the score; ticks elsewhere would be stray marks)."""
+    from matplotlib.ticker import FixedLocator, MaxNLocator
 
-    class _Clipped(ScalarFormatter):
-        def __call__(self, x: float, pos: int | None = None) -> str:
-            if (low is not None and x < low) or (high is not None and x > high):
-                return ""
-            return str(super().__call__(x, pos))
-
-    ax.yaxis.set_major_formatter(_Clipped())
+    ticks = MaxNLocator(nbins=5).tick_values(low, high)
+    pad = 1e-9 * max(abs(low), abs(high), 1.0)
+    ax.yaxis.set_major_locator(
+        FixedLocator([t for t in ticks if low - pad <= t <= high + pad])
+    )
 
 
 def _format_time_axis(ax: Axes, index: pd.Index) -> None:
+    """Dates on x with the year on every month or year tick (and in the offset for shorter
+    spans), labelled with the index name; positions otherwise."""
     if isinstance(index, pd.DatetimeIndex):
         import matplotlib.dates as mdates
 
         locator = mdates.AutoDateLocator()
+        formatter = mdates.ConciseDateFormatter(
+            locator,
+            formats=["%Y", "%b %Y", "%d %b", "%H:%M", "%H:%M", "%S.%f"],
+            zero_formats=["", "%Y", "%b %Y", "%d %b", "%H:%M", "%H:%M"],
+            offset_formats=["", "", "%Y", "%b %Y", "%d %b %Y", "%d %b %Y %H:%M"],
+        )
         ax.xaxis.set_major_locator(locator)
-        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+        ax.xaxis.set_major_formatter(formatter)
+        tz = f" ({index.tz})" if index.tz is not None else ""
+        ax.set_xlabel(f"{index.name or 'time'}{tz}")
     else:
-        ax.set_xlabel("position")
+        ax.set_xlabel(index.name or "position")
 
 
 def _binned(values: np.ndarray, max_bins: int) -> np.ndarray:
