@@ -29,6 +29,7 @@ from typing import Literal, overload
 import numpy as np
 import pandas as pd
 
+from anomark._validation import Constraint, Interval, validate_params
 from anomark.dataset import Dataset
 from anomark.errors import ConfigurationError, DataError
 
@@ -58,20 +59,21 @@ SENSORS: tuple[str, ...] = ("adcp", "ek60", "hydrophone", "ctd")
 _M2_HOURS = 12.4206  # principal lunar semi-diurnal tide
 
 
-# ---------------------------------------------------------------------- validation helpers
-def _check_int(value: object, name: str, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-        raise ConfigurationError(f"{name} must be an integer >= {low}, got {value!r}")
-    return int(value)
-
-
-def _check_float(value: object, name: str, low: float = 0.0) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        raise ConfigurationError(f"{name} must be a number, got {value!r}")
-    out = float(value)
-    if not np.isfinite(out) or out < low:
-        raise ConfigurationError(f"{name} must be a finite number >= {low}, got {value!r}")
-    return out
+# ---------------------------------------------------------------------- parameter tables
+_COUNT = Interval(int, 0, None)
+_SIZE = Interval(float, 0, None)
+_WARMUP = Interval(float, 0, 1, closed="left")
+_PERIODIC_PARAMS: dict[str, list[Constraint]] = {
+    "n": [Interval(int, 2, None)], "n_anomalies": [_COUNT], "seed": [_COUNT],
+    "level": [Interval(float, None, None)], "daily_amplitude": [_SIZE],
+    "weekly_amplitude": [_SIZE], "noise": [_SIZE], "anomaly_scale": [_SIZE],
+    "warmup": [_WARMUP],
+}
+_MULTISENSOR_PARAMS: dict[str, list[Constraint]] = {
+    "days": [_SIZE], "seed": [_COUNT], "n_echo_bins": [Interval(int, 1, None)],
+    "n_adcp_depths": [Interval(int, 1, None)], "n_hydrophone_bands": [Interval(int, 1, None)],
+    "n_events": [_COUNT], "warmup": [_WARMUP],
+}
 
 
 def _step(freq: str | pd.Timedelta) -> pd.Timedelta:
@@ -238,17 +240,17 @@ def periodic_series(
     >>> windows[0][0] <= windows[0][1]
     True
     """
-    n = _check_int(n, "n", 2)
-    n_anomalies = _check_int(n_anomalies, "n_anomalies", 0)
-    seed = _check_int(seed, "seed", 0)
-    level = _check_float(level, "level", -np.inf)
-    daily_amplitude = _check_float(daily_amplitude, "daily_amplitude")
-    weekly_amplitude = _check_float(weekly_amplitude, "weekly_amplitude")
-    noise = _check_float(noise, "noise")
-    anomaly_scale = _check_float(anomaly_scale, "anomaly_scale")
-    warmup = _check_float(warmup, "warmup")
-    if warmup >= 1.0:
-        raise ConfigurationError(f"warmup must be in [0, 1), got {warmup}")
+    checked = validate_params(
+        _PERIODIC_PARAMS,
+        {"n": n, "n_anomalies": n_anomalies, "seed": seed, "level": level,
+         "daily_amplitude": daily_amplitude, "weekly_amplitude": weekly_amplitude,
+         "noise": noise, "anomaly_scale": anomaly_scale, "warmup": warmup},
+        "periodic_series",
+    )
+    n, n_anomalies, seed = checked["n"], checked["n_anomalies"], checked["seed"]
+    level, noise, warmup = checked["level"], checked["noise"], checked["warmup"]
+    daily_amplitude, weekly_amplitude = checked["daily_amplitude"], checked["weekly_amplitude"]
+    anomaly_scale = checked["anomaly_scale"]
     kinds = [kinds] if isinstance(kinds, str) else list(kinds)
     unknown = [k for k in kinds if k not in ANOMALY_KINDS]
     if not kinds or unknown:
@@ -428,15 +430,15 @@ def multisensor(
     >>> ds.columns[0], ds.columns[-1]
     ('adcp.speed_5m', 'ctd.oxygen')
     """
-    days = _check_float(days, "days")
-    seed = _check_int(seed, "seed", 0)
-    n_echo_bins = _check_int(n_echo_bins, "n_echo_bins", 1)
-    n_adcp_depths = _check_int(n_adcp_depths, "n_adcp_depths", 1)
-    n_hydrophone_bands = _check_int(n_hydrophone_bands, "n_hydrophone_bands", 1)
-    n_events = _check_int(n_events, "n_events", 0)
-    warmup = _check_float(warmup, "warmup")
-    if warmup >= 1.0:
-        raise ConfigurationError(f"warmup must be in [0, 1), got {warmup}")
+    checked = validate_params(
+        _MULTISENSOR_PARAMS,
+        {"days": days, "seed": seed, "n_echo_bins": n_echo_bins, "n_adcp_depths": n_adcp_depths,
+         "n_hydrophone_bands": n_hydrophone_bands, "n_events": n_events, "warmup": warmup},
+        "multisensor",
+    )
+    days, seed, n_events, warmup = (checked[k] for k in ("days", "seed", "n_events", "warmup"))
+    n_echo_bins, n_adcp_depths = checked["n_echo_bins"], checked["n_adcp_depths"]
+    n_hydrophone_bands = checked["n_hydrophone_bands"]
     index = _time_index(start, 1, freq)
     step = _step(freq)
     n = int(pd.Timedelta(days=days) / step)
