@@ -8,6 +8,9 @@ One module per command, each with ``register(subparsers, common)`` (adds its par
     sensors (``--sensor NAME=GLOB``), fit a detector, score, threshold, print the flagged events,
     write the anomalies CSV and optionally a plot; print event precision/recall/F1 when labelled
     windows are known (NAB series or ``--labels``).
+``anomark evaluate SCORES.csv --labels ...`` (:mod:`anomark.cli.evaluate`)
+    Score a saved detection (``anomark detect --scores FILE``) against labelled windows with
+    every metric: VUS-PR/ROC, range PR/ROC AUC, range and event precision/recall/F1, NAB.
 ``anomark detectors`` (:mod:`anomark.cli.detectors`)
     List the registered detectors.
 ``anomark nab list`` (:mod:`anomark.cli.nab`)
@@ -52,7 +55,9 @@ from anomark.errors import AnomarkError
 __all__ = ["COMMANDS", "build_parser", "main"]
 
 #: The command modules (``anomark.cli.<name>``), in the order ``anomark --help`` lists them.
-COMMANDS: tuple[str, ...] = ("detect", "detectors", "nab", "benchmark", "sagemaker")
+COMMANDS: tuple[str, ...] = (
+    "detect", "evaluate", "detectors", "nab", "benchmark", "sagemaker",
+)
 
 MAIN_EPILOG = """\
 examples:
@@ -60,6 +65,7 @@ examples:
   anomark detect data/2024-*.csv --threshold quantile:0.999 --output anomalies.csv
   anomark detect --sensor adcp='raw/adcp_*.csv' --sensor ek60='raw/ek60_*.csv' \\
       --resample 1min --fill interpolate --plot sensors.png
+  anomark evaluate taxi_scores.csv --labels nab:realKnownCause/nyc_taxi.csv
   anomark detectors
   anomark nab list
   anomark benchmark nab --detectors rcf,iforest --jobs 2

@@ -19,6 +19,7 @@ __all__ = [
     "events_table",
     "figure_bytes",
     "format_scores",
+    "scores_csv",
 ]
 
 PLOT_FORMATS = (".png", ".svg", ".pdf", ".jpg", ".jpeg")
@@ -109,6 +110,19 @@ def anomalies_csv(detection: Detection) -> bytes:
     out.index.name = detection.scores.index.name or "timestamp"
     buffer = io.StringIO()
     out.to_csv(buffer, float_format="%.10g")
+    return buffer.getvalue().encode("utf-8")
+
+
+def scores_csv(detection: Detection) -> bytes:
+    """Every row: timestamp, score and flag (1/0), what ``anomark evaluate`` reads."""
+    import pandas as pd
+
+    out = pd.DataFrame({"score": detection.scores.to_numpy(),
+                        "flag": detection.flags.to_numpy().astype(int)},
+                       index=detection.scores.index)
+    out.index.name = detection.scores.index.name or "timestamp"
+    buffer = io.StringIO()
+    out.to_csv(buffer, float_format="%.17g")
     return buffer.getvalue().encode("utf-8")
 
 

@@ -109,6 +109,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     g.add_argument("-o", "--output", metavar="CSV",
                    help="flagged points CSV (default: <source name>_anomalies.csv)")
     g.add_argument("--no-output", action="store_true", help="do not write the anomalies CSV")
+    g.add_argument("--scores", metavar="CSV",
+                   help="also write every row's timestamp, score and flag (1/0) to this CSV, "
+                        "for 'anomark evaluate'")
     g.add_argument("--plot", metavar="PNG",
                    help="write a figure (.png, .svg, .pdf): series + score, or a heatmap for "
                         "many columns")
@@ -235,7 +238,8 @@ def run(args: argparse.Namespace) -> int:
             f"--plot {plot}: the file name must end with one of {', '.join(PLOT_FORMATS)}"
         )
     save_dir = Path(args.save) if args.save else None
-    check_targets([output, plot], args.no_clobber, folders=[save_dir])
+    scores_file: Path | None = Path(args.scores) if args.scores else None
+    check_targets([output, plot, scores_file], args.no_clobber, folders=[save_dir])
 
     steps = Steps(total=4 + bool(plot) + bool(save_dir), enabled=progress)
     hidden: frozenset[str] = frozenset()
@@ -312,6 +316,9 @@ def run(args: argparse.Namespace) -> int:
         if output is not None:
             atomic_write_bytes(output, _report.anomalies_csv(detection))
             written.append(f"anomalies: {output} ({detection.n_flagged} rows)")
+        if scores_file is not None:
+            atomic_write_bytes(scores_file, _report.scores_csv(detection))
+            written.append(f"scores:    {scores_file} ({len(detection.scores)} rows)")
         steps.done()
         if plot is not None:
             steps.start("plotting")
