@@ -168,7 +168,9 @@ class BenchmarkResult:
     ----------
     summary : pandas.DataFrame
         One row per detector: NAB score and threshold per profile, mean event
-        precision/recall/F1 at the standard threshold, total fit and score seconds.
+        precision/recall/F1 at the standard threshold, mean VUS-PR and VUS-ROC of the scores
+        and mean range F1 of the flags ``score >= standard threshold`` (before alarm onsets),
+        over the series with windows; total fit and score seconds.
     per_series : pandas.DataFrame
         One row per detector and series.
     """
@@ -179,9 +181,38 @@ class BenchmarkResult:
 
     def to_text(self) -> str:
         """The summary as a plain-text table."""
-        cols = [f"{p}" for p in PROFILES] + ["precision", "recall", "f1", "seconds"]
+        cols = [f"{p}" for p in PROFILES] + ["precision", "recall", "f1", *RANGE_COLUMNS,
+                                             "seconds"]
+        cols = [c for c in cols if c in self.summary.columns]
         table = self.summary[cols].copy()
         return table.to_string(float_format=lambda v: f"{v:.2f}")
+
+
+#: Range metrics of the summary: means over the series with windows (:func:`_range_metrics`).
+RANGE_COLUMNS = ("vus_pr", "vus_roc", "range_f1")
+
+
+def _range_metrics(
+    name: str, scores: pd.Series, windows: Any, threshold: float
+) -> dict[str, float]:
+    """VUS-PR / VUS-ROC of one series' scores and range precision/recall/F1 of ``scores >=
+    threshold``; ``nan`` for a series without windows (the metrics are undefined there), or,
+    with a warning naming the series, for scores on which they are undefined (constant)."""
+    import warnings
+
+    from anomark.evaluation import range_precision_recall, vus
+
+    out = dict.fromkeys(("vus_pr", "vus_roc", "range_precision", "range_recall", "range_f1"),
+                        math.nan)
+    if not windows:
+        return out
+    try:
+        out.update(vus(scores, windows))
+    except DataError as exc:
+        warnings.warn(f"{name}: VUS not computed: {exc}", UserWarning, stacklevel=2)
+    p, r, f = range_precision_recall(scores >= threshold, windows)
+    out.update(range_precision=p, range_recall=r, range_f1=f)
+    return out
 
 
 def _cache_key(detector: str, seed: int, refits: int) -> str:
@@ -360,6 +391,7 @@ def run_nab_benchmark(
         for n, s in scores.items():
             onsets = pd.Series(alarm_onsets(s.to_numpy() >= thr, gaps[n]), index=s.index)
             ev = event_scores(onsets, windows[n])
+            ev.update(_range_metrics(n, s, windows[n], thr))
             prf.append(ev)
             series_rows.append({
                 "detector": det_name, "series": n, "rows": len(s),
@@ -368,11 +400,14 @@ def run_nab_benchmark(
                 "precision": ev["precision"], "recall": ev["recall"], "f1": ev["f1"],
                 "detected": ev["detected"], "false_alarms": ev["false_alarms"],
                 "n_windows": len(windows[n]),
+                **{k: ev[k] for k in (*RANGE_COLUMNS, "range_precision", "range_recall")},
             })
         frame = pd.DataFrame(prf)
         row["precision"] = float(np.nanmean(frame["precision"].astype(float)))
         row["recall"] = float(np.nanmean(frame["recall"].astype(float)))
         row["f1"] = float(np.nanmean(frame["f1"].astype(float)))
+        for col in RANGE_COLUMNS:
+            row[col] = float(np.nanmean(frame[col].astype(float)))
         row["seconds"] = float(sum(r["fit_seconds"] + r["score_seconds"] for r in results.values()))
         summary_rows.append(row)
     summary = pd.DataFrame(summary_rows).set_index("detector")
