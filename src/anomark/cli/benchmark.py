@@ -92,7 +92,8 @@ def run_nab(args: argparse.Namespace) -> int:
         cache_dir=args.cache_dir, progress=progress_enabled(args),
     )
     say(f"NAB scores ({len(result.per_series) // len(detectors)} series; null = 0, "
-        "perfect = 100) with mean event precision / recall / F1 at the standard threshold:")
+        "perfect = 100) with mean event precision / recall / F1 at the standard threshold, "
+        "mean VUS-PR / VUS-ROC of the scores and mean range F1 of the flags:")
     say(result.to_text())
     say("thresholds (z-score of the probationary scores) per profile:")
     for det, by_profile in result.thresholds.items():
