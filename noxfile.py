@@ -37,11 +37,16 @@ def _env() -> dict[str, str]:
     return env
 
 
+def _install(session: nox.Session, *args: str) -> None:
+    """pip install with its output shown (nox hides it by default: a silent wait)."""
+    session.install(*args, silent=False)
+
+
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """The default test suite (everything not marked slow), in parallel on all cores."""
-    session.install("-e", TEST_EXTRAS)
-    session.install("--no-deps", "--ignore-requires-python", *METRIC_REFERENCES)
+    _install(session, "-e", TEST_EXTRAS)
+    _install(session, "--no-deps", "--ignore-requires-python", *METRIC_REFERENCES)
     session.run(
         "pytest", "-m", "not slow", "-n", "auto", "--dist", "loadfile", *session.posargs,
         env=_env(),
@@ -51,8 +56,8 @@ def tests(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def slow(session: nox.Session) -> None:
     """Tests marked slow (long training runs, whole-corpus checks, examples)."""
-    session.install("-e", TEST_EXTRAS)
-    session.install("--no-deps", "--ignore-requires-python", *METRIC_REFERENCES)
+    _install(session, "-e", TEST_EXTRAS)
+    _install(session, "--no-deps", "--ignore-requires-python", *METRIC_REFERENCES)
     session.run("pytest", "-m", "slow", *session.posargs, env=_env())
 
 
@@ -84,15 +89,16 @@ def bench(session: nox.Session) -> None:
     ``nox -s bench -- --quick`` runs reduced sizes.
     """
     session.install("-e", ".[all]", "krcf", "rrcf")
-    session.install("--no-deps", "--ignore-requires-python", *METRIC_REFERENCES)
+    _install(session, "--no-deps", "--ignore-requires-python", *METRIC_REFERENCES)
     for script in sorted((ROOT / "benchmarks").glob("bench_*.py")):
         session.run("python", str(script), *session.posargs, env=_env())
 
 
 @nox.session(python=PYTHON)
 def demo(session: nox.Session) -> None:
-    """The main job: detect anomalies in NYC taxi ridership and plot them."""
-    session.install("-e", ".")
+    """The main job: detect anomalies in NYC taxi ridership and plot them (the series ships
+    with anomark: no network needed)."""
+    _install(session, "-e", ".")
     session.run(
         "anomark", "detect", "nab:realKnownCause/nyc_taxi.csv", "--plot", "taxi.png",
         *session.posargs, env=_env(),

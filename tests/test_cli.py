@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -212,9 +214,9 @@ def test_bad_input_gives_one_clean_line_and_exit_2(
 
 
 def test_debug_shows_the_exception(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(DataError, match="not found: missing.csv"):
+    with pytest.raises(DataError, match=r"not found: missing\.csv"):
         main(["detect", "missing.csv", "--debug"])
-    with pytest.raises(DataError, match="not found: missing.csv"):
+    with pytest.raises(DataError, match=r"not found: missing\.csv"):
         main(["--debug", "detect", "missing.csv"])
 
 
@@ -393,3 +395,174 @@ def test_detect_s3_prefix(
     assert code == 0, err
     assert "source:    s3://anomark-cli/raw/ (1500 rows x 1 column" in out
     assert (tmp_path / "raw_anomalies.csv").exists()
+
+
+# ---------------------------------------------------------------------- issue 14 (first hour)
+def _readme_detect_command() -> list[str]:
+    """The README's main job, as the arguments after ``anomark``."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    line = next(ln for ln in readme.splitlines() if "&& anomark detect " in ln)
+    return shlex.split(line.split("&& anomark ", 1)[1])
+
+
+@pytest.fixture
+def offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[tuple]:
+    """No ANOMARK_NAB_DIR, an empty cache, and every socket connection refused (recorded)."""
+    import socket
+
+    monkeypatch.delenv("ANOMARK_NAB_DIR", raising=False)
+    monkeypatch.setenv("ANOMARK_CACHE_DIR", str(tmp_path / "cache"))
+    attempts: list[tuple] = []
+
+    def refuse(self: socket.socket, address: object, *args: object) -> None:
+        attempts.append((self.family, address))
+        raise OSError("network disabled in this test")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    return attempts
+
+
+def test_readme_main_job_runs_twice_offline(
+    offline: list[tuple], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = _readme_detect_command()
+    assert argv[:2] == ["detect", f"nab:{TAXI}"] and "--plot" in argv
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    code, first, err = _run(capsys, *argv)
+    assert code == 0, err
+    csv, png = work / "nyc_taxi_anomalies.csv", work / argv[argv.index("--plot") + 1]
+    assert csv.exists() and png.stat().st_size > 20_000
+    assert "labelled windows: 5" in first
+    code, second, err = _run(capsys, *argv)  # the same command again replaces its outputs
+    assert code == 0, err
+    assert second == first
+    assert sorted(p.name for p in work.iterdir()) == sorted([csv.name, png.name])
+    assert offline == [] and not (tmp_path / "cache").exists()  # no network, nothing cached
+
+
+def test_day_first_dates_are_refused_until_the_order_is_given(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    index = pd.date_range("2024-01-01", periods=24 * 20, freq="h")
+    values = 10 + np.sin(np.arange(len(index)) * 2 * np.pi / 24)
+    spike = (index >= "2024-01-09 12:00") & (index < "2024-01-09 15:00")
+    values[spike] += 25  # a spike on 9 January, which month-first reading puts on 1 September
+    path = tmp_path / "export.csv"
+    pd.DataFrame({"time": index.strftime("%d/%m/%Y %H:%M"), "value": values}).to_csv(
+        path, index=False)
+    base = ["detect", path, "--detector", "iforest", "--window-size", 6, "--threshold",
+            "fixed:0.7", "--no-output"]
+    code, out, err = _run(capsys, *base)
+    assert code == 2 and out == ""
+    assert "day first" in err and "--dayfirst" in err and "--time-format" in err
+    for extra in (["--dayfirst"], ["--time-format", "%d/%m/%Y %H:%M"]):
+        code, out, err = _run(capsys, *base, *extra)
+        assert code == 0, err
+        assert "2024-01-01 00:00:00 .. 2024-01-20 23:00:00" in out
+        peaks = [ln.split()[6] for ln in out.splitlines() if ln[:3].strip().isdigit()]
+        assert peaks and set(peaks) == {"2024-01-09"}, out
+        assert "2024-09-01" not in out
+
+
+def test_irregular_sampling_is_a_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    index = pd.date_range("2024-01-01", periods=300, freq="10min")
+    index = index[np.arange(300) % 7 != 3]  # a missing sample every 70 minutes
+    path = tmp_path / "gappy.csv"
+    pd.DataFrame({"value": np.sin(np.arange(len(index)))}, index=index).rename_axis(
+        "timestamp").to_csv(path)
+    code, _, err = _run(capsys, "detect", path, "--detector", "iforest", "--no-output")
+    assert code == 0
+    assert "warning: gappy.csv: irregular sampling" in err and "usual 10min" in err
+    code, _, err = _run(capsys, "detect", path, "--detector", "iforest", "--no-output",
+                        "--resample", "10min", "--fill", "interpolate")
+    assert code == 0 and "irregular" not in err
+
+
+NAB_DUPLICATES = "realKnownCause/ec2_request_latency_system_failure.csv"
+
+
+def _nab_file_with_repeated_timestamps(nab_root: Path | None, target: Path) -> Path:
+    """A raw NAB file whose daylight-saving change repeats ``2014-03-09 03:00:00``: the real
+    one when the corpus is at hand, else one written the same way."""
+    if nab_root is not None:
+        target.write_bytes((nab_root / "data" / NAB_DUPLICATES).read_bytes())
+        return target
+    index = pd.date_range("2014-03-07", periods=1000, freq="5min")
+    stamps = [str(t) for t in index]
+    at = stamps.index("2014-03-09 03:00:00")
+    stamps[at + 1 : at + 12] = [stamps[at]] * 11
+    pd.DataFrame({"timestamp": stamps, "value": np.arange(1000.0) % 37}).to_csv(
+        target, index=False)
+    return target
+
+
+@pytest.mark.parametrize("corpus", [False, True], ids=["written", "nab"])
+def test_raw_nab_file_with_repeated_timestamps(
+    corpus: bool, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = None
+    if corpus:
+        nab_env = os.environ.get("ANOMARK_NAB_DIR")
+        if not nab_env or not Path(nab_env).is_dir():
+            pytest.skip("NAB corpus not available (set ANOMARK_NAB_DIR)")
+        root = Path(nab_env)
+    path = _nab_file_with_repeated_timestamps(root, tmp_path / "latency.csv")
+    base = ["detect", path, "--detector", "iforest", "--no-output"]
+    code, out, err = _run(capsys, *base)
+    assert code == 2 and out == ""
+    assert "11 duplicate timestamp(s), first 2014-03-09 03:00:00" in err
+    assert "--duplicates mean|first|last" in err
+    rows = len(pd.read_csv(path)) - 11
+    for policy in ("mean", "first", "last"):
+        code, out, err = _run(capsys, *base, "--duplicates", policy)
+        assert code == 0, err
+        assert f"({rows} rows x 1 column" in out
+    code, _, err = _run(capsys, *base, "--duplicates", "average")
+    assert code == 2 and "invalid choice: 'average'" in err
+
+
+def test_native_log_lines_are_filtered_unless_verbose(capfd: pytest.CaptureFixture[str]) -> None:
+    from anomark.cli._common import filter_native_logs
+
+    noise = (
+        b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
+        b"I0000 00:00:1796069963.280522   24758 cudart_stub.cc:31] Could not find cuda drivers\n"
+        b"E0000 00:00:1796069967.572445   24758 cuda_platform.cc:52] failed call to cuInit\n"
+    )
+    with filter_native_logs(True):
+        os.write(2, noise + b"a real message from C code\n")
+        print("python stderr", file=sys.stderr)
+    err = capfd.readouterr().err
+    assert "cuInit" not in err and "absl" not in err and "cudart" not in err
+    assert "a real message from C code" in err and "python stderr" in err
+    with filter_native_logs(False):
+        os.write(2, noise)
+    assert "cuInit" in capfd.readouterr().err
+
+
+@pytest.mark.slow  # a fresh interpreter imports TensorFlow (the noise comes at import)
+@pytest.mark.tensorflow
+def test_autoencoder_shows_epochs_and_no_tensorflow_noise(tmp_path: Path) -> None:
+    pytest.importorskip("tensorflow")
+    ds, _ = periodic_series(n=400, seed=3)
+    path = tmp_path / "series.csv"
+    ds.frame.to_csv(path)
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "anomark", "detect", str(path), "--detector", "conv-ae",
+         "--window-size", "8", "--param", "epochs=2", "--param", "batch_size=64",
+         "--no-output"],
+        capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("source:") and "Epoch" not in proc.stdout
+    assert "verbose" not in proc.stdout  # the CLI's own setting is not reported as a parameter
+    assert "Epoch 1/2" in proc.stderr and "Epoch 2/2" in proc.stderr and "loss" in proc.stderr
+    for noise in ("cuInit", "absl::InitializeLog", "cudart_stub", "oneDNN custom operations"):
+        assert noise not in proc.stderr, proc.stderr

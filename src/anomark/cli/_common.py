@@ -138,7 +138,7 @@ def iter_progress(items: Sequence[Any], description: str, enabled: bool) -> Any:
 #: file descriptor 2: ``I0000 00:00:1796069963.280173   24758 port.cc:153] ...``, absl's
 #: "before InitializeLog" banner and TensorFlow's CPU-instructions continuation line.
 _NATIVE_LOG = re.compile(
-    r"^(?:[IWEF]\d{4} \d\d:\d\d:\d\d\.\d+\s+\d+ [\w.\-/]+:\d+\] "
+    r"^(?:[IWEF]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ [\w.\-/]+:\d+\] "
     r"|WARNING: All log messages before absl::InitializeLog\(\) is called"
     r"|To enable the following instructions: .* rebuild TensorFlow)"
 )
