@@ -102,10 +102,14 @@ def test_outputs_and_cli(nab_dir: Path, tmp_path: Path, capsys: pytest.CaptureFi
     assert set(payload["thresholds"]["iforest"]) == {
         "standard", "reward_low_FP_rate", "reward_low_FN_rate"
     }
-    # outputs are not replaced without --overwrite
-    assert main(argv) == 2
-    assert "already exists" in capsys.readouterr().err
-    assert main([*argv, "--overwrite"]) == 0
+    # outputs are replaced by default; --no-clobber refuses, naming every existing output
+    assert main([*argv, "--no-clobber"]) == 2
+    err = capsys.readouterr().err
+    assert "already exist; drop --no-clobber" in err
+    assert "summary.csv" in err and "scoreboard.png" in err
+    assert main([a for a in argv if a != "--quiet"]) == 0  # stderr is no terminal: no bar
+    err = capsys.readouterr().err
+    assert "\r" not in err and "NAB iforest" not in err
 
 
 def test_bad_arguments(nab_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

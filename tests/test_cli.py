@@ -566,3 +566,29 @@ def test_autoencoder_shows_epochs_and_no_tensorflow_noise(tmp_path: Path) -> Non
     assert "Epoch 1/2" in proc.stderr and "Epoch 2/2" in proc.stderr and "loss" in proc.stderr
     for noise in ("cuInit", "absl::InitializeLog", "cudart_stub", "oneDNN custom operations"):
         assert noise not in proc.stderr, proc.stderr
+
+
+def test_benchmark_on_a_subset_says_it_is_not_comparable(
+    nab_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from matplotlib.figure import Figure
+
+    drawn: list[Figure] = []
+    savefig = Figure.savefig
+
+    def keep(fig: Figure, *args: object, **kwargs: object) -> None:
+        drawn.append(fig)
+        savefig(fig, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", keep)
+    code, out, err = _run(
+        capsys, "benchmark", "nab", "--detectors", "iforest", "--series", TAXI,
+        "--cache-dir", tmp_path / "cache", "--output-dir", tmp_path / "out",
+    )
+    assert code == 0, err
+    assert "\r" not in err  # no progress bar on a stderr that is not a terminal
+    (ax,) = drawn[-1].axes
+    assert "NOT" in ax.get_title() and "1 of 58 series" in ax.get_title()
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert any(lb.startswith("anomark iforest") and "NOT comparable" in lb for lb in labels)

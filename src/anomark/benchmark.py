@@ -452,8 +452,11 @@ def _scoreboard_png(result: BenchmarkResult, file: Path, profile: str) -> Path:
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    bars = [(f"anomark {d}", float(result.summary.loc[d, profile]), "tab:blue")
-            for d in result.summary.index]
+    n_series = result.per_series["series"].nunique() if len(result.per_series) else 0
+    subset = n_series != 58
+    tag = f" ({n_series} of 58 series: NOT comparable)" if subset else ""
+    bars = [(f"anomark {d}{tag}", float(result.summary.loc[d, profile]),
+             "tab:orange" if subset else "tab:blue") for d in result.summary.index]
     for name, scores in published_scores().items():
         if profile in scores and name != "null":
             bars.append((name, float(scores[profile]), "tab:gray"))
@@ -463,9 +466,11 @@ def _scoreboard_png(result: BenchmarkResult, file: Path, profile: str) -> Path:
     for i, b in enumerate(bars):
         ax.text(b[1], i, f" {b[1]:.1f}", va="center", fontsize=8)
     ax.set_xlabel(f"NAB score ({profile} profile; grey: NAB's published scoreboard)")
-    n_series = result.per_series["series"].nunique() if len(result.per_series) else 0
-    scope = "the whole corpus" if n_series == 58 else f"{n_series} of 58 series"
-    ax.set_title(f"NAB benchmark (anomark on {scope})")
+    if subset:  # a score normalised over a subset is on another scale than the scoreboard's
+        ax.set_title(f"NAB benchmark on {n_series} of 58 series: anomark's scores are NOT\n"
+                     "comparable with NAB's scoreboard (grey, all 58 series)", color="tab:red")
+    else:
+        ax.set_title("NAB benchmark (anomark on the whole corpus)")
     fig.tight_layout()
     import io
 
