@@ -575,3 +575,118 @@ def test_s3_uri_splitter_keeps_the_key() -> None:
 
     assert split_s3_uri("s3://b") == ("b", "")
     assert split_s3_uri("s3://b/a/b/") == ("b", "a/b/")
+
+
+# ---------------------------------------------------------------------- time formats (issue 14)
+def _dated(path: Path, index: pd.DatetimeIndex, fmt: str) -> Path:
+    frame = pd.DataFrame({"timestamp": index.strftime(fmt), "value": np.arange(len(index.values))})
+    frame.to_csv(path, index=False)
+    return path
+
+
+DAY_FIRST = "%d/%m/%Y %H:%M"
+JANUARY = pd.date_range("2024-01-01", periods=20 * 24, freq="h")  # 1-20 January
+
+
+def test_day_first_file_is_refused_then_read_with_dayfirst_or_a_format(tmp_path: Path):
+    path = _dated(tmp_path / "eu.csv", JANUARY, DAY_FIRST)
+    with pytest.raises(DataError) as info:
+        Dataset.from_csv(path)
+    message = str(info.value)
+    assert "day first" in message and "'13/01/2024 00:00'" in message
+    assert "dayfirst=True" in message and "--dayfirst" in message and "--time-format" in message
+    for kwargs in ({"dayfirst": True}, {"time_format": DAY_FIRST}):
+        ds = Dataset.from_csv(path, **kwargs)
+        assert ds.index.equals(pd.DatetimeIndex(JANUARY, name="timestamp"))  # 9 Jan, not 1 Sep
+
+
+def test_month_first_file_reads_month_first(tmp_path: Path):
+    path = _dated(tmp_path / "us.csv", JANUARY, "%m/%d/%Y %H:%M")
+    assert Dataset.from_csv(path).index.equals(pd.DatetimeIndex(JANUARY, name="timestamp"))
+    with pytest.raises(DataError, match="does not match the column's format"):
+        Dataset.from_csv(path, dayfirst=True)  # 01/13/2024 has no 13th month
+
+
+@pytest.mark.parametrize(
+    ("index", "why"),
+    [
+        # day first, every day <= 12: read month first the steps are a month, not a day
+        (pd.date_range("2024-01-01", periods=12, freq="D"), "day first the times are more"),
+        # one day: both readings are regular hourly series, on 2 January or on 1 February
+        (pd.date_range("2024-02-01", periods=24, freq="h"), "equally plausible"),
+    ],
+)
+def test_ambiguous_day_month_is_an_error_not_a_guess(tmp_path: Path, index, why: str):
+    path = _dated(tmp_path / "x.csv", index, DAY_FIRST)
+    with pytest.raises(DataError, match=why) as info:
+        Dataset.from_csv(path)
+    assert "--dayfirst" in str(info.value) and "--time-format" in str(info.value)
+    assert Dataset.from_csv(path, dayfirst=True).index.equals(pd.DatetimeIndex(index,
+                                                                               name="timestamp"))
+
+
+def test_month_first_reading_that_steps_backwards_is_refused(tmp_path: Path):
+    index = pd.date_range("2024-03-01", periods=10, freq="D")  # 1-10 March, day first
+    path = _dated(tmp_path / "x.csv", index, DAY_FIRST)
+    with pytest.raises(DataError, match="ambiguous"):
+        Dataset.from_csv(path)
+
+
+def test_one_format_per_column(tmp_path: Path):
+    path = _write(tmp_path / "mixed.csv",
+                  "timestamp,value\n2024-01-01 00:00,1\n2024-01-01 01:00,2\n01/02/2024 02:00,3\n")
+    with pytest.raises(DataError) as info:
+        Dataset.from_csv(path)
+    assert "'01/02/2024 02:00' at row 2 does not match the column's format" in str(info.value)
+    assert "inferred from '2024-01-01 00:00'" in str(info.value)
+    # ISO 8601 values may differ in precision and use T or a space
+    iso = _write(tmp_path / "iso.csv",
+                 "timestamp,value\n2024-01-01,1\n2024-01-01T01:00,2\n2024-01-01 02:00:00.5,3\n")
+    assert list(Dataset.from_csv(iso).index) == [
+        pd.Timestamp("2024-01-01"), pd.Timestamp("2024-01-01 01:00"),
+        pd.Timestamp("2024-01-01 02:00:00.5")]
+    with pytest.raises(DataError, match="'x' at row 1"):
+        Dataset.from_csv(_write(tmp_path / "x.csv", "t,value\n01/01/2024,1\nx,2\n"),
+                         time_column="t", time_format="%d/%m/%Y")
+
+
+def test_time_format_and_dayfirst_on_every_reader(tmp_path: Path, aws_env: str):
+    import boto3
+
+    frame = pd.DataFrame({"timestamp": JANUARY.strftime(DAY_FIRST), "value": 1.0})
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="anomark-dates")
+    s3.put_object(Bucket="anomark-dates", Key="eu/a.csv", Body=frame.to_csv(index=False).encode())
+    with pytest.raises(DataError, match="dayfirst"):
+        Dataset.from_s3("s3://anomark-dates/eu/")
+    assert Dataset.from_s3("s3://anomark-dates/eu/", dayfirst=True).index[-1] == JANUARY[-1]
+    path = _dated(tmp_path / "eu.csv", JANUARY, DAY_FIRST)
+    joined = Dataset.from_sensors({"a": str(path)}, time_format=DAY_FIRST)
+    assert joined.index[-1] == JANUARY[-1]
+    framed = Dataset.from_frame(frame, time_column="timestamp", dayfirst=True)
+    assert framed.index[-1] == JANUARY[-1]
+
+
+def test_irregular_sampling_warns(tmp_path: Path):
+    from anomark.readers import IrregularSamplingWarning
+
+    gappy = JANUARY[np.arange(len(JANUARY)) % 10 != 5]
+    with pytest.warns(IrregularSamplingWarning, match=r"11% of the 431 steps differ from the "
+                                                      r"usual 1h \(from 1h to 2h\)"):
+        Dataset.from_csv(_dated(tmp_path / "gappy.csv", gappy, "%Y-%m-%d %H:%M"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Dataset.from_csv(_dated(tmp_path / "even.csv", JANUARY, "%Y-%m-%d %H:%M"))
+
+
+def test_duplicates_message_names_the_cli_option_and_fit_none_is_a_data_type_error():
+    from anomark import IsolationForestDetector
+    from anomark.errors import DataTypeError
+
+    idx = pd.DatetimeIndex(["2024-01-01", "2024-01-01", "2024-01-02"])
+    with pytest.raises(DataError, match=r"duplicates='mean'.*--duplicates mean\|first\|last"):
+        Dataset(pd.DataFrame({"v": [1.0, 2.0, 3.0]}, index=idx))
+    with pytest.raises(DataTypeError, match="got None"):
+        IsolationForestDetector().fit(None)
+    with pytest.raises(DataTypeError, match="got a path"):
+        IsolationForestDetector().fit("series.csv")

@@ -649,3 +649,44 @@ def test_constant_and_nan_only_columns_are_kept_verbatim(tmp_path: Path) -> None
     assert (ds.values[:, 0] == 7.0).all() and np.isnan(ds.values[:, 1]).all()
     with pytest.raises(DataError, match="NaN values in column"):
         ds.check_finite("fitting")
+
+
+# ---------------------------------------------------------------------- time formats (issue 14)
+DATE_FORMATS = ["%d/%m/%Y %H:%M", "%m/%d/%Y %H:%M", "%d.%m.%Y %H:%M", "%Y-%m-%d %H:%M:%S",
+                "%Y-%m-%dT%H:%M", "%d-%b-%Y %H:%M", "%m/%d/%Y", "%d/%m/%Y"]
+
+
+@FUZZ
+@given(
+    fmt=st.sampled_from(DATE_FORMATS),
+    start=st.datetimes(min_value=pd.Timestamp("1990-01-01").to_pydatetime(),
+                       max_value=pd.Timestamp("2030-12-31").to_pydatetime()),
+    n=st.integers(2, 60),
+    step=st.sampled_from(["1min", "30min", "1h", "6h", "1D", "7D"]),
+    hint=st.sampled_from(["none", "dayfirst", "format"]),
+)
+def test_dates_are_read_right_or_refused(
+    fmt: str, start: Any, n: int, step: str, hint: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A regular series written in any of these formats is read back exactly, or refused with
+    a message naming dayfirst / time_format; it is never silently misread (day and month
+    swapped for part or all of the rows)."""
+    if "%H" not in fmt:
+        step = "1D" if step not in ("1D", "7D") else step
+    index = pd.date_range(pd.Timestamp(start).floor(step if "D" not in step else "D"),
+                          periods=n, freq=step)
+    path = tmp_path_factory.mktemp("dates") / "series.csv"
+    pd.DataFrame({"timestamp": index.strftime(fmt), "value": np.arange(n, dtype=float)}).to_csv(
+        path, index=False)
+    kwargs: dict[str, Any] = {}
+    if hint == "dayfirst":
+        kwargs["dayfirst"] = fmt.startswith("%d")
+    elif hint == "format":
+        kwargs["time_format"] = fmt
+    ds, exc = run(lambda: Dataset.from_csv(path, **kwargs))
+    if exc is not None:
+        assert isinstance(exc, DataError), repr(exc)
+        assert hint == "none" and "dayfirst" in str(exc) and "--time-format" in str(exc), exc
+        assert fmt.startswith(("%d/", "%m/", "%d.")), f"an unambiguous format was refused: {exc}"
+        return
+    assert ds.index.equals(pd.DatetimeIndex(index, name="timestamp")), (fmt, kwargs)

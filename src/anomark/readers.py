@@ -7,11 +7,13 @@ CSV files, concatenated in time order), :func:`read_s3` (every CSV object under 
 
 Timestamps are parsed with **one format per column** (:func:`parse_times`): the format is
 inferred from the column's first value, then every value must match it. Dates whose day and
-month can be swapped (``01/02/2024``) are read month first unless ``dayfirst=True``; when the
-data says otherwise (a first field above 12, or a month-first reading that steps backwards or
-irregularly while the day-first reading is regular) the reader stops with an error naming
-``dayfirst=True`` / ``time_format=`` (``--dayfirst`` / ``--time-format`` on the command line)
-instead of mixing both readings. An irregular sampling interval is reported with an
+month can be swapped (``01/02/2024``) are read month first unless ``dayfirst=True``, but only
+when the data supports that reading (fewer backward steps, or else more evenly spaced times,
+than read day first). When it does not (a first field above 12 somewhere, a month-first
+reading that steps backwards or irregularly where the day-first one does not, or no
+difference) the reader stops with an error naming ``dayfirst=True`` / ``time_format=``
+(``--dayfirst`` / ``--time-format`` on the command line) instead of guessing or mixing both
+readings. An irregular sampling interval is reported with an
 :class:`IrregularSamplingWarning`.
 """
 
@@ -64,8 +66,6 @@ NUMERIC_KINDS = frozenset(
 )
 #: Share of sampling steps that may differ from the usual one before a warning.
 IRREGULAR_SHARE = 0.01
-#: A day-first reading counts as regular when at least this share of its steps are equal.
-_REGULAR_SHARE = 0.9
 _INT64_MIN, _INT64_MAX = int(np.iinfo(np.int64).min), int(np.iinfo(np.int64).max)
 _HINT = "pass dayfirst=True (--dayfirst) or time_format= (--time-format)"
 
@@ -197,19 +197,25 @@ def infer_time_format(
             f"{month_first!r} nor {day_first!r} (inferred from {first!r}); pass time_format= "
             "(--time-format) with the format of every value"
         )
+    if as_month.equals(as_day):  # every date has day == month: nothing to choose
+        return month_first
     back_m, share_m = _steps(as_month)
     back_d, share_d = _steps(as_day)
-    month_irregular = back_m > 0 or share_m < _REGULAR_SHARE
-    day_regular = back_d == 0 and share_d >= _REGULAR_SHARE
-    if month_irregular and day_regular:
-        why = f"{back_m} backward step(s)" if back_m else "irregular steps"
-        raise DataError(
-            f"{source}: day and month are ambiguous in dates such as "
-            f"{_ambiguous_example(values, month_first, day_first)!r}: read month "
-            f"first ({month_first!r}) the times take {why}, read day first ({day_first!r}) "
-            f"they are regular; {_HINT}, e.g. time_format={day_first!r}"
-        )
-    return month_first
+    # rows are normally in time order and evenly spaced: the reading with fewer backward
+    # steps, then with more equal steps, is the data's; a tie gives no evidence
+    if (back_m, -share_m) < (back_d, -share_d):
+        return month_first
+    if (back_m, -share_m) == (back_d, -share_d):
+        why = "both readings are equally plausible"
+    elif back_d < back_m:
+        why = f"read month first the times step backwards {back_m} time(s), day first {back_d}"
+    else:
+        why = "read day first the times are more regular"
+    raise DataError(
+        f"{source}: day and month are ambiguous in dates such as "
+        f"{_ambiguous_example(values, month_first, day_first)!r} ({month_first!r} or "
+        f"{day_first!r}): {why}; {_HINT}, e.g. time_format={day_first!r}"
+    )
 
 
 _DMY = re.compile(r"(?<!\d)\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}(?!\d)")
@@ -399,14 +405,15 @@ def _short(nanoseconds: int) -> str:
 
 def check_sampling(index: pd.Index, source: str) -> None:
     """Warn (:class:`IrregularSamplingWarning`) when more than 1 % of the steps between
-    consecutive distinct timestamps differ from the usual (median) step."""
+    consecutive distinct timestamps differ from the usual (most common) step."""
     if not isinstance(index, pd.DatetimeIndex) or len(index) < 3:
         return
     times = np.unique(index.as_unit("ns").asi8)
     if len(times) < 3:
         return
     deltas = np.diff(times)
-    usual = int(np.median(deltas))
+    steps, counts = np.unique(deltas, return_counts=True)
+    usual = int(steps[np.argmax(counts)])
     off = deltas != usual
     share = float(off.mean())
     if share <= IRREGULAR_SHARE:
