@@ -397,3 +397,81 @@ def test_atomic_write_gives_ordinary_file_permissions(tmp_path: Path) -> None:
     assert (tmp_path / "out.csv").read_bytes() == b"a,b\n"
     assert (tmp_path / "out.csv").stat().st_mode & 0o777 == 0o644
     assert [p.name for p in tmp_path.iterdir()] == ["out.csv"]  # no temporary file left
+
+
+# ---------------------------------------------------------------------- real-size files, digests
+@pytest.fixture(scope="module")
+def big_saved(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real-size model: 800 isolation trees whose arrays.npz is several MiB."""
+    rng = np.random.default_rng(0)
+    det = IsolationForestDetector(n_estimators=800, window_size=4, random_state=0)
+    folder = det.fit(rng.normal(size=(3000, 2))).save(tmp_path_factory.mktemp("big") / "d")
+    assert (folder / "arrays.npz").stat().st_size > 4 * 2**20
+    return folder
+
+
+@pytest.mark.parametrize("where", ["first_byte_after_1mib", "middle", "4mib", "last_byte"])
+def test_byte_changed_beyond_the_first_mib_is_caught(
+    big_saved: Path, tmp_path: Path, where: str
+) -> None:
+    """The whole file is hashed: a flipped byte anywhere (not only in the first MiB read
+    block) is refused by the sha256 check, before numpy or zipfile see the file."""
+    import shutil
+
+    folder = Path(shutil.copytree(big_saved, tmp_path / "d"))
+    data = bytearray((folder / "arrays.npz").read_bytes())
+    offset = {"first_byte_after_1mib": 2**20, "middle": len(data) // 2, "4mib": 4 * 2**20,
+              "last_byte": len(data) - 1}[where]
+    data[offset] ^= 0x01
+    (folder / "arrays.npz").write_bytes(bytes(data))
+    with pytest.raises(PersistenceError, match=r"arrays.npz is corrupted or was modified after "
+                       r"saving \(sha256 mismatch\)"):
+        Detector.load(folder)
+
+
+def test_appended_bytes_are_caught(big_saved: Path, tmp_path: Path) -> None:
+    import shutil
+
+    folder = Path(shutil.copytree(big_saved, tmp_path / "d"))
+    with open(folder / "arrays.npz", "ab") as fh:
+        fh.write(b"\0")
+    with pytest.raises(PersistenceError, match=r"sha256 mismatch"):
+        Detector.load(folder)
+
+
+def test_real_size_round_trip_hashes_every_block(big_saved: Path) -> None:
+    digest = hashlib.sha256((big_saved / "arrays.npz").read_bytes()).hexdigest()
+    assert _config(big_saved)["files"]["arrays.npz"] == digest
+    assert persistence_module._sha256(big_saved / "arrays.npz") == digest
+    assert Detector.load(big_saved).forest_.n_trees == 800
+
+
+@pytest.mark.parametrize(
+    "digest",
+    [None, 0, 12345, 1.5, True, [], ["0" * 64], {"sha256": "0" * 64}, "", "0" * 63, "0" * 65,
+     "g" * 64, "UPPER"],
+    ids=lambda d: repr(d)[:12],
+)
+def test_digest_that_is_not_a_sha256_text_is_refused(saved: Path, digest: Any) -> None:
+    config = _config(saved)
+    config["files"]["arrays.npz"] = digest
+    _write_config(saved, config)
+    with pytest.raises(PersistenceError) as info:
+        Detector.load(saved)
+    text = str(info.value)
+    assert "sha256 of arrays.npz must be 64 lowercase hex digits" in text, text
+    assert repr(digest) in text
+
+
+def test_uppercase_copy_of_the_right_digest_is_refused(saved: Path) -> None:
+    """Only the exact text written by save() verifies (no case folding, no whitespace)."""
+    config = _config(saved)
+    right = config["files"]["arrays.npz"]
+    for forged in (right.upper(), f" {right}", f"{right}\n"):
+        config["files"]["arrays.npz"] = forged
+        _write_config(saved, config)
+        with pytest.raises(PersistenceError, match="arrays.npz"):
+            Detector.load(saved)
+    config["files"]["arrays.npz"] = right
+    _write_config(saved, config)
+    Detector.load(saved)

@@ -132,6 +132,14 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _is_sha256_text(digest: Any) -> bool:
+    return (
+        isinstance(digest, str)
+        and len(digest) == 64
+        and all(c in "0123456789abcdef" for c in digest)
+    )
+
+
 def _fsync_file(path: Path) -> None:
     with open(path, "rb+") as fh:
         os.fsync(fh.fileno())
@@ -341,7 +349,12 @@ def read_saved(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, 
         file = folder / name
         if not file.is_file():
             raise PersistenceError(f"{folder} is missing {name}")
-        if not isinstance(digest, str) or _sha256(file) != digest:
+        if not _is_sha256_text(digest):
+            raise PersistenceError(
+                f"{cfg_path}: the sha256 of {name} must be 64 lowercase hex digits, got "
+                f"{digest!r}; refusing to load an unverifiable file"
+            )
+        if _sha256(file) != digest:
             raise PersistenceError(
                 f"{file} is corrupted or was modified after saving (sha256 mismatch); "
                 "refusing to load it"

@@ -20,7 +20,8 @@ import inspect
 import os
 import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, ClassVar
@@ -37,7 +38,7 @@ from anomark.persistence import read_saved, register_param_type, write_saved
 from anomark.threshold import Threshold
 from anomark.windowing import DEFAULT_WINDOW_CAP, default_window_size
 
-__all__ = ["Detector", "available_detectors", "get_detector_class"]
+__all__ = ["Detector", "Pinned", "available_detectors", "get_detector_class"]
 
 register_param_type("Threshold", Threshold, Threshold.to_dict, Threshold.from_dict)
 
@@ -52,6 +53,32 @@ SAGEMAKER = InstanceOf(
 _REGISTRY: dict[str, type[Detector]] = {}
 #: Keys of the ``fitted`` section of a saved config (written by :meth:`Detector.save`).
 _FITTED_KEYS = frozenset({"n_features_in_", "feature_names_in_", "fitted_with_names", "threshold_"})
+
+
+@dataclass(frozen=True)
+class Pinned:
+    """What a detector's fitted state says about one of its constructor parameters.
+
+    Returned by :meth:`Detector._pinned_params`: ``accepts(value)`` tells whether a parameter
+    value agrees with the fitted state (a forest of 50 trees accepts only ``num_trees=50``),
+    ``held`` describes that state for the error message ("the forest has 50 trees").
+    """
+
+    accepts: Callable[[Any], bool]
+    held: str
+
+    @classmethod
+    def equal(cls, value: Any, held: str) -> Pinned:
+        """Accept exactly ``value`` (``True`` is not ``1``; lists equal tuples)."""
+        return cls(lambda v: _same_value(v, value), held)
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        return len(a) == len(b) and all(_same_value(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, bool) != isinstance(b, bool):
+        return False
+    return bool(a == b)
 
 
 def available_detectors() -> dict[str, type[Detector]]:
@@ -217,6 +244,31 @@ class Detector(BaseEstimator, ABC):  # type: ignore[misc]
     ) -> None:
         """Restore fitted state written by :meth:`_get_state`."""
 
+    def _pinned_params(self) -> dict[str, Pinned]:
+        """Constructor parameters that the fitted state fixes, and what it accepts for each.
+
+        A forest of 50 trees pins ``num_trees`` to 50: a saved folder whose parameters were
+        hand-edited to say otherwise is refused by :meth:`load`, and :meth:`save` refuses a
+        detector whose parameters were changed with ``set_params`` after ``fit``. Parameters
+        that only steer training (epochs, seeds, threads) leave no trace in the fitted state
+        and are not listed. Called on a fitted detector.
+        """
+        return {}
+
+    def _check_pinned_params(self, problem: str, advice: str) -> None:
+        params = self.get_params(deep=False)
+        for name, pin in self._pinned_params().items():
+            value = params[name]
+            try:
+                ok = bool(pin.accepts(value))
+            except (TypeError, ValueError, AttributeError):
+                ok = False
+            if not ok:
+                raise PersistenceError(
+                    f"{problem}: parameter {name}={value!r} contradicts the fitted state "
+                    f"({pin.held}); {advice}"
+                )
+
     def _write_extra_files(self, folder: Path) -> list[str]:
         """Write extra files (a Keras model...) into ``folder``; return their names."""
         return []
@@ -282,9 +334,10 @@ class Detector(BaseEstimator, ABC):  # type: ignore[misc]
                 pd.DataFrame(ds.values, index=ds.index, columns=expected), name=ds.name
             )
         if len(ds) < self._min_rows():
+            window = self.window_param
+            why = f"its window, {window}={getattr(self, window)!r}" if window else "its window"
             raise DataError(
-                f"{cls} needs at least {self._min_rows()} rows to score (its window size), "
-                f"got {len(ds)}"
+                f"{cls} needs at least {self._min_rows()} rows to score ({why}), got {len(ds)}"
             )
         return ds
 
@@ -422,8 +475,15 @@ class Detector(BaseEstimator, ABC):  # type: ignore[misc]
             ``path`` exists and ``overwrite`` is false.
         NotFittedError
             The detector is not fitted.
+        PersistenceError
+            A parameter the fitted state fixes (``num_trees`` of a fitted forest...) was
+            changed with ``set_params`` after ``fit``.
         """
         self._check_fitted()
+        self._check_pinned_params(
+            f"cannot save {type(self).__name__} to {path}",
+            "it was changed with set_params after fit: refit, or set it back",
+        )
         state, arrays = self._get_state()
         fitted = {
             "n_features_in_": int(self.n_features_in_),
@@ -453,7 +513,9 @@ class Detector(BaseEstimator, ABC):  # type: ignore[misc]
         ------
         PersistenceError
             Missing/corrupted files, hand-edited values of the wrong type, unknown or missing
-            keys and parameters, a detector saved by a newer anomark.
+            keys and parameters, parameters that contradict the fitted state (``num_trees:
+            500`` over a 50-tree forest; the error names the parameter), a detector saved by
+            a newer anomark.
         """
         config, arrays = read_saved(path)
         name = config["class"]
@@ -512,6 +574,9 @@ class Detector(BaseEstimator, ABC):  # type: ignore[misc]
             if not threshold.is_fitted:
                 raise TypeError("threshold_ has no value")
             det._set_state(config["state"], arrays, Path(path))
+            det._check_pinned_params(
+                f"{path}", "the saved parameters were edited after saving; refusing to load them"
+            )
         except PersistenceError:
             raise
         except (KeyError, TypeError, ValueError, IndexError) as exc:

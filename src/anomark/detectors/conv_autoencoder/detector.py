@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from anomark.dataset import DataLike, Dataset
-from anomark.detectors.base import Detector, check_choice, check_float, check_int
+from anomark.detectors.base import Detector, Pinned, check_choice, check_float, check_int
 from anomark.detectors.conv_autoencoder.source import (
     ArrayWindowSource,
     CSVWindowSource,
@@ -596,6 +596,47 @@ class ConvAutoencoderDetector(Detector):
         )
 
     # ------------------------------------------------------------------ persistence
+    def _pinned_params(self) -> dict[str, Pinned]:
+        model = self.model_
+        layers = {layer.name: layer for layer in model.layers}
+        convs = [layers[n] for n in sorted(layers) if n.startswith("encoder_conv_")]
+        convs.sort(key=lambda layer: int(layer.name.rsplit("_", 1)[1]))
+        dropout = layers.get("encoder_dropout_0")
+        rate = float(dropout.rate) if dropout is not None else 0.0
+        filters = [int(c.filters) for c in convs]
+        kernel = int(convs[0].kernel_size[0])
+        window = int(model.input_shape[1])
+        precision = str(convs[0].dtype_policy.name)
+        pins = {
+            "window_size": Pinned.equal(window, f"the model takes windows of {window} rows"),
+            "filters": Pinned.equal(filters, f"the encoder has filters {filters}"),
+            "kernel_size": Pinned.equal(kernel, f"the convolutions have {kernel}x{kernel} kernels"),
+            "dropout": Pinned(lambda v: float(v) == rate, f"the encoder drops out {rate}"),
+            "precision": Pinned.equal(precision, f"the layers compute in {precision}"),
+            "scaling": Pinned.equal(
+                self.scaler_.method, f"the data was scaled with {self.scaler_.method!r}"
+            ),
+        }
+        optimizer = getattr(model, "optimizer", None)
+        if optimizer is not None:
+            lr = np.float32(np.asarray(optimizer.learning_rate))
+            pins["learning_rate"] = Pinned(
+                lambda v: np.float32(v) == lr, f"the optimizer has learning rate {float(lr):.6g}"
+            )
+        loss = self.history_.get("loss") if isinstance(self.history_, dict) else None
+        if loss:  # a trained model knows how long it trained and whether it validated
+            ran, stops = len(loss), self.patience is not None
+            pins["epochs"] = Pinned(
+                lambda v: v >= ran if stops else v == ran,
+                f"training ran {ran} epoch(s)" + ("" if stops else " without early stopping"),
+            )
+            validated = "val_loss" in self.history_
+            pins["validation_split"] = Pinned(
+                lambda v: (float(v) > 0.0) == validated,
+                "the training history has " + ("a" if validated else "no") + " validation loss",
+            )
+        return pins
+
     def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         history = {
             k: [v if math.isfinite(v) else None for v in vals] for k, vals in self.history_.items()
@@ -653,7 +694,8 @@ class ConvAutoencoderDetector(Detector):
         expected = (None, int(self.window_size), n, 1)
         if tuple(model.input_shape) != expected:
             raise PersistenceError(
-                f"{folder}: the saved model takes {model.input_shape}, expected {expected}"
+                f"{folder}: the saved model takes {model.input_shape}, expected {expected} "
+                f"(window_size={self.window_size}, {n} feature(s))"
             )
         self.model_ = model
         self.scaler_ = Scaler(self.scaling, offset, scale)

@@ -23,7 +23,7 @@ import numpy as np
 
 from anomark._validation import Constraint, InstanceOf, Interval, Options
 from anomark.dataset import Dataset
-from anomark.detectors.base import N_JOBS, SEED, Detector
+from anomark.detectors.base import N_JOBS, SEED, Detector, Pinned
 from anomark.errors import DataError, PersistenceError
 from anomark.threshold import Threshold
 from anomark.windowing import Windowing
@@ -350,7 +350,10 @@ class IsolationForestDetector(Detector):
         return int(self.window_size)
 
     def _effective_max_samples(self, n_windows: int) -> int:
-        ms = self.max_samples
+        return self._effective_max_samples_of(self.max_samples, n_windows)
+
+    @staticmethod
+    def _effective_max_samples_of(ms: Any, n_windows: int) -> int:
         if isinstance(ms, str):
             return min(256, n_windows)
         if isinstance(ms, Integral):
@@ -395,6 +398,7 @@ class IsolationForestDetector(Detector):
         model.fit(x)
         self.windowing_ = windowing
         self.max_samples_ = max_samples
+        self._n_windows: int | None = int(x.shape[0])
         self.forest_ = _Forest.from_sklearn(model)
 
     def _score(self, ds: Dataset) -> np.ndarray:
@@ -408,7 +412,11 @@ class IsolationForestDetector(Detector):
 
     # ------------------------------------------------------------------ persistence
     def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        state = {"max_samples_": int(self.max_samples_), "window_size": int(self.window_size)}
+        state: dict[str, Any] = {
+            "max_samples_": int(self.max_samples_), "window_size": int(self.window_size)
+        }
+        if self._n_windows is not None:
+            state["n_windows"] = self._n_windows
         arrays = dict(self.forest_.arrays())
         arrays.update(offset_=self.offset_, scale_=self.scale_)
         return state, arrays
@@ -416,10 +424,21 @@ class IsolationForestDetector(Detector):
     def _set_state(
         self, state: dict[str, Any], arrays: dict[str, np.ndarray], folder: Path
     ) -> None:
-        if set(state) != {"max_samples_", "window_size"}:
+        # "n_windows" (training windows) is absent from saves older than the pinned-parameter
+        # check; then max_samples is checked only as far as max_samples_ allows
+        if not {"max_samples_", "window_size"} <= set(state) <= {
+            "max_samples_", "window_size", "n_windows"
+        }:
             raise PersistenceError(
                 f"{folder}: Isolation Forest state must have keys ['max_samples_', "
-                f"'window_size'], got {sorted(state)}"
+                f"'window_size'] and optionally 'n_windows', got {sorted(state)}"
+            )
+        n_windows = state.get("n_windows")
+        if n_windows is not None and (
+            isinstance(n_windows, bool) or not isinstance(n_windows, int) or n_windows < 1
+        ):
+            raise PersistenceError(
+                f"{folder}: state n_windows must be a positive integer, got {n_windows!r}"
             )
         if state["window_size"] != self.window_size:
             raise PersistenceError(
@@ -445,4 +464,26 @@ class IsolationForestDetector(Detector):
         self.offset_ = scaling["offset_"]
         self.scale_ = scaling["scale_"]
         self.max_samples_ = self.forest_.max_samples
+        self._n_windows = n_windows
         self.windowing_ = Windowing(int(self.window_size))
+
+    def _pinned_params(self) -> dict[str, Pinned]:
+        trees, drawn, n_windows = self.forest_.n_trees, int(self.max_samples_), self._n_windows
+
+        def max_samples_agrees(value: Any) -> bool:
+            if n_windows is not None:  # the rule of fit, on the training windows
+                return self._effective_max_samples_of(value, n_windows) == drawn
+            if isinstance(value, str):
+                return drawn <= 256
+            return not isinstance(value, Integral) or drawn <= int(value)
+
+        held = f"each tree grew on {drawn} windows" + (
+            f" of {n_windows}" if n_windows is not None else ""
+        )
+        return {
+            "n_estimators": Pinned.equal(trees, f"the forest has {trees} trees"),
+            "max_samples": Pinned(max_samples_agrees, held),
+            "window_size": Pinned.equal(
+                self.windowing_.size, f"the trees split windows of {self.windowing_.size} rows"
+            ),
+        }

@@ -15,7 +15,7 @@ import numpy as np
 
 from anomark._validation import Constraint, Interval, check_param
 from anomark.dataset import Dataset
-from anomark.detectors.base import N_JOBS, SAGEMAKER, SEED, Detector
+from anomark.detectors.base import N_JOBS, SAGEMAKER, SEED, Detector, Pinned
 from anomark.detectors.rcf._limits import FEATURE_DIM_RANGE, NUM_SAMPLES_RANGE, NUM_TREES_RANGE
 from anomark.detectors.rcf.forest import SCORE_TYPE, RandomCutForest
 from anomark.errors import ConfigurationError, DataError, PersistenceError
@@ -325,6 +325,32 @@ class RCFDetector(Detector):
         return self.windowing_.to_points(window_scores, len(ds))
 
     # ------------------------------------------------------------------ persistence
+    def _pinned_params(self) -> dict[str, Pinned]:
+        size = self.windowing_.size
+        pins = {"shingle_size": Pinned.equal(size, f"the model reads shingles of {size} rows")}
+        if self.forest_ is None:  # SageMaker: the hyperparameters the model was trained with
+            engine = self.engine_
+            trees, samples = int(engine.num_trees), int(engine.num_samples_per_tree)
+            pins["num_trees"] = Pinned.equal(trees, f"the SageMaker model has {trees} trees")
+            pins["num_samples_per_tree"] = Pinned.equal(
+                samples, f"the SageMaker model samples {samples} shingles per tree"
+            )
+            return pins
+        forest = self.forest_
+        trees, samples = int(forest.num_trees), int(forest.num_samples_per_tree)
+        # fit samples min(num_samples_per_tree, n_shingles) per tree: fewer than asked only
+        # when the trees hold every shingle seen
+        seen = getattr(forest, "n_seen_", None)
+        n_seen = int(forest.sample_index_.max()) + 1 if seen is None else int(seen)
+        whole = n_seen <= samples
+        pins["num_trees"] = Pinned.equal(trees, f"the forest has {trees} trees")
+        pins["num_samples_per_tree"] = Pinned(
+            lambda v: v == samples or (whole and v > samples),
+            f"each tree holds {samples} shingles"
+            + (", all the training shingles" if whole else ""),
+        )
+        return pins
+
     def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         if self.forest_ is None:
             # the model lives in SageMaker: keep the engine's references (job, model artefact)
