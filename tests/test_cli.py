@@ -588,7 +588,36 @@ def test_benchmark_on_a_subset_says_it_is_not_comparable(
     )
     assert code == 0, err
     assert "\r" not in err  # no progress bar on a stderr that is not a terminal
+    assert "wrote" in out
     (ax,) = drawn[-1].axes
     assert "NOT" in ax.get_title() and "1 of 58 series" in ax.get_title()
     labels = [t.get_text() for t in ax.get_yticklabels()]
     assert any(lb.startswith("anomark iforest") and "NOT comparable" in lb for lb in labels)
+
+
+def test_detectors_listing_read_from_the_sources_equals_the_registry() -> None:
+    from anomark.cli.detectors import Entry, _from_sources, catalogue
+    from anomark.detectors import available_detectors
+
+    registry = [
+        Entry(name, cls.__name__, cls.window_param, (cls.__doc__ or "").strip().splitlines()[0])
+        for name, cls in available_detectors().items()
+    ]
+    assert _from_sources() == registry == catalogue()
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["detect", "--help"], ["detectors"]])
+def test_quick_commands_import_no_heavy_module(argv: list[str]) -> None:
+    """``anomark --help`` and ``anomark detectors`` stay fast: they import neither pandas,
+    numpy, scikit-learn, numba, matplotlib nor TensorFlow (measured: about 0.1 s)."""
+    code = (
+        "import sys, json\n"
+        "from anomark.cli import main\n"
+        f"code = main({argv!r})\n"
+        "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'pandas', 'numpy', 'sklearn',"
+        " 'numba', 'matplotlib', 'tensorflow', 'scipy', 'boto3'})\n"
+        "print(json.dumps([code, heavy]), file=sys.stderr)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert json.loads(proc.stderr.strip().splitlines()[-1]) == [0, []], proc.stderr
