@@ -231,7 +231,7 @@ def test_clone_and_params() -> None:
     assert twin.get_params() == det.get_params()
     assert set(det.get_params()) == {
         "num_trees", "num_samples_per_tree", "shingle_size", "threshold", "random_state",
-        "n_jobs", "sagemaker", "score_type",
+        "n_jobs", "sagemaker", "score_type", "postprocess",
     }
 
 

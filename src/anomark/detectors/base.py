@@ -35,12 +35,17 @@ from anomark.dataset import DataLike, Dataset
 from anomark.detection import Detection
 from anomark.errors import ConfigurationError, DataError, NotFittedError, PersistenceError
 from anomark.persistence import read_saved, register_param_type, write_saved
+from anomark.postprocess import PostProcessor, check_postprocess
+from anomark.postprocess import _detector as _post
 from anomark.threshold import Threshold
 from anomark.windowing import DEFAULT_WINDOW_CAP, default_window_size
 
 __all__ = ["Detector", "Pinned", "available_detectors", "get_detector_class"]
 
 register_param_type("Threshold", Threshold, Threshold.to_dict, Threshold.from_dict)
+register_param_type(
+    "PostProcessor", PostProcessor, _post.postprocess_to_dict, _post.postprocess_from_dict
+)
 
 #: Constraints shared by the detectors' tables.
 THRESHOLD = InstanceOf("anomark.threshold.Threshold", "a Threshold (e.g. Threshold.mean_std(3))")
@@ -52,7 +57,9 @@ SAGEMAKER = InstanceOf(
 
 _REGISTRY: dict[str, type[Detector]] = {}
 #: Keys of the ``fitted`` section of a saved config (written by :meth:`Detector.save`).
-_FITTED_KEYS = frozenset({"n_features_in_", "feature_names_in_", "fitted_with_names", "threshold_"})
+_FITTED_KEYS = frozenset(
+    {"n_features_in_", "feature_names_in_", "fitted_with_names", "threshold_", "postprocess_"}
+)
 
 
 @dataclass(frozen=True)
@@ -222,9 +229,10 @@ class Detector(BaseEstimator, ABC):  # type: ignore[misc]
         Called first in ``fit`` (and by :meth:`load`); raises ConfigurationError naming the
         parameter. Subclasses override it only for checks that involve several parameters.
         """
-        validate_params(
-            self._parameter_constraints, self.get_params(deep=False), type(self).__name__
-        )
+        params = self.get_params(deep=False)
+        validate_params(self._parameter_constraints, params, type(self).__name__)
+        if "postprocess" in params:
+            check_postprocess(params["postprocess"], type(self).__name__)
 
     @abstractmethod
     def _fit(self, ds: Dataset) -> None:
@@ -358,6 +366,7 @@ class Detector(BaseEstimator, ABC):  # type: ignore[misc]
         self._fit(ds)
         scores = np.asarray(self._score(ds), dtype=np.float64)
         self._check_scores(scores, len(ds))
+        scores = _post.fit_postprocess(self, scores, ds.values)  # postprocess= steps
         self.threshold_ = self._make_threshold().fit(scores)
         return ds, scores
 
@@ -399,6 +408,7 @@ class Detector(BaseEstimator, ABC):  # type: ignore[misc]
         ds = self._check_input(data, reset=False)
         scores = np.asarray(self._score(ds), dtype=np.float64)
         self._check_scores(scores, len(ds))
+        scores = _post.transform_postprocess(self, scores, ds.values)  # postprocess= steps
         return ds, pd.Series(scores, index=ds.index, name="score")
 
     def _check_scores(self, scores: np.ndarray, n: int) -> None:
@@ -491,6 +501,10 @@ class Detector(BaseEstimator, ABC):  # type: ignore[misc]
             "fitted_with_names": bool(getattr(self, "_fitted_with_names_", True)),
             "threshold_": self.threshold_.to_dict(),
         }
+        post_state, post_arrays = _post.postprocess_state(self)
+        if post_state is not None:
+            fitted["postprocess_"] = post_state
+            arrays = {**arrays, **post_arrays}
         return write_saved(
             path,
             class_name=type(self).__name__,
@@ -573,7 +587,9 @@ class Detector(BaseEstimator, ABC):  # type: ignore[misc]
             threshold = Threshold.from_dict(fitted["threshold_"])
             if not threshold.is_fitted:
                 raise TypeError("threshold_ has no value")
-            det._set_state(config["state"], arrays, Path(path))
+            own_arrays, post_arrays = _post.split_arrays(arrays)
+            det._set_state(config["state"], own_arrays, Path(path))
+            _post.restore_postprocess(det, fitted.get("postprocess_"), post_arrays, str(path))
             det._check_pinned_params(
                 f"{path}", "the saved parameters were edited after saving; refusing to load them"
             )

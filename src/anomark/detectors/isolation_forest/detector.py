@@ -25,6 +25,7 @@ from anomark._validation import Constraint, InstanceOf, Interval, Options
 from anomark.dataset import Dataset
 from anomark.detectors.base import N_JOBS, SEED, Detector, Pinned
 from anomark.errors import DataError, PersistenceError
+from anomark.postprocess import PostProcessor
 from anomark.threshold import Threshold
 from anomark.windowing import Windowing
 
@@ -278,6 +279,10 @@ class IsolationForestDetector(Detector):
         training scores.
     n_jobs : int, optional
         Parallel jobs used by scikit-learn to grow the trees (scoring is vectorised NumPy).
+    postprocess : list of PostProcessor, optional
+        Causal post-processing of the scores (:mod:`anomark.postprocess`, e.g.
+        ``[RunningZScore(), RangeRule(value=10)]``), applied inside ``score`` and fitted and
+        saved with the detector; the threshold is fitted on the post-processed scores.
 
     Attributes
     ----------
@@ -337,6 +342,7 @@ class IsolationForestDetector(Detector):
         random_state: int | np.random.RandomState | None = None,
         threshold: Threshold | None = None,
         n_jobs: int | None = None,
+        postprocess: list[PostProcessor] | None = None,
     ) -> None:
         self.n_estimators = n_estimators
         self.max_samples = max_samples
@@ -344,6 +350,7 @@ class IsolationForestDetector(Detector):
         self.random_state = random_state
         self.threshold = threshold
         self.n_jobs = n_jobs
+        self.postprocess = postprocess
 
     # ------------------------------------------------------------------ hooks
     def _min_rows(self) -> int:

@@ -19,6 +19,7 @@ from anomark.detectors.base import N_JOBS, SAGEMAKER, SEED, Detector, Pinned
 from anomark.detectors.rcf._limits import FEATURE_DIM_RANGE, NUM_SAMPLES_RANGE, NUM_TREES_RANGE
 from anomark.detectors.rcf.forest import SCORE_TYPE, RandomCutForest
 from anomark.errors import ConfigurationError, DataError, PersistenceError
+from anomark.postprocess import PostProcessor
 from anomark.threshold import Threshold
 from anomark.windowing import Windowing
 
@@ -63,6 +64,11 @@ class RCFDetector(Detector):
         Train and score with SageMaker's built-in RCF instead of the local engine.
     score_type : {"anomaly", "codisp"}, default "anomaly"
         AWS's anomaly score, or collusive displacement (local engine only).
+    postprocess : list of PostProcessor, optional
+        Causal post-processing of the scores (:mod:`anomark.postprocess`, e.g.
+        ``[RunningZScore(), RangeRule(value=10)]``), applied inside ``score`` and
+        ``score_update`` and fitted and saved with the detector; the threshold is fitted on
+        the post-processed scores.
 
     Attributes
     ----------
@@ -123,6 +129,7 @@ class RCFDetector(Detector):
         n_jobs: int | None = None,
         sagemaker: Any = None,
         score_type: str = "anomaly",
+        postprocess: list[PostProcessor] | None = None,
     ) -> None:
         self.num_trees = num_trees
         self.num_samples_per_tree = num_samples_per_tree
@@ -132,6 +139,7 @@ class RCFDetector(Detector):
         self.n_jobs = n_jobs
         self.sagemaker = sagemaker
         self.score_type = score_type
+        self.postprocess = postprocess
 
     # ------------------------------------------------------------------ hooks
     def _validate_params(self) -> None:
