@@ -598,23 +598,28 @@ def concat_frames(
     frames: list[pd.DataFrame], columns: Sequence[str] | None, where: str
 ) -> pd.DataFrame:
     """Frames read from several files, concatenated and stably sorted in time; all must have
-    the same columns (in any order). ``columns`` keeps only those."""
-    first_cols = list(frames[0].columns)
-    for f in frames[1:]:
-        if list(f.columns) != first_cols and set(f.columns) != set(first_cols):
-            raise DataError(
-                f"files have different columns: {first_cols} in {frames[0].attrs.get('source')} "
-                f"vs {list(f.columns)} in {f.attrs.get('source', '?')}"
+    the same columns (in any order, matched by name). With ``columns``, each file needs only
+    those (other columns are dropped)."""
+    first = frames[0]
+    wanted = list(first.columns) if columns is None else list(columns)
+    for f in frames:
+        missing = [c for c in wanted if c not in f.columns]
+        extra = [] if columns is not None else [c for c in f.columns if c not in wanted]
+        if missing or extra:
+            source = f.attrs.get("source", "?")
+            if columns is not None:
+                raise DataError(f"columns {missing} not found in {source} (reading {where})")
+            differences = ([f"lacks column(s) {missing}"] if missing else []) + (
+                [f"has extra column(s) {extra}"] if extra else []
             )
-    frame = frames[0]
-    if len(frames) > 1:
-        frame = pd.concat([f[first_cols] for f in frames]).sort_index(kind="stable")
-    if columns is not None:
-        missing = [c for c in columns if c not in frame.columns]
-        if missing:
-            raise DataError(f"columns {missing} not found in {where}")
-        frame = frame[list(columns)]
-    return frame
+            raise DataError(
+                f"files have different columns: {source} {' and '.join(differences)} "
+                f"compared with {first.attrs.get('source', '?')} (columns {wanted}); pass "
+                "columns= (--columns) to read only the common ones"
+            )
+    if len(frames) == 1:
+        return first[wanted] if columns is not None else first
+    return pd.concat([f[wanted] for f in frames]).sort_index(kind="stable")
 
 
 def read_csv_files(

@@ -121,8 +121,9 @@ def _load(args: argparse.Namespace, progress: bool) -> Source:
     files = readers.expand_paths(args.source)
     label = files[0] if len(files) == 1 else f"{len(files)} files"
     name = Path(files[0]).name if len(files) == 1 else label  # the plot title: no folders
-    frame = readers.read_csv_files(
-        files, options["time_column"], dayfirst=options["dayfirst"],
+    wanted = [c.strip() for c in args.columns.split(",") if c.strip()] if args.columns else []
+    frame = readers.read_csv_files(  # with --columns, files need only those columns
+        files, options["time_column"], columns=wanted or None, dayfirst=options["dayfirst"],
         time_format=options["time_format"], progress=progress, where=name,
     )
     data = Dataset(frame, duplicates=_duplicates(args, "raise"), name=name)
