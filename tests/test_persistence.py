@@ -470,7 +470,7 @@ def test_uppercase_copy_of_the_right_digest_is_refused(saved: Path) -> None:
     for forged in (right.upper(), f" {right}", f"{right}\n"):
         config["files"]["arrays.npz"] = forged
         _write_config(saved, config)
-        with pytest.raises(PersistenceError, match="arrays.npz"):
+        with pytest.raises(PersistenceError, match=r"arrays\.npz"):
             Detector.load(saved)
     config["files"]["arrays.npz"] = right
     _write_config(saved, config)
