@@ -34,10 +34,6 @@ SMALL: dict[str, dict[str, Any]] = {
         "random_state": 0,
     },
 }
-#: The parameter holding each detector's window length.
-WINDOW_PARAM = {"iforest": "window_size", "rcf": "shingle_size", "conv-ae": "window_size"}
-
-
 
 DETECTORS = detector_params()
 
@@ -174,20 +170,39 @@ def test_duplicate_timestamps(name: str):
 # ---------------------------------------------------------------------- shapes
 @pytest.mark.parametrize("name", DETECTORS)
 def test_window_longer_than_series(name: str):
-    if name not in WINDOW_PARAM:
-        pytest.skip(f"window parameter of {name!r} unknown to this suite")
-    det = _make(name, **{WINDOW_PARAM[name]: 50})
-    with pytest.raises(DataError, match=r"(?i)(window|shingle).*50.*20"):
+    """The error names the window parameter (``Detector.window_param``) or the window size,
+    with both lengths. A point-wise detector (no window parameter) fits 20 rows."""
+    param = available_detectors()[name].window_param
+    if param is None:
+        assert _make(name).fit(_frame(n=20)).score(_frame(n=20)).shape == (20,)
+        return
+    det = _make(name, **{param: 50})
+    with pytest.raises(DataError, match=rf"({param}=50|window size 50).*(got 20|length 20)"):
         det.fit(_frame(n=20))
 
 
 @pytest.mark.parametrize("name", DETECTORS)
 def test_series_shorter_than_window_when_scoring(name: str):
-    if name not in WINDOW_PARAM:
-        pytest.skip(f"window parameter of {name!r} unknown to this suite")
-    det = _make(name, **{WINDOW_PARAM[name]: 8}).fit(_frame())
-    with pytest.raises(DataError, match=r"needs at least 8 rows to score.*got 5"):
+    param = available_detectors()[name].window_param
+    if param is None:  # point-wise: any number of rows scores
+        assert _fitted(name).score(_frame(n=1)).shape == (1,)
+        return
+    det = _make(name, **{param: 8}).fit(_frame())
+    with pytest.raises(DataError, match=rf"needs at least 8 rows to score \(its window, "
+                       rf"{param}=8\), got 5"):
         det.score(_frame(n=5))
+
+
+def test_every_registered_detector_declares_its_window_parameter():
+    """A detector either names the constructor parameter holding its window or says it has
+    none (``None``); the name must be a real parameter, so no suite has to guess it."""
+    for name, cls in available_detectors().items():
+        params = cls._get_param_names()
+        if cls.window_param is not None:
+            assert cls.window_param in params, (name, cls.window_param)
+        else:  # point-wise: then no parameter looks like a window it forgot to declare
+            windowy = [p for p in params if "window" in p or "shingle" in p]
+            assert not windowy, f"{name} has {windowy} but declares window_param = None"
 
 
 @pytest.mark.parametrize("name", DETECTORS)

@@ -170,7 +170,7 @@ def test_threshold_constructor_fuzz(method: Any, param: Any) -> None:
     t, exc = run(lambda: Threshold(method, param))
     if exc is not None:
         assert isinstance(exc, ConfigurationError)
-        assert_mentions(exc, "unknown threshold method", "must be", "must be finite")
+        assert_names_param(exc, method)
         return
     assert method in ("mean_std", "quantile", "contamination", "mad", "fixed")
     assert not isinstance(param, bool | str) and param is not None and math.isfinite(param)
@@ -181,6 +181,24 @@ def test_threshold_constructor_fuzz(method: Any, param: Any) -> None:
     if method == "contamination":
         assert 0 < param < 0.5
     assert Threshold.from_dict(t.to_dict()) == t
+
+
+#: The parameter of each one-parameter rule, as its messages name it.
+PARAM_NAME = {"mean_std": "k", "quantile": "q", "contamination": "c", "mad": "k",
+              "fixed": "value"}
+
+
+def assert_names_param(exc: BaseException, method: Any) -> None:
+    """A refused Threshold(method, param) names the unknown method, or the rule and its
+    parameter ("Threshold.quantile: q must be in (0, 1), got 1.5")."""
+    text = str(exc)
+    if method not in PARAM_NAME:
+        assert text.startswith(f"unknown threshold method {method!r}"), text
+        return
+    name = PARAM_NAME[method]
+    assert text.startswith(
+        (f"Threshold.{method}: {name} must", f"Threshold.{method} takes one parameter ({name})")
+    ), text
 
 
 def _reference_value(method: str, p: float, x: np.ndarray) -> float:
@@ -253,7 +271,16 @@ def test_threshold_from_dict_fuzz(d: Any) -> None:
     t, exc = run(lambda: Threshold.from_dict(d))
     if exc is not None:
         assert isinstance(exc, ConfigurationError)
-        assert_mentions(exc, "threshold", "must be", "dict")
+        text = str(exc)
+        if not isinstance(d, dict):
+            assert text == f"a threshold must be described by a dict, got {d!r}", text
+        elif set(d) - {"method", "param", "value"}:  # the unexpected key is listed
+            assert "a threshold dict needs 'method' and 'param'" in text, text
+            assert all(repr(k) in text for k in set(d) - {"method", "param", "value"}), text
+        elif "value" in d and text.startswith("threshold value"):
+            assert d["method"] in PARAM_NAME, text  # the rule itself was valid
+        else:
+            assert_names_param(exc, d["method"])
         return
     assert isinstance(d, dict) and set(d) <= {"method", "param", "value"}
     assert t.method == d["method"] and t.param == float(d["param"])
