@@ -25,8 +25,10 @@ import pytest
 pytest.importorskip("tensorflow")
 
 from anomark import ConvAutoencoderDetector, Detector
-from anomark.detectors.conv_autoencoder.sagemaker import (
-    CONV_AUTOENCODER_SCRIPT,
+from anomark.detectors.conv_autoencoder.container import (
+    ENTRY_SCRIPT as CONV_AUTOENCODER_SCRIPT,
+)
+from anomark.detectors.conv_autoencoder.container import (
     entry_point_path,
 )
 from anomark.detectors.conv_autoencoder.train_entry import (
@@ -117,25 +119,64 @@ def test_entry_script_writes_savedmodel_and_detector_state(trained: dict[str, An
     assert not (model_dir.parent / "output" / "failure").exists()
 
 
-def test_serving_signature_shape_and_dtype(trained: dict[str, Any]) -> None:
+def test_serving_signatures_compute_what_local_scoring_computes(trained: dict[str, Any]) -> None:
+    """TensorFlow loads the exported SavedModel; each signature matches the local detector."""
     import tensorflow as tf
 
-    loaded = tf.saved_model.load(str(trained["model_dir"] / "1"))
-    sig = loaded.signatures["serving_default"]
-    _, inputs = sig.structured_input_signature
-    (spec,) = inputs.values()
-    assert spec.dtype == tf.float32
-    assert spec.shape.as_list() == [None, 8, len(SENSORS), 1]
-    (out,) = sig.structured_outputs.values()
-    assert out.dtype == tf.float32
-    assert out.shape.as_list() == [None, 8, len(SENSORS), 1]
+    from anomark.scoring import ReconstructionScorer
 
-    # what TF Serving computes is what the saved Keras model computes
+    loaded = tf.saved_model.load(str(trained["model_dir"] / "1"))
+    assert set(loaded.signatures) == {"serving_default", "score", "feature_scores", "score_rows"}
+    shape = [None, 8, len(SENSORS), 1]
+
+    def io(name: str) -> tuple[Any, Any, Any]:
+        sig = loaded.signatures[name]
+        (spec,) = sig.structured_input_signature[1].values()
+        (out,) = sig.structured_outputs.values()
+        return sig, spec, out
+
+    sig, spec, out = io("serving_default")
+    assert (spec.name, spec.dtype, spec.shape.as_list()) == ("window", tf.float32, shape)
+    assert out.dtype == tf.float32 and out.shape.as_list() == shape
     det = Detector.load(trained["model_dir"] / "anomark")
+    assert isinstance(det, ConvAutoencoderDetector)
     rng = np.random.default_rng(1)
     x = rng.uniform(size=(5, 8, len(SENSORS), 1)).astype(np.float32)
-    (served,) = sig(**{next(iter(inputs)): tf.constant(x)}).values()
-    np.testing.assert_allclose(served.numpy(), det.model_.predict_on_batch(x), atol=1e-6)
+    (served,) = sig(window=tf.constant(x)).values()
+    rec = det.model_.predict_on_batch(x)
+    np.testing.assert_allclose(served.numpy(), rec, atol=1e-6)
+
+    # score / feature_scores: ReconstructionScorer's errors, computed in the graph (float64)
+    scorer = ReconstructionScorer("mse")
+    sig, spec, out = io("score")
+    assert spec.shape.as_list() == shape and out.dtype == tf.float64 and out.shape.as_list() == [
+        None]
+    np.testing.assert_allclose(
+        sig(window=tf.constant(x))["score"].numpy(), scorer.score(x[..., 0], rec[..., 0]),
+        rtol=1e-6,
+    )
+    sig, _, out = io("feature_scores")
+    assert out.shape.as_list() == [None, len(SENSORS)]
+    np.testing.assert_allclose(
+        sig(window=tf.constant(x))["feature_scores"].numpy(),
+        ReconstructionScorer("mse", per_feature=True).score(x[..., 0], rec[..., 0]), rtol=1e-6,
+    )
+
+    # score_rows: raw rows in, scaled, windowed and scored inside the graph = local scores
+    frame = pd.concat(
+        pd.read_csv(p, index_col=0, parse_dates=True) for p in trained["files"]
+    )
+    sig, spec, _ = io("score_rows")
+    assert (spec.name, spec.dtype, spec.shape.as_list()) == ("rows", tf.float64,
+                                                             [None, len(SENSORS)])
+    served_errors = sig(rows=tf.constant(frame.to_numpy()))["score"].numpy()
+    from anomark.detectors.conv_autoencoder.source import ArrayWindowSource
+
+    local_errors = det._window_errors(ArrayWindowSource(frame.to_numpy(), 8, 1))
+    assert served_errors.shape == (len(frame) - 7,)
+    np.testing.assert_allclose(served_errors, local_errors, rtol=1e-6, atol=1e-12)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="at least window_size=8 rows"):
+        sig(rows=tf.constant(frame.to_numpy()[:5]))
 
 
 def test_saved_state_scores_identically_to_local_training(
@@ -220,7 +261,7 @@ def test_entry_script_subprocess_from_the_source_tarball(
 ) -> None:
     """The container's view: a subprocess running the tarball's own anomark copy, with only
     the shipped requirements importable, scores exactly like local training."""
-    from anomark.detectors.conv_autoencoder.sagemaker import build_source_tarball
+    from anomark.detectors.conv_autoencoder.container import build_source_tarball
 
     code = tmp_path / "code"
     with tarfile.open(fileobj=io.BytesIO(build_source_tarball()), mode="r:gz") as tar:

@@ -30,8 +30,8 @@ from botocore.compat import HTTPHeaders
 from anomark.detectors.rcf.sagemaker import SageMakerRCFEngine
 from anomark.errors import ConfigurationError, DataError, NotFittedError, RemoteJobError
 from anomark.sagemaker import cleanup
+from anomark.sagemaker.codecs import chunk_rows
 from anomark.sagemaker.config import MANAGED_TAG
-from anomark.sagemaker.endpoints import chunk_rows
 from anomark.sagemaker.recordio import decode_dense
 from anomark.sagemaker.staging import csv_row_bytes, stage_rows
 from anomark.windowing import Windowing

@@ -14,8 +14,8 @@ import pytest
 
 from anomark.errors import ConfigurationError, DataError, DependencyError, RemoteJobError
 from anomark.persistence import decode_value, encode_value
+from anomark.sagemaker.codecs import chunk_rows, parse_scores
 from anomark.sagemaker.config import SageMakerConfig
-from anomark.sagemaker.endpoints import chunk_rows, parse_scores
 from anomark.sagemaker.recordio import RECORDIO_MAGIC, decode_dense, encode_dense, record_size
 from anomark.sagemaker.staging import choose_format, csv_bytes, csv_row_bytes, split_rows
 

@@ -1,29 +1,32 @@
 """Real-time endpoints: create model → endpoint config → endpoint, score in chunks, tear down.
 
-What goes over the wire is a :class:`PayloadCodec`: :class:`CSVScoresCodec` (Random Cut
-Forest: CSV rows in, ``{"scores": [{"score": x}, ...]}`` out) or :class:`TFServingCodec`
-(TensorFlow Serving: ``{"instances": [...]}`` in, ``{"predictions": [...]}`` out). Either way,
-items are sent in as few InvokeEndpoint calls as the payload limit allows (never one call per
-item), in order, and the replies are reassembled in order. Throttling and transient errors are
-retried with exponential backoff (injectable ``sleep``). Teardown deletes endpoint, then
-endpoint config, then model.
+What goes over the wire is a :class:`~anomark.sagemaker.codecs.PayloadCodec` (RCF's CSV or
+TensorFlow Serving's JSON, :mod:`anomark.sagemaker.codecs`). Items are sent in as few
+InvokeEndpoint calls as the payload limits allow (never one call per item; request *and* reply
+bounded), in order, and the replies are reassembled in order. A request the service refuses as
+too large (HTTP 413 or a size error) is split in two and retried; throttling and transient
+errors are retried with exponential backoff (injectable ``sleep`` and random source).
+
+Teardown deletes endpoint, then endpoint config, then model — but SageMaker refuses
+DeleteEndpoint while an endpoint is ``Creating`` (or updating), and an endpoint whose config and
+model are gone still comes up and bills. So teardown waits (bounded) until the endpoint leaves
+those states, deletes it (retrying with backoff), and deletes config and model only once the
+endpoint is gone; whatever could not be deleted is reported in :attr:`Endpoint.left_behind`.
 """
 
 from __future__ import annotations
 
-import io
-import json
 import logging
-import math
 import random
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar
 
 import numpy as np
 
-from anomark.errors import ConfigurationError, DataError, NotFittedError, RemoteJobError
+from anomark.errors import ConfigurationError, NotFittedError, RemoteJobError
+from anomark.sagemaker.codecs import CSVScoresCodec, PayloadCodec
 from anomark.sagemaker.config import SageMakerConfig
 from anomark.sagemaker.jobs import (
     client_error_message,
@@ -32,20 +35,16 @@ from anomark.sagemaker.jobs import (
     make_name,
     wait_for_status,
 )
-from anomark.sagemaker.staging import check_rows, csv_row_bytes
 
 __all__ = [
-    "CSVScoresCodec",
     "Endpoint",
     "EndpointEngine",
-    "PayloadCodec",
-    "TFServingCodec",
-    "chunk_rows",
+    "backoff_delay",
+    "check_engine_state",
     "create_model",
     "deploy",
-    "encode_instances",
-    "parse_predictions",
-    "parse_scores",
+    "endpoint_model_data",
+    "is_size_error",
 ]
 
 logger = logging.getLogger("anomark.sagemaker")
@@ -68,274 +67,62 @@ RETRYABLE_CODES = frozenset(
 MAX_RETRIES = 6
 BACKOFF_BASE = 0.5
 BACKOFF_MAX = 20.0
+#: Endpoint states in which SageMaker refuses DeleteEndpoint.
+BUSY_STATES = frozenset({"Creating", "Updating", "SystemUpdating", "RollingBack"})
+#: Longest wait for an endpoint to leave a busy state during teardown (creation takes minutes).
+TEARDOWN_TIMEOUT = 1800.0
+#: Words of the replies SageMaker and the containers give for a body or reply over the limit
+#: (HTTP 413 "HTTP content length exceeded", "Request ... has oversize body", "Message size
+#: exceed limit", "Response payload size exceeded").
+_SIZE_WORDS = ("413", "oversize", "too large", "size exceed", "length exceeded",
+               "payload size", "entity too large")
 
 
-def chunk_rows(
-    lines: Sequence[bytes],
-    max_bytes: int,
-    *,
-    what: str = "row is {n} bytes as CSV",
-    hint: str = "use batch scoring or a smaller shingle",
-) -> list[tuple[int, int]]:
-    """Group consecutive encoded items into ``(start, stop)`` chunks of at most ``max_bytes``.
-
-    ``what`` and ``hint`` word the error for the caller's kind of item.
-
-    Raises
-    ------
-    DataError
-        When one item alone is larger than ``max_bytes``.
-    """
-    sizes = np.fromiter((len(line) for line in lines), dtype=np.int64, count=len(lines))
-    if sizes.size and sizes.max() > max_bytes:
-        raise DataError(
-            f"one {what.format(n=int(sizes.max()))}, more than the {max_bytes}-byte "
-            f"endpoint payload limit; {hint}"
-        )
-    out: list[tuple[int, int]] = []
-    start = 0
-    ends = np.cumsum(sizes)
-    while start < len(lines):
-        base = ends[start - 1] if start else 0
-        stop = int(np.searchsorted(ends, base + max_bytes, side="right"))
-        out.append((start, stop))
-        start = stop
-    return out
+def backoff_delay(attempt: int, rng: random.Random) -> float:
+    """Seconds to wait before retry ``attempt`` (0-based): ``min(20, 0.5 * 2**attempt)``
+    times a jitter factor in [0.5, 1) drawn from ``rng``."""
+    return min(BACKOFF_MAX, BACKOFF_BASE * 2**attempt) * (0.5 + rng.random() / 2)
 
 
-def parse_scores(body: bytes | str, expected: int | None = None) -> np.ndarray:
-    """Scores from an RCF reply: JSON ``{"scores": [{"score": x}, ...]}`` or JSON Lines.
+def is_size_error(exc: BaseException) -> bool:
+    """Whether a botocore ClientError says the request or the reply was too large."""
+    response = getattr(exc, "response", None)
+    if not isinstance(response, Mapping):
+        return False
+    status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    err = response.get("Error", {})
+    text = f"{err.get('Code', '')} {err.get('Message', '')}".lower()
+    return status == 413 or any(word in text for word in _SIZE_WORDS)
+
+
+class _TooLarge(Exception):
+    """A request (or its reply) exceeded the service's size limit."""
+
+
+def endpoint_model_data(sm: Any, name: str) -> str:
+    """The ``s3://`` model artefact an endpoint serves (endpoint → endpoint config → model).
 
     Raises
     ------
     RemoteJobError
-        When the body is not one of those forms, or holds ``expected`` scores not.
+        The endpoint, its config or its model cannot be described, or no artefact is found.
     """
-    text = body.decode("utf-8") if isinstance(body, bytes | bytearray) else body
-    scores: list[float] = []
+    from botocore.exceptions import BotoCoreError, ClientError
+
     try:
-        stripped = text.strip()
-        try:
-            docs: list[Any] = [json.loads(stripped)] if stripped else []
-        except json.JSONDecodeError:
-            docs = []
-            for line in stripped.splitlines():
-                line = line.strip()
-                if not line:
-                    continue
-                try:
-                    docs.append(json.loads(line))
-                except json.JSONDecodeError:
-                    docs.append(json.loads(f"[{line}]"))  # '{"score": 1}, {"score": 2}'
-        for doc in docs:
-            _collect(doc, scores)
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        epc_name = sm.describe_endpoint(EndpointName=name)["EndpointConfigName"]
+        variants = sm.describe_endpoint_config(EndpointConfigName=epc_name)["ProductionVariants"]
+        model = sm.describe_model(ModelName=variants[0]["ModelName"])
+        uri = model["PrimaryContainer"]["ModelDataUrl"]
+    except (ClientError, BotoCoreError) as exc:
         raise RemoteJobError(
-            f"cannot read RCF scores from the reply ({exc}); got {text[:200]!r}"
+            f"cannot find the model artefact of endpoint {name}: {client_error_message(exc)}"
         ) from None
-    out = np.asarray(scores, dtype=np.float64)
-    if expected is not None and out.shape[0] != expected:
-        raise RemoteJobError(f"expected {expected} scores in the reply, got {out.shape[0]}")
-    if not np.isfinite(out).all():
-        raise RemoteJobError("the reply holds non-finite scores")
-    return out
-
-
-def _collect(doc: Any, scores: list[float]) -> None:
-    if isinstance(doc, list):
-        for item in doc:
-            _collect(item, scores)
-    elif isinstance(doc, dict) and "scores" in doc:
-        _collect(doc["scores"], scores)
-    elif isinstance(doc, dict) and "score" in doc:
-        value = doc["score"]
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise TypeError(f"score must be a number, got {value!r}")
-        scores.append(float(value))
-    else:
-        raise KeyError(f"no 'score' or 'scores' in {str(doc)[:80]}")
-
-
-def encode_instances(x: np.ndarray) -> list[bytes]:
-    """Each item of ``x`` (first axis) as a JSON nested list, float32 values in ``%.9g``.
-
-    Nine significant digits round-trip float32 exactly, in about half the bytes of
-    ``json.dumps(x.tolist())`` (which writes the float64 expansion of every float32).
-    """
-    arr = np.asarray(x, dtype=np.float32)
-    if arr.ndim < 2:
-        raise DataError(f"expected items of at least 1 dimension, got shape {arr.shape}")
-    if arr.shape[0] == 0:
-        return []
-    if arr.ndim >= 3 and arr.shape[-1] == 1:
-        # (..., n, 1): format whole rows of n one-element lists at once (much faster)
-        rows, fmt, groups = arr.reshape(-1, arr.shape[-2]), "[%.9g]", arr.shape[1:-2]
-    else:
-        rows, fmt, groups = arr.reshape(-1, arr.shape[-1]), "%.9g", arr.shape[1:-1]
-    buf = io.StringIO()
-    np.savetxt(buf, rows, fmt=fmt, delimiter=",")
-    items = ["[" + line + "]" for line in buf.getvalue().splitlines()]
-    for size in reversed(groups):
-        items = ["[" + ",".join(items[i : i + size]) + "]" for i in range(0, len(items), size)]
-    return [item.encode("ascii") for item in items]
-
-
-def parse_predictions(
-    body: bytes | str, expected: int | None = None, item_shape: Sequence[int] | None = None
-) -> np.ndarray:
-    """The ``predictions`` of a TensorFlow Serving reply as a float32 array.
-
-    Parameters
-    ----------
-    body : bytes or str
-        ``{"predictions": [...]}`` (the row format of TF Serving's REST API).
-    expected : int, optional
-        Number of predictions the request asked for.
-    item_shape : sequence of int, optional
-        Shape of one prediction; a trailing axis of size 1 may be present or not.
-
-    Raises
-    ------
-    RemoteJobError
-        Not JSON, no ``predictions`` (an ``error`` reply is quoted), ragged or non-numeric
-        values, the wrong number or shape of predictions, or non-finite values.
-    """
-    text = body.decode("utf-8", "replace") if isinstance(body, bytes | bytearray) else body
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise RemoteJobError(f"the reply is not JSON ({exc}); got {text[:200]!r}") from None
-    if not isinstance(doc, dict) or "predictions" not in doc:
-        detail = doc.get("error") if isinstance(doc, dict) else None
-        raise RemoteJobError(
-            "the reply holds no 'predictions'"
-            + (f": {detail}" if detail else f"; got {text[:200]!r}")
-        )
-    try:
-        out = np.asarray(doc["predictions"], dtype=np.float32)
-    except (TypeError, ValueError) as exc:
-        raise RemoteJobError(f"the predictions are not a numeric array: {exc}") from None
-    if expected is not None and (out.ndim == 0 or out.shape[0] != expected):
-        got = out.shape[0] if out.ndim else 0
-        raise RemoteJobError(f"expected {expected} predictions in the reply, got {got}")
-    if item_shape is not None:
-        shape = tuple(int(d) for d in item_shape)
-        if out.shape[1:] != shape:
-            if (*out.shape[1:], 1) == shape or out.shape[1:] == (*shape, 1):
-                out = out.reshape((out.shape[0], *shape))
-            else:
-                raise RemoteJobError(
-                    f"predictions have shape {out.shape[1:]} per item, expected {shape}"
-                )
-    if not np.isfinite(out).all():
-        raise RemoteJobError("the reply holds non-finite predictions")
-    return out
-
-
-class PayloadCodec(Protocol):
-    """How an :class:`Endpoint` encodes requests and decodes replies."""
-
-    content_type: str
-    accept: str
-
-    def prepare(self, data: Any) -> np.ndarray:
-        """Validate ``data`` (raise :class:`DataError`) and return it as an array."""
-        ...
-
-    def requests(self, data: np.ndarray, max_bytes: int) -> Iterator[tuple[int, int, bytes]]:
-        """``(start, stop, body)`` for consecutive items, each body at most ``max_bytes``."""
-        ...
-
-    def parse(self, body: bytes, expected: int) -> np.ndarray:
-        """The ``expected`` results in a reply (raise :class:`RemoteJobError` otherwise)."""
-        ...
-
-
-class CSVScoresCodec:
-    """Random Cut Forest: CSV rows in, one score per row out (:func:`parse_scores`).
-
-    Parameters
-    ----------
-    feature_dim : int, optional
-        Expected row width, checked before sending.
-    """
-
-    content_type = "text/csv"
-    accept = "application/json"
-
-    def __init__(self, feature_dim: int | None = None) -> None:
-        self.feature_dim = feature_dim
-
-    def prepare(self, data: Any) -> np.ndarray:
-        arr = check_rows(data)
-        if self.feature_dim is not None and arr.shape[1] != self.feature_dim:
-            raise DataError(
-                f"rows have {arr.shape[1]} values but the model was trained on "
-                f"feature_dim={self.feature_dim}"
-            )
-        return arr
-
-    def requests(self, data: np.ndarray, max_bytes: int) -> Iterator[tuple[int, int, bytes]]:
-        lines = csv_row_bytes(data)
-        for start, stop in chunk_rows(lines, max_bytes):
-            yield start, stop, b"".join(lines[start:stop])
-
-    def parse(self, body: bytes, expected: int) -> np.ndarray:
-        return parse_scores(body, expected=expected)
-
-
-class TFServingCodec:
-    """TensorFlow Serving's REST row format: ``{"instances": [...]}`` → ``{"predictions"}``.
-
-    Parameters
-    ----------
-    item_shape : sequence of int
-        Shape of one instance (without the batch axis), e.g. ``(window_size, n_features, 1)``;
-        inputs of shape ``item_shape`` without its trailing 1 are accepted too.
-    """
-
-    content_type = "application/json"
-    accept = "application/json"
-    _OPEN = b'{"instances":['
-    _CLOSE = b"]}"
-
-    def __init__(self, item_shape: Sequence[int]) -> None:
-        self.item_shape = tuple(int(d) for d in item_shape)
-
-    def prepare(self, data: Any) -> np.ndarray:
-        arr = np.asarray(data)
-        if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
-            raise DataError(f"instances must be real numbers, got dtype {arr.dtype}")
-        shape = self.item_shape
-        if arr.ndim >= 1 and (*arr.shape[1:], 1) == shape:
-            arr = arr[..., None]
-        if arr.ndim != len(shape) + 1 or arr.shape[1:] != shape or arr.shape[0] == 0:
-            raise DataError(
-                f"expected a non-empty array of instances of shape {shape}, got {arr.shape}"
-            )
-        arr = np.asarray(arr, dtype=np.float32)
-        if not np.isfinite(arr).all():
-            raise DataError("instances contain NaN or infinite values (after float32 cast)")
-        return arr
-
-    def requests(self, data: np.ndarray, max_bytes: int) -> Iterator[tuple[int, int, bytes]]:
-        overhead = len(self._OPEN) + len(self._CLOSE)
-        # encode a bounded number of instances at a time: memory stays flat for large inputs
-        block = max(1, 2**22 // max(1, math.prod(self.item_shape)))
-        for a in range(0, data.shape[0], block):
-            items = encode_instances(data[a : a + block])
-            sized = [item + b"," for item in items]  # the separator counts against the limit
-            for start, stop in chunk_rows(
-                sized,
-                max_bytes - overhead + 1,
-                what="instance is {n} bytes as JSON",
-                hint="use smaller windows or fewer columns",
-            ):
-                body = self._OPEN + b",".join(items[start:stop]) + self._CLOSE
-                yield a + start, a + stop, body
-
-    def parse(self, body: bytes, expected: int) -> np.ndarray:
-        return parse_predictions(body, expected, self.item_shape)
+    except (KeyError, IndexError) as exc:
+        raise RemoteJobError(f"endpoint {name} has no model artefact ({exc})") from None
+    if not isinstance(uri, str) or not uri.startswith("s3://"):
+        raise RemoteJobError(f"endpoint {name} serves no s3:// model artefact: {uri!r}")
+    return uri
 
 
 def create_model(
@@ -382,9 +169,20 @@ class Endpoint:
     feature_dim : int, optional
         Expected row width, checked before sending (for the default CSV codec).
     codec : PayloadCodec, optional
-        Request/reply format; default :class:`CSVScoresCodec` (Random Cut Forest).
+        Request/reply format; default :class:`~anomark.sagemaker.codecs.CSVScoresCodec`.
     sleep : callable
-        Used for backoff (tests pass a no-op).
+        Used for backoff and teardown polls (tests pass a no-op).
+    rng : random.Random, optional
+        Source of the backoff jitter (default: a new unseeded ``random.Random``).
+    clock : callable, default time.monotonic
+        Bounds the teardown wait.
+
+    Attributes
+    ----------
+    deleted : bool
+        True once everything this object created is gone.
+    left_behind : list of str
+        ``"<kind> <name>"`` of what :meth:`delete` could not remove (empty when all went).
     """
 
     def __init__(
@@ -400,6 +198,8 @@ class Endpoint:
         sm: Any = None,
         runtime: Any = None,
         codec: PayloadCodec | None = None,
+        rng: random.Random | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.config = config
         self.codec: PayloadCodec = codec if codec is not None else CSVScoresCodec(feature_dim)
@@ -409,11 +209,15 @@ class Endpoint:
         self.model_name = model_name
         self.feature_dim = feature_dim
         self._sleep = sleep
+        self._rng = rng if rng is not None else random.Random()
+        self._clock = clock
         self._sm = sm
         self._runtime = runtime
         self.deleted = False
+        self.left_behind: list[str] = []
         self.endpoint_created = True
         self.n_requests = 0
+        self.n_splits = 0
 
     def __repr__(self) -> str:
         return f"Endpoint({self.name!r}, owned={self.owned})"
@@ -440,22 +244,47 @@ class Endpoint:
             self.delete()
 
     # ------------------------------------------------------------------ scoring
-    def score(self, rows: np.ndarray) -> np.ndarray:
-        """One result per row (instance), in order, in requests under the payload limit.
+    def score(self, rows: np.ndarray, *, codec: PayloadCodec | None = None) -> np.ndarray:
+        """One result per row (instance), in order, in requests under the payload limits.
 
-        With the default codec: one RCF score per CSV row; with :class:`TFServingCodec`: one
-        prediction per instance.
+        With the default codec: one RCF score per CSV row; with a
+        :class:`~anomark.sagemaker.codecs.TFServingCodec`: one prediction per instance
+        (``codec`` overrides the endpoint's for this call, e.g. another signature). A request
+        refused as too large (413 or a size error) is split in two and retried.
         """
         if self.deleted:
             raise RemoteJobError(f"endpoint {self.name} was deleted; open a new one")
-        arr = self.codec.prepare(rows)
+        codec = codec if codec is not None else self.codec
+        arr = codec.prepare(rows)
         parts = [
-            self.codec.parse(self._invoke(body), expected=stop - start)
-            for start, stop, body in self.codec.requests(arr, int(self.config.max_payload_bytes))
+            self._score_part(codec, arr, start, stop, body)
+            for start, stop, body in codec.requests(arr, int(self.config.max_payload_bytes))
         ]
         return np.concatenate(parts)
 
-    def _invoke(self, body: bytes) -> bytes:
+    def _score_part(
+        self, codec: PayloadCodec, arr: np.ndarray, start: int, stop: int, body: bytes
+    ) -> np.ndarray:
+        try:
+            reply = self._invoke(body, codec)
+        except _TooLarge as exc:
+            if stop - start < 2:
+                raise RemoteJobError(
+                    f"InvokeEndpoint {self.name}: one item alone is too large for the endpoint "
+                    f"(request or reply over the 6 MB limit): {exc}"
+                ) from None
+            mid = (start + stop) // 2
+            self.n_splits += 1
+            logger.info("request of %d items too large; splitting it in two", stop - start)
+            return np.concatenate(
+                [
+                    self._score_part(codec, arr, start, mid, codec.encode(arr[start:mid])),
+                    self._score_part(codec, arr, mid, stop, codec.encode(arr[mid:stop])),
+                ]
+            )
+        return codec.parse(reply, expected=stop - start)
+
+    def _invoke(self, body: bytes, codec: PayloadCodec) -> bytes:
         from botocore.exceptions import BotoCoreError, ClientError
 
         attempt = 0
@@ -464,12 +293,14 @@ class Endpoint:
                 self.n_requests += 1
                 reply = self.runtime.invoke_endpoint(
                     EndpointName=self.name,
-                    ContentType=self.codec.content_type,
-                    Accept=self.codec.accept,
+                    ContentType=codec.content_type,
+                    Accept=codec.accept,
                     Body=body,
                 )
                 return bytes(reply["Body"].read())
             except ClientError as exc:
+                if is_size_error(exc):
+                    raise _TooLarge(client_error_message(exc)) from None
                 err = exc.response.get("Error", {})
                 status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
                 retryable = err.get("Code") in RETRYABLE_CODES or status in (429, 503)
@@ -482,56 +313,150 @@ class Endpoint:
             except BotoCoreError as exc:
                 if attempt >= MAX_RETRIES:
                     raise RemoteJobError(f"InvokeEndpoint {self.name} failed: {exc}") from None
-            delay = min(BACKOFF_MAX, BACKOFF_BASE * 2**attempt) * (0.5 + random.random() / 2)
+            delay = backoff_delay(attempt, self._rng)
             logger.info("InvokeEndpoint %s throttled; retrying in %.1f s", self.name, delay)
             self._sleep(delay)
             attempt += 1
 
     # ------------------------------------------------------------------ teardown
-    def delete(self) -> list[str]:
-        """Delete endpoint → endpoint config → model (those this object created); idempotent.
+    def delete(self, *, timeout: float = TEARDOWN_TIMEOUT) -> list[str]:
+        """Delete endpoint → endpoint config → model (those this object created).
 
-        Returns the names deleted. Failures are logged, not raised, so that teardown in a
-        ``finally`` never hides the original error; leftovers are reported with the hint to
-        run ``anomark.sagemaker.cleanup``.
+        An endpoint that is still ``Creating`` (or updating) cannot be deleted: teardown waits
+        up to ``timeout`` seconds for it to settle, deletes it (retrying with backoff), and
+        only then deletes the endpoint config and the model, which a live endpoint still
+        needs. Failures are logged, not raised, so teardown in a ``finally`` never hides the
+        original error; what remains is listed in :attr:`left_behind` (``deleted`` stays
+        False) with the hint to run ``anomark.sagemaker.cleanup``. A Ctrl-C during the wait
+        stops it, records what remains and is re-raised. Idempotent.
+
+        Returns
+        -------
+        list of str
+            The names deleted by this call.
         """
         if not self.owned or self.deleted:
             return []
         from botocore.exceptions import BotoCoreError, ClientError
 
         done: list[str] = []
-        failed: list[str] = []
-        steps = [
-            (
-                "endpoint",
-                self.name if self.endpoint_created else None,
-                lambda n: self.sm.delete_endpoint(EndpointName=n),
-            ),
-            (
-                "endpoint config",
-                self.endpoint_config_name,
-                lambda n: self.sm.delete_endpoint_config(EndpointConfigName=n),
-            ),
-            ("model", self.model_name, lambda n: self.sm.delete_model(ModelName=n)),
-        ]
-        for kind, name, call in steps:
-            if name is None:
-                continue
-            try:
-                call(name)
+        remaining: list[str] = []
+        try:
+            gone = True
+            if self.endpoint_created:
+                gone = self._delete_endpoint(timeout)
+                if gone:
+                    done.append(self.name)
+                    self.endpoint_created = False
+                else:
+                    remaining.append(f"endpoint {self.name}")
+            steps = [
+                ("endpoint config", "endpoint_config_name",
+                 lambda n: self.sm.delete_endpoint_config(EndpointConfigName=n)),
+                ("model", "model_name", lambda n: self.sm.delete_model(ModelName=n)),
+            ]
+            for kind, attr, call in steps:
+                name = getattr(self, attr)
+                if name is None:
+                    continue
+                if not gone:  # the endpoint still uses them: deleting would orphan it
+                    remaining.append(f"{kind} {name}")
+                    continue
+                try:
+                    call(name)
+                except (ClientError, BotoCoreError) as exc:
+                    if not _not_found(exc):
+                        remaining.append(f"{kind} {name}")
+                        logger.error(
+                            "could not delete %s %s: %s", kind, name, client_error_message(exc)
+                        )
+                        continue
                 done.append(name)
+                setattr(self, attr, None)
                 logger.info("deleted %s %s", kind, name)
-            except (ClientError, BotoCoreError) as exc:
-                failed.append(f"{kind} {name}")
-                logger.error("could not delete %s %s: %s", kind, name, client_error_message(exc))
-        self.deleted = True
-        if failed:
+        except KeyboardInterrupt:
+            self._report(self._all_names())
+            raise
+        self._report(remaining)
+        return done
+
+    def _all_names(self) -> list[str]:
+        out = [f"endpoint {self.name}"] if self.endpoint_created else []
+        if self.endpoint_config_name is not None:
+            out.append(f"endpoint config {self.endpoint_config_name}")
+        if self.model_name is not None:
+            out.append(f"model {self.model_name}")
+        return out
+
+    def _report(self, remaining: list[str]) -> None:
+        self.left_behind = list(remaining)
+        self.deleted = not remaining
+        if remaining:
             logger.error(
                 "left behind: %s; run anomark.sagemaker.cleanup(%r) to remove them",
-                ", ".join(failed),
+                ", ".join(remaining),
                 self.config.name_prefix,
             )
-        return done
+
+    def _status(self) -> str | None:
+        """The endpoint's status, or None when it no longer exists."""
+        from botocore.exceptions import ClientError
+
+        try:
+            return str(self.sm.describe_endpoint(EndpointName=self.name)["EndpointStatus"])
+        except ClientError as exc:
+            if _not_found(exc):
+                return None
+            raise
+
+    def _delete_endpoint(self, timeout: float) -> bool:
+        """Wait until the endpoint can be deleted, delete it; True once it is gone."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        deadline = self._clock() + timeout
+        poll = max(float(self.config.poll_interval), 0.0)
+        attempt = 0
+        while True:
+            try:
+                status = self._status()
+            except (ClientError, BotoCoreError) as exc:
+                status = "?"
+                logger.warning("cannot describe endpoint %s: %s", self.name,
+                               client_error_message(exc))
+            if status is None or status == "Deleting":
+                return True
+            if status in BUSY_STATES:
+                if self._clock() >= deadline:
+                    logger.error(
+                        "endpoint %s is still %s after %g s; it cannot be deleted yet",
+                        self.name, status, timeout,
+                    )
+                    return False
+                logger.info("endpoint %s is %s; waiting to delete it", self.name, status)
+                self._sleep(poll)
+                continue
+            try:
+                self.sm.delete_endpoint(EndpointName=self.name)
+                logger.info("deleted endpoint %s", self.name)
+                return True
+            except (ClientError, BotoCoreError) as exc:
+                if _not_found(exc):
+                    return True
+                if attempt >= MAX_RETRIES or self._clock() >= deadline:
+                    logger.error("could not delete endpoint %s: %s", self.name,
+                                 client_error_message(exc))
+                    return False
+                delay = backoff_delay(attempt, self._rng)
+                logger.info("DeleteEndpoint %s refused (%s); retrying in %.1f s", self.name,
+                            client_error_message(exc), delay)
+                self._sleep(delay)
+                attempt += 1
+
+
+def _not_found(exc: BaseException) -> bool:
+    """Whether a ClientError says the resource does not exist (any more)."""
+    text = client_error_message(exc).lower()
+    return "could not find" in text or "does not exist" in text or "not found" in text
 
 
 def deploy(
@@ -546,6 +471,7 @@ def deploy(
     codec: PayloadCodec | None = None,
     kind: str = "rcf",
     environment: Mapping[str, str] | None = None,
+    rng: random.Random | None = None,
 ) -> Endpoint:
     """Create model, endpoint config and endpoint, wait until ``InService``.
 
@@ -568,6 +494,7 @@ def deploy(
         sm=sm,
         runtime=runtime,
         codec=codec,
+        rng=rng,
     )
     ep.endpoint_created = False
     try:
@@ -662,7 +589,13 @@ class EndpointEngine:
 
     endpoint_kind: ClassVar[str] = "model"
 
-    def __init__(self, config: SageMakerConfig, *, sleep: Sleep = time.sleep) -> None:
+    def __init__(
+        self,
+        config: SageMakerConfig,
+        *,
+        sleep: Sleep = time.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
         if not isinstance(config, SageMakerConfig):
             raise ConfigurationError(
                 f"sagemaker must be a SageMakerConfig, got {type(config).__name__}"
@@ -673,6 +606,7 @@ class EndpointEngine:
         self.endpoint_name: str | None = None
         self.train_s3_uri: str | None = None
         self._sleep = sleep
+        self._rng = rng if rng is not None else random.Random()
         self._active: Endpoint | None = None
         self._clients: dict[str, Any] = {}
 
@@ -725,6 +659,7 @@ class EndpointEngine:
                 sm=self._client("sagemaker"),
                 runtime=self._client("sagemaker-runtime"),
                 codec=self._codec(),
+                rng=self._rng,
             )
         else:
             assert self.model_data is not None
@@ -739,6 +674,7 @@ class EndpointEngine:
                 codec=self._codec(),
                 kind=self.endpoint_kind,
                 environment=self._serving_environment(),
+                rng=self._rng,
             )
         self._active = ep
         try:

@@ -18,7 +18,13 @@ from typing import Any
 from anomark.errors import RemoteJobError
 from anomark.sagemaker.config import SageMakerConfig
 
-__all__ = ["JobWaiter", "make_name", "wait_for_status"]
+__all__ = [
+    "JobWaiter",
+    "attach_training_job",
+    "make_name",
+    "model_artifact",
+    "wait_for_status",
+]
 
 logger = logging.getLogger("anomark.sagemaker")
 
@@ -275,3 +281,72 @@ def create_training_job(
         raise RemoteJobError(
             f"CreateTrainingJob {name} was refused: {client_error_message(exc)}"
         ) from None
+
+
+def model_artifact(desc: Mapping[str, Any], name: str) -> str:
+    """The ``s3://`` model artefact of a completed training job's description.
+
+    Raises
+    ------
+    RemoteJobError
+        The job has no ``s3://`` artefact.
+    """
+    uri = desc.get("ModelArtifacts", {}).get("S3ModelArtifacts")
+    if not isinstance(uri, str) or not uri.startswith("s3://"):
+        raise RemoteJobError(f"training job {name} completed without a model artefact: {uri!r}")
+    return uri
+
+
+def attach_training_job(
+    sm: Any,
+    config: SageMakerConfig,
+    name: str,
+    *,
+    check: Callable[[Mapping[str, Any]], None],
+    sleep: Sleep = time.sleep,
+) -> Mapping[str, Any]:
+    """Describe an existing training job, check it is the right kind, wait until it completes.
+
+    Parameters
+    ----------
+    sm : botocore client
+        ``sagemaker`` client.
+    config : SageMakerConfig
+        Poll interval, timeout, progress.
+    name : str
+        Training job name.
+    check : callable
+        Called with the first description; raises :class:`RemoteJobError` for a job of
+        another kind (another algorithm, entry script...).
+    sleep : callable
+        Between polls.
+
+    Returns
+    -------
+    Mapping
+        The description of the completed job.
+
+    Raises
+    ------
+    RemoteJobError
+        Unknown job, wrong kind, or a job that failed or was stopped.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        desc = sm.describe_training_job(TrainingJobName=name)
+    except (ClientError, BotoCoreError) as exc:
+        raise RemoteJobError(
+            f"cannot attach to training job {name!r}: {client_error_message(exc)}"
+        ) from None
+    check(desc)
+    if desc.get("TrainingJobStatus") != "Completed":
+        desc = wait_for_status(
+            training_waiter(sm, name),
+            name,
+            poll_interval=float(config.poll_interval),
+            timeout=default_timeout(config),
+            sleep=sleep,
+            progress=config.progress,
+        )
+    return desc

@@ -29,6 +29,8 @@ __all__ = [
     "csv_bytes",
     "csv_row_bytes",
     "data_hash",
+    "download_objects",
+    "list_objects",
     "split_rows",
     "stage_rows",
 ]
@@ -326,3 +328,75 @@ def stage_blobs(
     upload_bytes(s3, bucket, manifest_key, json.dumps(manifest).encode(), "application/json")
     logger.info("staged %d file(s) at %s", len(keys), staged.s3_prefix)
     return StagedData(**{**staged.__dict__, "uploaded": True})
+
+
+def list_objects(s3: Any, uri: str, *, suffixes: tuple[str, ...] = ()) -> list[str]:
+    """Keys of the objects under an ``s3://bucket/prefix`` (ending with ``suffixes``), sorted.
+
+    Raises
+    ------
+    DataError
+        A malformed URI.
+    RemoteJobError
+        The listing failed (no such bucket, no permission...).
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from anomark._s3 import split_s3_uri
+
+    bucket, prefix = split_s3_uri(uri)
+    keys: list[str] = []
+    token: str | None = None
+    try:
+        while True:
+            kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix}
+            if token:
+                kwargs["ContinuationToken"] = token
+            page = s3.list_objects_v2(**kwargs)
+            keys += [o["Key"] for o in page.get("Contents", []) if not o["Key"].endswith("/")]
+            token = page.get("NextContinuationToken")
+            if not token:
+                break
+    except (ClientError, BotoCoreError) as exc:
+        raise RemoteJobError(f"cannot list {uri}: {exc}") from None
+    return sorted(k for k in keys if not suffixes or k.endswith(suffixes))
+
+
+def download_objects(s3: Any, uri: str, dest: Any, *, suffixes: tuple[str, ...] = ()) -> list[Any]:
+    """Download the objects under ``uri`` (ending with ``suffixes``) into folder ``dest``.
+
+    Each object keeps its key below the prefix as relative path (sub-folders included; keys
+    that would leave ``dest`` are refused). Returns the local paths, in key order.
+
+    Raises
+    ------
+    DataError
+        A malformed URI, no matching object, or an unsafe key.
+    RemoteJobError
+        A listing or download failed.
+    """
+    from pathlib import Path
+
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from anomark._s3 import split_s3_uri
+
+    bucket, prefix = split_s3_uri(uri)
+    keys = list_objects(s3, uri, suffixes=suffixes)
+    if not keys:
+        raise DataError(f"no objects{' ending with ' + '/'.join(suffixes) if suffixes else ''} "
+                        f"under {uri}")
+    root = Path(dest).resolve()
+    out = []
+    for key in keys:
+        rel = key[len(prefix):].lstrip("/") or key.rsplit("/", 1)[-1]
+        target = (root / rel).resolve()
+        if root not in target.parents:
+            raise DataError(f"object key {key!r} would be written outside {root}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            s3.download_file(bucket, key, str(target))
+        except (ClientError, BotoCoreError) as exc:
+            raise RemoteJobError(f"cannot download s3://{bucket}/{key}: {exc}") from None
+        out.append(target)
+    return out

@@ -6,9 +6,11 @@ module (to list detectors, build the CLI...) works without it.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
-from collections.abc import Mapping, Sequence
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -16,8 +18,11 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import numpy as np
 import pandas as pd
 
+from anomark._validation import Constraint, Options
 from anomark.dataset import DataLike, Dataset
-from anomark.detectors.base import Detector, Pinned, check_choice, check_float, check_int
+from anomark.detectors.base import SAGEMAKER, Detector, Pinned
+from anomark.detectors.conv_autoencoder.container import PARAMETER_CONSTRAINTS
+from anomark.detectors.conv_autoencoder.remote import ENDPOINT_CHUNK_VALUES, SageMakerScoring
 from anomark.detectors.conv_autoencoder.source import (
     ArrayWindowSource,
     CSVWindowSource,
@@ -26,6 +31,8 @@ from anomark.detectors.conv_autoencoder.source import (
     compute_column_stats,
 )
 from anomark.errors import ConfigurationError, DataError, PersistenceError
+from anomark.postprocess import PostProcessor
+from anomark.postprocess import _detector as _post
 from anomark.threshold import Threshold
 from anomark.windowing import Windowing
 
@@ -45,7 +52,7 @@ def _keras_parts() -> tuple[ModuleType, ModuleType]:
     return model, training
 
 
-class ConvAutoencoderDetector(Detector):
+class ConvAutoencoderDetector(SageMakerScoring, Detector):
     """Anomalies as windows a convolutional autoencoder reconstructs badly.
 
     The model is the reference tutorial's 2-D convolutional autoencoder over windows of
@@ -108,6 +115,12 @@ class ConvAutoencoderDetector(Detector):
         data as CSV, ``fit("s3://bucket/prefix/")`` / ``fit_files("s3://...")`` trains on CSV
         files already in S3. The trained model is downloaded, so scoring runs locally unless
         ``scoring="endpoint"`` (TF Serving) or inside ``with det.endpoint():``.
+    postprocess : list of PostProcessor, optional
+        Causal post-processing of the reconstruction errors (:mod:`anomark.postprocess`),
+        applied inside ``score``/``score_files`` and fitted and saved with the detector; the
+        threshold is fitted on the post-processed scores. Rules that read the input values
+        (:class:`~anomark.postprocess.RangeRule`) see none with ``fit_files``/``score_files``
+        and pass the scores through. Not available with ``sagemaker=`` yet.
 
     Attributes
     ----------
@@ -140,6 +153,12 @@ class ConvAutoencoderDetector(Detector):
     )
     #: The SageMaker engine after a fit with ``sagemaker=`` (None after a local fit).
     engine_: Any
+    _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
+        **Detector._parameter_constraints,
+        **PARAMETER_CONSTRAINTS,
+        "verbose": [Options(0, 1, 2, "auto")],
+        "sagemaker": [SAGEMAKER, None],
+    }
 
     def __init__(
         self,
@@ -162,6 +181,7 @@ class ConvAutoencoderDetector(Detector):
         verbose: int = 0,
         threshold: Threshold | None = None,
         sagemaker: Any = None,
+        postprocess: list[PostProcessor] | None = None,
     ) -> None:
         self.window_size = window_size
         self.epochs = epochs
@@ -181,45 +201,9 @@ class ConvAutoencoderDetector(Detector):
         self.verbose = verbose
         self.threshold = threshold
         self.sagemaker = sagemaker
+        self.postprocess = postprocess
 
     # ------------------------------------------------------------------ params
-    def _validate_params(self) -> None:
-        super()._validate_params()
-        check_int(self.window_size, "window_size", 1)
-        check_int(self.epochs, "epochs", 1)
-        check_int(self.batch_size, "batch_size", 1)
-        if self.random_state is not None:
-            check_int(self.random_state, "random_state", 0, 2**32 - 1)
-        filters = self.filters
-        if isinstance(filters, str | bytes) or not isinstance(filters, Sequence) or not filters:
-            raise ConfigurationError(
-                f"filters must be a non-empty sequence of ints such as (16, 8, 8), got {filters!r}"
-            )
-        if len(filters) > 8:
-            raise ConfigurationError(f"filters allows at most 8 stages, got {len(filters)}")
-        for f in filters:
-            check_int(f, "each entry of filters", 1, 4096)
-        check_int(self.kernel_size, "kernel_size", 1, 64)
-        check_float(self.learning_rate, "learning_rate", 0.0, None, low_open=True)
-        check_float(self.dropout, "dropout", 0.0, 1.0, high_open=True)
-        check_float(self.validation_split, "validation_split", 0.0, 1.0, high_open=True)
-        if self.patience is not None:
-            check_int(self.patience, "patience", 0)
-        check_choice(self.restore_best_weights, "restore_best_weights", (True, False))
-        check_choice(self.scaling, "scaling", ("minmax", "maxabs", "standard"))
-        check_choice(self.precision, "precision", ("float32", "mixed_bfloat16"))
-        check_int(self.stride, "stride", 1)
-        check_choice(self.deterministic, "deterministic", (True, False))
-        check_choice(self.verbose, "verbose", (0, 1, 2, "auto"))
-        if self.sagemaker is not None:
-            from anomark.sagemaker.config import SageMakerConfig
-
-            if not isinstance(self.sagemaker, SageMakerConfig):
-                raise ConfigurationError(
-                    "sagemaker must be a SageMakerConfig (anomark.SageMakerConfig) or None, got "
-                    f"{type(self.sagemaker).__name__}"
-                )
-
     def _min_rows(self) -> int:
         return int(self.window_size)
 
@@ -247,22 +231,41 @@ class ConvAutoencoderDetector(Detector):
         return source.window_starts(0, cut), source.window_starts(cut, n)
 
     def _train(
-        self, source: WindowSource, *, workers: int = 1, use_multiprocessing: bool = False
+        self,
+        source: WindowSource,
+        *,
+        workers: int = 1,
+        use_multiprocessing: bool = False,
+        cluster: Any = None,
     ) -> None:
         model_mod, training = _keras_parts()
+        parallel = cluster is not None and int(cluster.n_workers) > 1
         train_starts, val_starts = self._split_starts(source)
-        scaler = Scaler.from_stats(compute_column_stats(source), self.scaling)
+        stats = compute_column_stats(source)
+        if parallel:
+            if val_starts is not None:
+                raise ConfigurationError(
+                    "validation_split is not supported in data-parallel training (several "
+                    "hosts); use validation_split=0"
+                )
+            stats = training.cluster_column_stats(cluster, source, stats)
+        scaler = Scaler.from_stats(stats, self.scaling)
         training.set_seed(self.random_state, deterministic=bool(self.deterministic))
-        model = model_mod.build_conv_autoencoder(
-            int(self.window_size),
-            source.n_features,
-            filters=[int(f) for f in self.filters],
-            kernel_size=int(self.kernel_size),
-            learning_rate=float(self.learning_rate),
-            dropout=float(self.dropout),
-            output_activation=scaler.output_activation,
-            precision=self.precision,
-        )
+
+        def build() -> Any:
+            return model_mod.build_conv_autoencoder(
+                int(self.window_size),
+                source.n_features,
+                filters=[int(f) for f in self.filters],
+                kernel_size=int(self.kernel_size),
+                learning_rate=float(self.learning_rate),
+                dropout=float(self.dropout),
+                output_activation=scaler.output_activation,
+                precision=self.precision,
+            )
+
+        with cluster.scope() if parallel else contextlib.nullcontext():
+            model = build()
         kwargs: dict[str, Any] = {
             "scaler": scaler,
             "workers": workers,
@@ -276,26 +279,37 @@ class ConvAutoencoderDetector(Detector):
             seed=self.random_state,
             **kwargs,
         )
-        val = None
-        if val_starts is not None:
-            val = training.WindowBatches(source, val_starts, int(self.batch_size), **kwargs)
-        self.history_ = training.train_autoencoder(
-            model,
-            train,
-            val,
-            epochs=int(self.epochs),
-            patience=self.patience,
-            restore_best_weights=bool(self.restore_best_weights),
-            verbose=self.verbose,
-        )
+        if parallel:
+            self.history_ = training.train_data_parallel(
+                model,
+                train,
+                cluster,
+                epochs=int(self.epochs),
+                patience=self.patience,
+                restore_best_weights=bool(self.restore_best_weights),
+                verbose=self.verbose,
+            )
+            trained, model = model, build()  # a plain copy: no distributed variables
+            model.set_weights(trained.get_weights())
+        else:
+            val = None
+            if val_starts is not None:
+                val = training.WindowBatches(source, val_starts, int(self.batch_size), **kwargs)
+            self.history_ = training.train_autoencoder(
+                model,
+                train,
+                val,
+                epochs=int(self.epochs),
+                patience=self.patience,
+                restore_best_weights=bool(self.restore_best_weights),
+                verbose=self.verbose,
+            )
         self.model_ = model
         self.scaler_ = scaler
 
     def _fit(self, ds: Dataset) -> None:
         if self.sagemaker is not None:
-            from anomark.detectors.conv_autoencoder.sagemaker import fit_on_sagemaker
-
-            fit_on_sagemaker(self, ds)
+            self._fit_sagemaker(ds, adopt_threshold=False)
             return
         self.engine_ = None
         source = ArrayWindowSource(ds.values, int(self.window_size), int(self.stride), ds.columns)
@@ -309,7 +323,8 @@ class ConvAutoencoderDetector(Detector):
         data : Dataset, DataFrame, Series, array, CSVWindowSource or "s3://..." prefix
             Training data (rows = time steps); a :class:`CSVWindowSource` is streamed as in
             :meth:`fit_files`; an ``s3://`` prefix of CSV files trains on SageMaker (needs
-            ``sagemaker=``).
+            ``sagemaker=``). With ``sagemaker=``, the threshold is the one the training
+            container fitted on the training scores (the data is not scored again here).
         y : ignored
 
         Returns
@@ -320,6 +335,11 @@ class ConvAutoencoderDetector(Detector):
             isinstance(data, str) and data.startswith("s3://")
         ):
             return self.fit_files(data)
+        if self.sagemaker is not None:
+            self._validate_params()
+            ds = self._check_input(data, reset=True)
+            self._fit_sagemaker(ds, adopt_threshold=True)
+            return self
         self._fit_scores(data)
         return self
 
@@ -334,6 +354,7 @@ class ConvAutoencoderDetector(Detector):
         workers: int = 1,
         use_multiprocessing: bool = False,
         read_csv_kwargs: Mapping[str, Any] | None = None,
+        cluster: Any = None,
     ) -> ConvAutoencoderDetector:
         """Train on many CSV files without loading them all into memory.
 
@@ -361,6 +382,12 @@ class ConvAutoencoderDetector(Detector):
             Parallel batch loading (Keras ``PyDataset`` options).
         read_csv_kwargs : mapping, optional
             Passed to :func:`pandas.read_csv`.
+        cluster : MultiWorkerCluster, optional
+            Train data-parallel with the other processes of this cluster, each on its own
+            files (:class:`~anomark.detectors.conv_autoencoder.training.MultiWorkerCluster`;
+            the SageMaker entry script passes one on multi-host jobs). The scaling comes
+            from the statistics of all workers' rows and the threshold from all their
+            training scores, so every worker ends with the same detector.
 
         Returns
         -------
@@ -385,9 +412,7 @@ class ConvAutoencoderDetector(Detector):
                     "with sagemaker=, fit_files takes an s3://bucket/prefix/ of CSV files; "
                     "upload local files there, or pass in-memory data to fit()"
                 )
-            from anomark.detectors.conv_autoencoder.sagemaker import fit_on_sagemaker
-
-            fit_on_sagemaker(self, paths)
+            self._fit_sagemaker(paths, adopt_threshold=True)
             return self
         self.engine_ = None
         source = self._as_source(paths, time_column, columns, cache_dir, progress, read_csv_kwargs)
@@ -395,9 +420,14 @@ class ConvAutoencoderDetector(Detector):
         self.n_features_in_ = source.n_features
         self.feature_names_in_ = np.asarray(source.columns, dtype=object)
         self._fitted_with_names_ = True
-        self._train(source, workers=workers, use_multiprocessing=use_multiprocessing)
+        self._train(
+            source, workers=workers, use_multiprocessing=use_multiprocessing, cluster=cluster
+        )
         scores = self._source_scores(source)
         self._check_scores(scores, source.n_rows)
+        if cluster is not None and int(cluster.n_workers) > 1:
+            scores = np.concatenate(cluster.gather(scores))  # every shard, in worker order
+        scores = _post.fit_postprocess(self, scores, None)  # postprocess= steps
         self.threshold_ = self._make_threshold().fit(scores)
         return self
 
@@ -412,7 +442,11 @@ class ConvAutoencoderDetector(Detector):
     ) -> pd.Series:
         """Score many CSV files streamed through the cache (one score per row, time-indexed).
 
-        The files must have the training columns (selected by name).
+        The files must have the training columns (selected by name). Windows span file
+        boundaries, as in :meth:`fit_files`. An ``s3://bucket/prefix/`` of CSV files is
+        downloaded first (needs ``sagemaker=`` for the session). A detector fitted on
+        SageMaker scores as its engine says (``scoring``): locally, through an endpoint, or
+        with a batch transform job for large inputs.
 
         Returns
         -------
@@ -420,6 +454,20 @@ class ConvAutoencoderDetector(Detector):
             Indexed by timestamp, named ``"score"``.
         """
         self._check_fitted()
+        if isinstance(paths, str) and paths.startswith("s3://"):
+            from anomark.sagemaker.staging import download_objects
+
+            with tempfile.TemporaryDirectory(prefix="anomark-s3-") as tmp:
+                local = download_objects(
+                    self._s3_client(), paths, tmp, suffixes=(".csv", ".csv.gz")
+                )
+                return self.score_files(
+                    [str(p) for p in local],
+                    time_column=time_column,
+                    cache_dir=cache_dir,
+                    progress=progress,
+                    read_csv_kwargs=read_csv_kwargs,
+                )
         names = [str(c) for c in self.feature_names_in_]
         source = self._as_source(paths, time_column, None, cache_dir, progress, read_csv_kwargs)
         if source.columns != names:
@@ -440,6 +488,7 @@ class ConvAutoencoderDetector(Detector):
             )
         scores = self._source_scores(source)
         self._check_scores(scores, source.n_rows)
+        scores = _post.transform_postprocess(self, scores, None)  # postprocess= steps
         return pd.Series(scores, index=source.timestamps(), name="score")
 
     def _as_source(
@@ -479,66 +528,26 @@ class ConvAutoencoderDetector(Detector):
         )
 
     def _source_scores(self, source: WindowSource) -> np.ndarray:
-        errors = self._window_errors(source)
-        return self._windowing().to_points(errors, source.n_rows)
+        mode = self._remote_mode(source)
+        if mode == "endpoint":
+            errors = self._endpoint_errors(source, self.engine_.score_windows)
+        elif mode == "batch":
+            errors = self.engine_.batch_window_errors(source)
+        else:
+            errors = self._window_errors(source)
+        return self._windowing().to_points(np.asarray(errors, dtype=np.float64), source.n_rows)
 
     def _score(self, ds: Dataset) -> np.ndarray:
-        engine = getattr(self, "engine_", None)
-        if engine is not None and engine.resolve_scoring() == "endpoint":
-            from anomark.detectors.conv_autoencoder.sagemaker import score_on_sagemaker
-
-            return score_on_sagemaker(self, ds.values)
         source = ArrayWindowSource(ds.values, int(self.window_size), int(self.stride))
         return self._source_scores(source)
-
-    # ------------------------------------------------------------------ SageMaker
-    @classmethod
-    def attach(cls, training_job_name: str, sagemaker: Any) -> ConvAutoencoderDetector:
-        """The fitted detector of a finished SageMaker training job (waits if still running).
-
-        Parameters
-        ----------
-        training_job_name : str
-            A job started by anomark (``fit`` with ``sagemaker=``) or by the entry script.
-        sagemaker : SageMakerConfig
-            Where to find it (session, region, bucket).
-        """
-        from anomark.detectors.conv_autoencoder.sagemaker import (
-            SageMakerConvAEEngine,
-            detector_from_engine,
-        )
-
-        engine = SageMakerConvAEEngine.attach(training_job_name, sagemaker)
-        return detector_from_engine(engine, sagemaker)
-
-    @classmethod
-    def from_endpoint(cls, name: str, sagemaker: Any) -> ConvAutoencoderDetector:
-        """A detector scoring with an existing TF Serving endpoint (never deleted by anomark)."""
-        from anomark.detectors.conv_autoencoder.sagemaker import (
-            SageMakerConvAEEngine,
-            detector_from_engine,
-        )
-
-        engine = SageMakerConvAEEngine.from_endpoint(name, sagemaker)
-        return detector_from_engine(engine, sagemaker)
-
-    def endpoint(self) -> Any:
-        """Context manager: one TF Serving endpoint for repeated scoring, deleted on exit.
-
-        >>> with det.endpoint():            # doctest: +SKIP
-        ...     a, b = det.score(day1), det.score(day2)
-        """
-        self._check_fitted()
-        engine = getattr(self, "engine_", None)
-        if engine is None:
-            raise ConfigurationError("endpoint() needs a detector fitted with sagemaker=")
-        return engine.endpoint()
 
     def feature_scores(self, data: DataLike) -> pd.DataFrame:
         """Reconstruction error per timestamp AND column: which column drove an anomaly.
 
         Each window's mean squared error per column (on the scaled data) is credited to its
-        timestamps like :meth:`score`; the row mean equals :meth:`score`.
+        timestamps like :meth:`score`; the row mean equals :meth:`score`. A detector fitted on
+        SageMaker asks the endpoint (``feature_scores`` signature) when it scores through one,
+        and uses the downloaded model otherwise.
 
         Parameters
         ----------
@@ -553,8 +562,11 @@ class ConvAutoencoderDetector(Detector):
         self._check_fitted()
         ds = self._check_input(data, reset=False)
         source = ArrayWindowSource(ds.values, int(self.window_size), int(self.stride))
-        errors = self._window_errors(source, per_feature=True)
-        points = self._windowing().to_points(errors, len(ds))
+        if self._remote_mode(source) == "endpoint":
+            errors = self._endpoint_errors(source, self.engine_.feature_scores_windows)
+        else:
+            errors = self._window_errors(source, per_feature=True)
+        points = self._windowing().to_points(np.asarray(errors, dtype=np.float64), len(ds))
         return pd.DataFrame(
             points, index=ds.index, columns=[str(c) for c in self.feature_names_in_]
         )
@@ -563,6 +575,8 @@ class ConvAutoencoderDetector(Detector):
         """The model's reconstruction of ``data`` in the original units, for plotting.
 
         Every timestamp averages its reconstructions from all windows (stride 1) covering it.
+        A detector fitted on SageMaker asks the endpoint (``serving_default``) when it scores
+        through one.
 
         Parameters
         ----------
@@ -576,20 +590,34 @@ class ConvAutoencoderDetector(Detector):
         """
         self._check_fitted()
         ds = self._check_input(data, reset=False)
-        _, training = _keras_parts()
         w = int(self.window_size)
         source = ArrayWindowSource(ds.values, w, 1)
         starts = source.window_starts()
         total = np.zeros((len(ds), ds.n_features))
         count = np.zeros((len(ds), 1))
-        chunk = training.predict_chunk_size(self.model_)
-        for a in range(0, len(starts), chunk):
-            part = starts[a : a + chunk]
-            x = self.scaler_.transform(source.read_windows(part))
-            rec = training.reconstruct_windows(self.model_, x)
-            for j in range(w):  # overlap-add; starts are distinct, so no index repeats
-                total[part + j] += rec[:, j, :]
-                count[part + j] += 1.0
+        rebuild: Callable[[np.ndarray], np.ndarray]
+        if self._remote_mode(source) == "endpoint":
+            chunk = max(1, ENDPOINT_CHUNK_VALUES // (w * ds.n_features))
+            context: Any = self.engine_.endpoint()
+
+            def rebuild(x: np.ndarray) -> np.ndarray:
+                return np.asarray(self.engine_.reconstruct_windows(x))[..., 0]
+
+        else:
+            _, training = _keras_parts()
+            chunk = training.predict_chunk_size(self.model_)
+            context = contextlib.nullcontext()
+
+            def rebuild(x: np.ndarray) -> np.ndarray:
+                return np.asarray(training.reconstruct_windows(self.model_, x))
+
+        with context:
+            for a in range(0, len(starts), chunk):
+                part = starts[a : a + chunk]
+                rec = rebuild(self.scaler_.transform(source.read_windows(part)))
+                for j in range(w):  # overlap-add; starts are distinct, so no index repeats
+                    total[part + j] += rec[:, j, :]
+                    count[part + j] += 1.0
         values = self.scaler_.inverse(total / count)
         return pd.DataFrame(
             values, index=ds.index, columns=[str(c) for c in self.feature_names_in_]
@@ -641,7 +669,13 @@ class ConvAutoencoderDetector(Detector):
         history = {
             k: [v if math.isfinite(v) else None for v in vals] for k, vals in self.history_.items()
         }
-        state: dict[str, Any] = {"scaling": self.scaler_.method, "history": history}
+        state: dict[str, Any] = {
+            "scaling": self.scaler_.method,
+            "history": history,
+            # who wrote model.keras: a model saved in a training container must name the
+            # Keras/TensorFlow it came from when the client's cannot load it
+            "writer": _framework_versions(),
+        }
         engine = getattr(self, "engine_", None)
         if engine is not None:
             state["sagemaker_engine"] = engine.to_state()
@@ -668,7 +702,7 @@ class ConvAutoencoderDetector(Detector):
                 f"{folder}: saved scaling {state['scaling']!r} differs from parameter "
                 f"{self.scaling!r}"
             )
-        unknown = set(state) - {"scaling", "history", "sagemaker_engine"}
+        unknown = set(state) - {"scaling", "history", "sagemaker_engine", "writer"}
         if unknown:
             raise PersistenceError(f"{folder}: unknown state key(s) {sorted(unknown)}")
         history = state["history"]
@@ -686,11 +720,17 @@ class ConvAutoencoderDetector(Detector):
                 engine = SageMakerConvAEEngine.from_state(self.sagemaker, state["sagemaker_engine"])
             except ConfigurationError as exc:
                 raise PersistenceError(f"{folder}: invalid SageMaker state: {exc}") from None
+            engine.adopt(self.get_params(), n)
         self.engine_ = engine
+        writer = state.get("writer", {})
+        if not isinstance(writer, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in writer.items()
+        ):
+            raise PersistenceError(f"{folder}: writer must map package names to versions")
         try:
             model = keras.saving.load_model(folder / MODEL_FILE, safe_mode=True)
         except Exception as exc:
-            raise PersistenceError(f"{folder}: cannot load {MODEL_FILE}: {exc}") from None
+            raise PersistenceError(_load_failure(folder, writer, exc)) from None
         expected = (None, int(self.window_size), n, 1)
         if tuple(model.input_shape) != expected:
             raise PersistenceError(
@@ -703,3 +743,37 @@ class ConvAutoencoderDetector(Detector):
             str(k): [float("nan") if v is None else float(v) for v in vals]
             for k, vals in history.items()
         }
+
+
+def _framework_versions() -> dict[str, str]:
+    """Versions of Keras and TensorFlow in this process (those installed, as strings)."""
+    from importlib import metadata
+
+    out = {}
+    for dist in ("keras", "tensorflow"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def _load_failure(folder: Path, writer: Mapping[str, str], exc: BaseException) -> str:
+    """The message for a ``model.keras`` that does not load, naming writer and reader."""
+
+    def describe(versions: Mapping[str, str]) -> str:
+        return (
+            f"Keras {versions.get('keras', '?')} (TensorFlow {versions.get('tensorflow', '?')})"
+        )
+
+    here = _framework_versions()
+    message = f"{folder}: cannot load {MODEL_FILE}: {exc}"
+    if writer and any(writer.get(k) != here.get(k) for k in ("keras", "tensorflow")):
+        message += (
+            f". It was written by {describe(writer)} and this process has {describe(here)}: "
+            f"install keras=={writer.get('keras', '?')} (and the matching TensorFlow) to load "
+            "it, or retrain with the same versions on both sides (for SageMaker, pick the "
+            "training image's framework_version to match your client)"
+        )
+    return message
+

@@ -14,7 +14,7 @@ from anomark.errors import ConfigurationError
 
 keras = require_keras()
 
-__all__ = ["build_conv_autoencoder", "padding_for"]
+__all__ = ["build_conv_autoencoder", "export_serving_model", "padding_for"]
 
 Precision = Literal["float32", "mixed_bfloat16"]
 
@@ -133,3 +133,81 @@ def build_conv_autoencoder(
     if compile:
         model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate), loss="mse")
     return model
+
+
+def export_serving_model(
+    model: Any,
+    path: str,
+    *,
+    offset: Sequence[float],
+    scale: Sequence[float],
+    stride: int = 1,
+) -> None:
+    """Write the TensorFlow Serving SavedModel of a trained autoencoder, with its signatures.
+
+    * ``serving_default`` — ``window`` float32 ``(None, window_size, n_features, 1)`` scaled
+      windows → their reconstructions, same shape (for plots and ``reconstruct``).
+    * ``score`` — same input → ``score`` float64 ``(None,)``: each window's mean squared
+      reconstruction error, computed in float64 on the scaled input exactly as
+      :class:`~anomark.scoring.ReconstructionScorer` does (replies shrink by a factor of
+      window x columns).
+    * ``feature_scores`` — same input → ``feature_scores`` float64 ``(None, n_features)``:
+      the error per window and column.
+    * ``score_rows`` — ``rows`` float64 ``(None, n_features)`` consecutive raw rows (original
+      units) → ``score`` float64: the rows are scaled with the fitted ``offset``/``scale``
+      (float64, then float32, as :class:`~anomark.detectors.conv_autoencoder.source.Scaler`),
+      cut into windows ``stride`` rows apart and scored as ``score`` does. Batch transform
+      sends such blocks, so windows are built inside the job.
+
+    Parameters
+    ----------
+    model : keras.Model
+        The trained autoencoder.
+    path : str
+        Folder of the SavedModel (a TF Serving version folder such as ``.../1``).
+    offset, scale : sequence of float
+        The fitted per-column scaling.
+    stride : int, default 1
+        Step between windows in ``score_rows``.
+    """
+    import tensorflow as tf
+
+    _, w, f, _ = model.input_shape
+    w, f = int(w), int(f)
+    off = tf.constant([float(v) for v in offset], dtype=tf.float64)
+    sc = tf.constant([float(v) for v in scale], dtype=tf.float64)
+    window_spec = tf.TensorSpec([None, w, f, 1], tf.float32, name="window")
+    rows_spec = tf.TensorSpec([None, f], tf.float64, name="rows")
+
+    def errors(window: Any) -> Any:
+        reconstruction = tf.cast(model(window, training=False), tf.float64)
+        diff = tf.cast(window, tf.float64) - reconstruction
+        return tf.reduce_mean(tf.square(diff), axis=[1, 3])  # over time (and the channel)
+
+    def reconstruct(window: Any) -> Any:
+        return {"reconstruction": model(window, training=False)}
+
+    def score(window: Any) -> Any:
+        return {"score": tf.reduce_mean(errors(window), axis=1)}
+
+    def feature_scores(window: Any) -> Any:
+        return {"feature_scores": errors(window)}
+
+    def score_rows(rows: Any) -> Any:
+        tf.debugging.assert_greater_equal(
+            tf.shape(rows)[0], w, message=f"score_rows needs at least window_size={w} rows"
+        )
+        scaled = tf.cast((rows - off) / sc, tf.float32)
+        windows = tf.signal.frame(scaled, w, int(stride), axis=0)  # (k, w, f); k may be 0
+        return {"score": tf.reduce_mean(errors(windows[..., None]), axis=1)}
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint("serving_default", reconstruct, input_signature=[window_spec])
+    archive.add_endpoint("score", score, input_signature=[window_spec])
+    archive.add_endpoint("feature_scores", feature_scores, input_signature=[window_spec])
+    archive.add_endpoint("score_rows", score_rows, input_signature=[rows_spec])
+    try:
+        archive.write_out(path, verbose=False)
+    except TypeError:  # Keras releases before ``verbose`` was added
+        archive.write_out(path)

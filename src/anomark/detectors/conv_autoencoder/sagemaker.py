@@ -1,132 +1,96 @@
 """The SageMaker engine of :class:`~anomark.ConvAutoencoderDetector`: TensorFlow + TF Serving.
 
-Training runs the library's own entry script
-(:mod:`anomark.detectors.conv_autoencoder.train_entry`) in SageMaker's TensorFlow
-training container, so the model is built, fed and trained by the same functions as a local
-fit. The code travels in a *source tarball* (``sagemaker_submit_directory``) that holds:
-
-* ``train_entry.py`` — the entry script (``sagemaker_program``);
-* ``anomark/`` — a copy of this very anomark package (Python files only), so the container runs
-  exactly the client's version, released or not;
-* ``requirements.txt`` — anomark's third-party runtime requirements that the entry script needs
-  (NumPy, pandas, scikit-learn, tqdm, with the package's own version bounds), which the
-  container installs with pip before training; TensorFlow/Keras come with the image. Pass
-  ``requirements=False`` when the image already has them or the job has no network access.
-
-The tarball is written deterministically and staged under a content hash, so an unchanged
-package is uploaded once. The training channel (``training``, ``FullyReplicated``) is either an
-S3 prefix of CSV files (e.g. one file per day, a timestamp column plus one column per sensor)
-or an in-memory dataset staged as CSV parts.
+Training runs the library's own entry script (:mod:`.train_entry`) in SageMaker's TensorFlow
+training container, shipped in a source tarball with a copy of this package
+(:mod:`.container`), so the model is built, fed and trained by the same functions as a local
+fit. The training channel (``training``) is either an S3 prefix of CSV files (e.g. one file per
+day, a timestamp column plus one column per sensor) or an in-memory dataset staged as CSV parts.
+With ``instance_count > 1`` the job asks for ``MultiWorkerMirroredStrategy`` and every host
+reads its own ``ShardedByS3Key`` shard of the files (data-parallel training).
 
 The container writes ``model.tar.gz`` with a TensorFlow Serving SavedModel in ``1/`` and the
-saved detector in ``anomark/``; :meth:`SageMakerConvAEEngine.fit` downloads the latter, so the
-trained detector can score locally too. Remote scoring goes through a TensorFlow Serving
-endpoint: scaled windows as ``{"instances": [...]}`` in requests under the payload limit,
-reconstructions back as ``{"predictions": [...]}``, and the reconstruction error is computed
-client-side by :class:`~anomark.scoring.ReconstructionScorer`, as locally. Endpoints are torn
-down as for Random Cut Forest.
+saved detector in ``anomark/``. The engine never builds or changes a detector: it hands the
+extracted ``anomark/`` folder to the caller (:meth:`SageMakerConvAEEngine.download_artifact`),
+and the detector loads itself from it. Scoring goes through TensorFlow Serving:
+
+* **endpoint** — scaled windows as ``{"instances": [...]}`` to the SavedModel's ``score``
+  signature, which computes each window's reconstruction error in the served graph exactly as
+  :class:`~anomark.scoring.ReconstructionScorer` does (replies of one number per window);
+  ``feature_scores`` (one error per window and column) and ``serving_default`` (the
+  reconstruction) are there for attribution and plots;
+* **batch transform** — blocks of consecutive raw rows as JSON Lines records for the
+  ``score_rows`` signature, which scales, windows and scores inside the job; the records overlap
+  by ``window_size - 1`` rows, so windows across block, part and file boundaries are scored
+  exactly once, and the output is read back in order.
 """
 
 from __future__ import annotations
 
-import gzip
-import io
 import itertools
 import json
 import logging
 import math
-import re
-import tarfile
-import tempfile
+import random
 import time
-from collections.abc import Callable, Iterator, Mapping
-from importlib import metadata
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from anomark._s3 import split_s3_uri
-from anomark.errors import (
-    ConfigurationError,
-    DataError,
-    NotFittedError,
-    PersistenceError,
-    RemoteJobError,
+from anomark.detectors.conv_autoencoder.container import (
+    CHANNEL,
+    ENTRY_SCRIPT,
+    FEATURE_SCORES_SIGNATURE,
+    FRAMEWORK_VERSION,
+    MWMS_HYPERPARAMETER,
+    PARAM_ARGS,
+    PY_VERSION,
+    SCORE_SIGNATURE,
+    SOURCE_TARBALL,
+    build_source_tarball,
+    check_params,
+    extract_state,
+    hyperparameters_for,
+    json_hyperparameter,
+    params_from_hyperparameters,
+    read_score_lines,
+    rows_records,
+    threshold_text,
 )
+from anomark.errors import ConfigurationError, DataError, RemoteJobError
+from anomark.persistence import read_saved
+from anomark.sagemaker.codecs import TFServingCodec
 from anomark.sagemaker.config import SageMakerConfig
-from anomark.sagemaker.endpoints import (
-    EndpointEngine,
-    TFServingCodec,
-    check_engine_state,
-)
+from anomark.sagemaker.endpoints import EndpointEngine, check_engine_state, endpoint_model_data
 from anomark.sagemaker.jobs import (
+    attach_training_job,
     client_error_message,
     create_training_job,
     default_timeout,
     endpoint_waiter,
     make_name,
+    model_artifact,
     training_waiter,
     wait_for_status,
 )
-from anomark.sagemaker.staging import stage_blobs
+from anomark.sagemaker.staging import list_objects, stage_blobs
+from anomark.sagemaker.transform import run_transform_job
 from anomark.threshold import Threshold
 
 if TYPE_CHECKING:  # pragma: no cover
     from anomark.dataset import DataLike
-    from anomark.detectors.conv_autoencoder import ConvAutoencoderDetector
+    from anomark.detectors.conv_autoencoder.source import WindowSource
 
-__all__ = [
-    "FRAMEWORK_VERSION",
-    "PY_VERSION",
-    "SageMakerConvAEEngine",
-    "build_source_tarball",
-    "detector_from_engine",
-    "fit_on_sagemaker",
-    "hyperparameters_for",
-    "params_from_hyperparameters",
-    "runtime_requirements",
-    "score_on_sagemaker",
-    "threshold_text",
-]
+__all__ = ["SageMakerConvAEEngine"]
 
 logger = logging.getLogger("anomark.sagemaker")
 
-#: Newest TensorFlow with both a SageMaker training and an inference (TF Serving) image.
-FRAMEWORK_VERSION = "2.19"
-#: Python of the 2.19 training image (the only one ``image_uris.retrieve`` accepts for it).
-PY_VERSION = "py312"
-#: Name of the source tarball object.
-SOURCE_TARBALL = "sourcedir.tar.gz"
-#: The channel the entry script reads (``SM_CHANNEL_TRAINING``).
-CHANNEL = "training"
-#: Folder of the saved detector and version folder of the SavedModel inside ``model.tar.gz``.
-STATE_DIR = "anomark"
-SAVED_MODEL_VERSION = "1"
-#: Target size of one staged CSV part.
+#: Target size of one staged training CSV part.
 CSV_PART_BYTES = 128 * 2**20
-#: Third-party distributions the entry script imports (their bounds come from anomark's metadata).
-_ENTRY_REQUIREMENTS = ("numpy", "pandas", "scikit-learn", "tqdm")
-_FALLBACK_REQUIREMENTS = ("numpy>=1.26", "pandas>=2.1", "scikit-learn>=1.5", "tqdm>=4.66")
-#: Detector parameters sent as hyperparameters (parameter → ``--argument`` of the entry script).
-_PARAM_ARGS = {
-    "window_size": "window-size",
-    "epochs": "epochs",
-    "batch_size": "batch-size",
-    "random_state": "random-state",
-    "filters": "filters",
-    "kernel_size": "kernel-size",
-    "learning_rate": "learning-rate",
-    "dropout": "dropout",
-    "validation_split": "validation-split",
-    "patience": "patience",
-    "restore_best_weights": "restore-best-weights",
-    "scaling": "scaling",
-    "precision": "precision",
-    "stride": "stride",
-    "deterministic": "deterministic",
-    "threshold": "threshold",
-}
+#: Target size of one staged JSON Lines part of a batch transform.
+TRANSFORM_PART_BYTES = 64 * 2**20
 _METRICS = ({"Name": "train:loss", "Regex": r"anomark epoch=\d+ loss=([-+0-9.eE]+)"},)
 _STATE_KEYS = {
     "training_job_name",
@@ -139,154 +103,10 @@ _STATE_KEYS = {
     "params",
     "framework_version",
     "py_version",
+    "n_features",
 }
-_NAME_RE = re.compile(r"[A-Za-z0-9._-]+")
-
-#: File name of the training entry script in the source tarball (``sagemaker_program``).
-CONV_AUTOENCODER_SCRIPT = "train_entry.py"
 
 
-def entry_point_path() -> Path:
-    """Absolute path of the training entry script shipped inside the package."""
-    return Path(__file__).resolve().parent / CONV_AUTOENCODER_SCRIPT
-
-
-# ---------------------------------------------------------------------------- source tarball
-def runtime_requirements() -> list[str]:
-    """``requirements.txt`` lines: anomark's own bounds for what the entry script imports."""
-    try:
-        declared = metadata.requires("anomark") or []
-    except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
-        return list(_FALLBACK_REQUIREMENTS)
-    out = []
-    for req in declared:
-        if ";" in req:  # extras and environment markers: not needed in the container
-            continue
-        name = re.split(r"[<>=!~\[ (]", req, maxsplit=1)[0].strip().lower().replace("_", "-")
-        if name in _ENTRY_REQUIREMENTS:
-            out.append(req.strip())
-    found = {re.split(r"[<>=!~\[ (]", r, maxsplit=1)[0].lower() for r in out}
-    out += [r for r in _FALLBACK_REQUIREMENTS if r.split(">=")[0] not in found]
-    return sorted(out)
-
-
-def _package_files() -> list[tuple[str, Path]]:
-    """``(arcname, path)`` of every ``.py`` / ``py.typed`` file of the installed package."""
-    import anomark
-
-    root = Path(anomark.__file__).resolve().parent
-    files = []
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root)
-        if "__pycache__" in rel.parts or not path.is_file():
-            continue
-        if path.suffix == ".py" or path.name == "py.typed":
-            files.append((f"anomark/{rel.as_posix()}", path))
-    return files
-
-
-def build_source_tarball(*, requirements: bool = True) -> bytes:
-    """The ``sagemaker_submit_directory`` archive: entry script, ``anomark/``, requirements.
-
-    The archive is byte-for-byte reproducible (sorted members, zero timestamps and owners), so
-    staging it under its content hash uploads it only when the package changed.
-
-    Parameters
-    ----------
-    requirements : bool, default True
-        Include ``requirements.txt`` (see :func:`runtime_requirements`), which the training
-        container installs with pip before running the script.
-
-    Returns
-    -------
-    bytes
-        A gzip-compressed tar archive.
-    """
-    members: list[tuple[str, bytes]] = [
-        (CONV_AUTOENCODER_SCRIPT, entry_point_path().read_bytes())
-    ]
-    members += [(name, path.read_bytes()) for name, path in _package_files()]
-    if requirements:
-        members.append(("requirements.txt", ("\n".join(runtime_requirements()) + "\n").encode()))
-    raw = io.BytesIO()
-    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for name, data in sorted(members):
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            info.mode = 0o644
-            info.mtime = 0
-            tar.addfile(info, io.BytesIO(data))
-    return gzip.compress(raw.getvalue(), mtime=0)
-
-
-def hyperparameters_for(params: Mapping[str, Any]) -> dict[str, str]:
-    """The entry script's ``--name value`` hyperparameters for detector ``params``.
-
-    Values are JSON-encoded strings, as the SageMaker SDK sends them (the container decodes
-    them before building the command line); ``None`` values are left out (the script's
-    default is ``None`` for those).
-    """
-    out: dict[str, str] = {}
-    for param, arg in _PARAM_ARGS.items():
-        if param not in params or params[param] is None:
-            continue
-        value = params[param]
-        if param == "filters":
-            value = ",".join(str(int(f)) for f in value)
-        elif param == "threshold":
-            value = threshold_text(value)
-        elif isinstance(value, bool):
-            value = "true" if value else "false"
-        elif isinstance(value, np.integer | np.floating):
-            value = value.item()
-        out[arg] = json.dumps(value)
-    return out
-
-
-def params_from_hyperparameters(hyperparameters: Mapping[str, str]) -> dict[str, Any]:
-    """Inverse of :func:`hyperparameters_for` (framework ``sagemaker_*`` entries are skipped)."""
-    args = {arg: param for param, arg in _PARAM_ARGS.items()}
-    out: dict[str, Any] = {}
-    for key, raw in hyperparameters.items():
-        if key not in args:
-            continue
-        value = _json_hp(raw)
-        param = args[key]
-        if param == "filters" and isinstance(value, str):
-            value = tuple(int(f) for f in value.split(",") if f.strip())
-        elif param == "threshold" and isinstance(value, str):
-            value = Threshold.parse(value)
-        elif isinstance(value, str) and value in ("true", "false"):
-            value = value == "true"
-        out[param] = value
-    return out
-
-
-def threshold_text(threshold: Any) -> str:
-    """A threshold rule as hyperparameter text (``str(threshold)``, e.g. ``"quantile:0.99"``).
-
-    Raises
-    ------
-    ConfigurationError
-        When ``threshold`` is not a :class:`~anomark.threshold.Threshold`.
-    """
-    if not isinstance(threshold, Threshold):
-        raise ConfigurationError(
-            f"threshold must be a Threshold (e.g. Threshold.quantile(0.99)), got {threshold!r}"
-        )
-    return str(threshold)
-
-
-def _json_hp(value: str | None) -> Any:
-    if value is None:
-        return None
-    try:
-        return json.loads(value)
-    except json.JSONDecodeError:
-        return value
-
-
-# ---------------------------------------------------------------------------- engine
 class SageMakerConvAEEngine(EndpointEngine):
     """Train the autoencoder in the TensorFlow container; score it through TF Serving.
 
@@ -308,9 +128,12 @@ class SageMakerConvAEEngine(EndpointEngine):
         TensorFlow Serving image; default from ``image_uris.retrieve`` for
         ``config.inference_instance_type``.
     requirements : bool, default True
-        Ship ``requirements.txt`` in the source tarball (see :func:`build_source_tarball`).
+        Ship ``requirements.txt`` in the source tarball (see
+        :func:`~anomark.detectors.conv_autoencoder.container.build_source_tarball`).
     sleep : callable, default time.sleep
         Used between status polls and for retry backoff (tests pass a no-op).
+    rng : random.Random, optional
+        Source of the retry backoff's jitter.
 
     Attributes
     ----------
@@ -318,19 +141,18 @@ class SageMakerConvAEEngine(EndpointEngine):
         Set by :meth:`fit` / :meth:`attach`.
     endpoint_name : str or None
         An existing endpoint used for scoring (:meth:`from_endpoint`); never deleted by us.
-    detector : ConvAutoencoderDetector
-        The detector trained in the container, loaded from the artefact (downloaded on first
-        use): scaling statistics, windowing, threshold and Keras model, for local scoring.
+    n_features : int or None
+        Columns of the served model's windows (known from the staged data or the artefact).
 
     Examples
     --------
-    Not run here (needs AWS)::
+    Not run here (needs AWS); a detector does this for you::
 
         engine = SageMakerConvAEEngine(cfg, {"window_size": 48, "epochs": 10, "random_state": 0})
-        engine.fit("s3://my-bucket/sensors/daily/")      # or a Dataset / DataFrame
-        local = engine.detector.score(frame)             # scores on this machine
-        with engine.endpoint():                          # one TF Serving endpoint
-            remote = engine.score_values(frame.to_numpy())
+        engine.fit("s3://my-bucket/sensors/daily/")     # or a Dataset / DataFrame
+        folder = engine.download_artifact(tmp)          # the saved detector: Detector.load(folder)
+        with engine.endpoint():                         # one TF Serving endpoint
+            errors = engine.score_windows(scaled_windows)
     """
 
     endpoint_kind: ClassVar[str] = "cae"
@@ -345,10 +167,11 @@ class SageMakerConvAEEngine(EndpointEngine):
         serving_image: str | None = None,
         requirements: bool = True,
         sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
     ) -> None:
-        super().__init__(config, sleep=sleep)
+        super().__init__(config, sleep=sleep, rng=rng)
         self.params: dict[str, Any] = {
-            k: v for k, v in dict(params or {}).items() if k in _PARAM_ARGS
+            k: v for k, v in dict(params or {}).items() if k in PARAM_ARGS
         }
         self.framework_version = framework_version
         self.py_version = py_version
@@ -356,7 +179,7 @@ class SageMakerConvAEEngine(EndpointEngine):
         self.requirements = requirements
         self.training_image: str | None = None
         self.source_s3_uri: str | None = None
-        self._detector: ConvAutoencoderDetector | None = None
+        self.n_features: int | None = None
 
     def __repr__(self) -> str:
         return (
@@ -368,17 +191,25 @@ class SageMakerConvAEEngine(EndpointEngine):
     def _validate_config(self) -> None:
         self.config.validate(accelerated_ok=True)
 
-    def _check_params(self) -> ConvAutoencoderDetector:
-        from anomark.detectors.conv_autoencoder import ConvAutoencoderDetector
-
+    def _check_params(self) -> None:
         self._validate_config()
         self.config.resolved_region()
-        try:
-            detector = ConvAutoencoderDetector(**self.params)
-        except TypeError as exc:
-            raise ConfigurationError(f"invalid autoencoder parameters: {exc}") from None
-        detector._validate_params()
-        return detector
+        check_params(self.params)
+        if int(self.config.instance_count) > 1 and self.params.get("validation_split"):
+            raise ConfigurationError(
+                "validation_split is not supported with instance_count > 1 (data-parallel "
+                "training); use validation_split=0, optionally with patience on the training loss"
+            )
+
+    @property
+    def window_size(self) -> int:
+        """Time steps per window (the ``window_size`` parameter, default 48)."""
+        return int(self.params.get("window_size", 48))
+
+    @property
+    def stride(self) -> int:
+        """Step between windows (the ``stride`` parameter, default 1)."""
+        return int(self.params.get("stride", 1))
 
     def _training_image(self) -> str:
         if self.training_image is None:
@@ -403,9 +234,23 @@ class SageMakerConvAEEngine(EndpointEngine):
             )
         return self.serving_image
 
-    def _codec(self) -> TFServingCodec:
-        det = self.detector
-        return TFServingCodec((int(det.window_size), int(det.n_features_in_), 1))
+    def _window_shape(self) -> tuple[int, int, int]:
+        if self.n_features is None:
+            raise RemoteJobError(
+                "the number of columns of the served model is unknown; load the artefact "
+                "first (download_artifact)"
+            )
+        return (self.window_size, int(self.n_features), 1)
+
+    def _codec(self, signature: str = SCORE_SIGNATURE) -> TFServingCodec:
+        shape = self._window_shape()
+        if signature == SCORE_SIGNATURE:
+            return TFServingCodec(shape, signature=signature, output_shape=(),
+                                  output_dtype="float64")
+        if signature == FEATURE_SCORES_SIGNATURE:
+            return TFServingCodec(shape, signature=signature, output_shape=(shape[1],),
+                                  output_dtype="float64")
+        return TFServingCodec(shape)  # serving_default: the reconstruction
 
     def hyperparameters(self, source_s3_uri: str, job_name: str) -> dict[str, str]:
         """The training job's hyperparameters: the detector's and the framework's ones.
@@ -413,18 +258,23 @@ class SageMakerConvAEEngine(EndpointEngine):
         Like the SageMaker SDK's TensorFlow estimator, ``model_dir`` is an S3 location
         (``<prefix>/models/<job>/model``): the container's toolkit reads it to configure TF's
         S3 region and passes it on as ``--model_dir``, which the entry script ignores (it
-        writes to ``SM_MODEL_DIR``).
+        writes to ``SM_MODEL_DIR``). With ``instance_count > 1``,
+        ``sagemaker_multi_worker_mirrored_strategy_enabled`` makes the toolkit set
+        ``TF_CONFIG`` on every host, as the SDK's
+        ``distribution={"multi_worker_mirrored_strategy": {"enabled": True}}`` does.
         """
         hp = hyperparameters_for(self.params)
         hp.update(
             {
-                "sagemaker_program": json.dumps(CONV_AUTOENCODER_SCRIPT),
+                "sagemaker_program": json.dumps(ENTRY_SCRIPT),
                 "sagemaker_submit_directory": json.dumps(source_s3_uri),
                 "sagemaker_region": json.dumps(self.config.resolved_region()),
                 "sagemaker_container_log_level": json.dumps(20),
                 "model_dir": json.dumps(f"{self.config.s3_root}/models/{job_name}/model"),
             }
         )
+        if int(self.config.instance_count) > 1:
+            hp[MWMS_HYPERPARAMETER] = json.dumps(True)
         return hp
 
     # ------------------------------------------------------------------ training
@@ -442,8 +292,10 @@ class SageMakerConvAEEngine(EndpointEngine):
     def stage_data(self, data: DataLike) -> str:
         """Stage in-memory data as CSV parts (timestamp + columns); return the ``s3://`` prefix.
 
-        A series without timestamps gets one per second from 2000-01-01 (only the order of the
-        rows matters for training).
+        At least one part per training instance is written (each host of a data-parallel job
+        reads its own ``ShardedByS3Key`` shard), each a contiguous stretch of time. A series
+        without timestamps gets one per second from 2000-01-01 (only the order of the rows
+        matters for training).
         """
         import pandas as pd
 
@@ -455,9 +307,16 @@ class SageMakerConvAEEngine(EndpointEngine):
             frame.index = pd.date_range("2000-01-01", periods=len(frame), freq="s")
         frame.index.name = "timestamp"
         frame.columns = [str(c) for c in frame.columns]
+        self.n_features = int(frame.shape[1])
+        hosts = int(self.config.instance_count)
+        if hosts > 1 and len(frame) < hosts * self.window_size:
+            raise DataError(
+                f"{len(frame)} rows cannot give each of instance_count={hosts} hosts a shard "
+                f"of at least window_size={self.window_size} rows"
+            )
         sample = frame.iloc[: min(len(frame), 200)].to_csv().encode()
         est = len(sample) * len(frame) / max(1, min(len(frame), 200))
-        n_parts = max(1, math.ceil(est / CSV_PART_BYTES))
+        n_parts = max(hosts, math.ceil(est / CSV_PART_BYTES))
         bounds = np.linspace(0, len(frame), n_parts + 1).round().astype(int)
         blobs = [
             (f"part-{i:05d}.csv", frame.iloc[a:b].to_csv().encode())
@@ -473,8 +332,21 @@ class SageMakerConvAEEngine(EndpointEngine):
         )
         return staged.s3_prefix
 
+    def _check_prefix(self, uri: str) -> None:
+        """A data-parallel job needs at least one CSV file per host under the prefix."""
+        hosts = int(self.config.instance_count)
+        if hosts < 2:
+            return
+        files = list_objects(self._client("s3"), uri, suffixes=(".csv", ".csv.gz"))
+        if len(files) < hosts:
+            raise DataError(
+                f"{uri} holds {len(files)} CSV file(s) but instance_count={hosts}: with "
+                "ShardedByS3Key each host trains on its own files, so give at least one file "
+                "per host (e.g. one file per day) or use fewer instances"
+            )
+
     def fit(self, data: DataLike | str) -> SageMakerConvAEEngine:
-        """Train in the TensorFlow container; returns ``self`` once the artefact is loaded.
+        """Train in the TensorFlow container; returns ``self`` once the job has completed.
 
         Parameters
         ----------
@@ -487,20 +359,23 @@ class SageMakerConvAEEngine(EndpointEngine):
         ConfigurationError
             Invalid config or parameters, or a malformed S3 URI (before any AWS call).
         DataError
-            Unusable in-memory data.
+            Unusable in-memory data, or fewer CSV files than data-parallel hosts.
         RemoteJobError
             The job was refused, failed (with AWS's reason, e.g. the script's own message),
-            was stopped or timed out, or its artefact cannot be read.
+            was stopped or timed out.
         """
         self._check_params()
         if isinstance(data, str):
             split_s3_uri(data)
             train_uri = data if data.endswith((".csv", ".gz", "/")) else data + "/"
+            self._check_prefix(train_uri)
+            self.n_features = None
         else:
             train_uri = self.stage_data(data)
         image = self._training_image()
         source = self.stage_source()
         name = make_name(self.config, "cae")
+        hosts = int(self.config.instance_count)
         create_training_job(
             self._client("sagemaker"),
             self.config,
@@ -511,20 +386,14 @@ class SageMakerConvAEEngine(EndpointEngine):
             content_type="text/csv",
             output_s3=f"{self.config.s3_root}/models",
             channel_name=CHANNEL,
-            distribution="FullyReplicated",
+            distribution="ShardedByS3Key" if hosts > 1 else "FullyReplicated",
             metric_definitions=_METRICS,
         )
-        if int(self.config.instance_count) > 1:
-            logger.warning(
-                "the autoencoder trains on one instance; the other %d only start and stop",
-                int(self.config.instance_count) - 1,
-            )
         self.training_job_name = name
         self.train_s3_uri = train_uri
         self.source_s3_uri = source
         self.model_data = None
-        self._detector = None
-        logger.info("training job %s started on %s", name, train_uri)
+        logger.info("training job %s started on %s (%d host(s))", name, train_uri, hosts)
         desc = wait_for_status(
             training_waiter(self._client("sagemaker"), name),
             name,
@@ -533,33 +402,36 @@ class SageMakerConvAEEngine(EndpointEngine):
             sleep=self._sleep,
             progress=self.config.progress,
         )
-        self.model_data = _model_data(desc, name)
-        self.load_artifact()
+        self.model_data = model_artifact(desc, name)
         return self
 
     # ------------------------------------------------------------------ artefact
-    @property
-    def detector(self) -> ConvAutoencoderDetector:
-        """The detector trained in the container (the artefact is downloaded on first use)."""
-        if self._detector is None:
-            self.load_artifact()
-        assert self._detector is not None
-        return self._detector
+    def download_artifact(self, dest: str | Path) -> Path:
+        """Download ``model.tar.gz`` and extract its ``anomark/`` folder (a saved detector).
 
-    def load_artifact(self) -> ConvAutoencoderDetector:
-        """Download ``model.tar.gz`` and load the saved detector in its ``anomark/`` folder.
+        Also records the served model's number of columns (:attr:`n_features`) from the
+        saved configuration.
+
+        Parameters
+        ----------
+        dest : str or path
+            An existing folder; ``dest/anomark`` is written.
+
+        Returns
+        -------
+        pathlib.Path
+            The extracted folder, for ``Detector.load``.
 
         Raises
         ------
         NotFittedError
             No model artefact is known.
         RemoteJobError
-            The artefact cannot be downloaded or holds no loadable detector.
+            The artefact cannot be downloaded or holds no saved detector.
         """
         from botocore.exceptions import BotoCoreError, ClientError
 
-        from anomark.detectors.base import Detector
-        from anomark.detectors.conv_autoencoder import ConvAutoencoderDetector
+        from anomark.errors import PersistenceError
 
         self._require_fitted()
         if self.model_data is None:
@@ -573,21 +445,16 @@ class SageMakerConvAEEngine(EndpointEngine):
             raise RemoteJobError(
                 f"model artefact {self.model_data} cannot be read: {client_error_message(exc)}"
             ) from None
-        with tempfile.TemporaryDirectory(prefix="anomark-artifact-") as tmp:
-            _extract_state(body, Path(tmp), self.model_data)
-            try:
-                detector = Detector.load(Path(tmp) / STATE_DIR)
-            except (PersistenceError, OSError, ValueError) as exc:
-                raise RemoteJobError(
-                    f"model artefact {self.model_data} holds no loadable detector: {exc}"
-                ) from None
-        if not isinstance(detector, ConvAutoencoderDetector):
+        folder = extract_state(body, Path(dest), self.model_data)
+        try:
+            config, _ = read_saved(folder)
+            n_features = int(config["fitted"]["n_features_in_"])
+        except (PersistenceError, KeyError, TypeError, ValueError) as exc:
             raise RemoteJobError(
-                f"model artefact {self.model_data} holds a {type(detector).__name__}, "
-                "not a ConvAutoencoderDetector"
-            )
-        self._detector = detector
-        return detector
+                f"model artefact {self.model_data} holds no loadable detector: {exc}"
+            ) from None
+        self.n_features = n_features
+        return folder
 
     # ------------------------------------------------------------------ reuse
     @classmethod
@@ -598,7 +465,7 @@ class SageMakerConvAEEngine(EndpointEngine):
         *,
         sleep: Callable[[float], None] = time.sleep,
     ) -> SageMakerConvAEEngine:
-        """Reuse an autoencoder training job (waits for it if still running); loads its artefact.
+        """Reuse an autoencoder training job (waits for it if still running).
 
         Raises
         ------
@@ -606,41 +473,29 @@ class SageMakerConvAEEngine(EndpointEngine):
             Unknown job, a job that failed or was stopped, or not trained by anomark's entry
             script.
         """
-        from botocore.exceptions import BotoCoreError, ClientError
+
+        def check(desc: Mapping[str, Any]) -> None:
+            hp = desc.get("HyperParameters", {})
+            program = json_hyperparameter(hp.get("sagemaker_program"))
+            if program != ENTRY_SCRIPT:
+                raise RemoteJobError(
+                    f"training job {training_job_name} did not run anomark's autoencoder entry "
+                    f"script (sagemaker_program={program!r})"
+                )
 
         engine = cls(config, sleep=sleep)
         engine._validate_config()
-        sm = engine._client("sagemaker")
-        try:
-            desc = sm.describe_training_job(TrainingJobName=training_job_name)
-        except (ClientError, BotoCoreError) as exc:
-            raise RemoteJobError(
-                f"cannot attach to training job {training_job_name!r}: {client_error_message(exc)}"
-            ) from None
+        desc = attach_training_job(
+            engine._client("sagemaker"), config, training_job_name, check=check, sleep=sleep
+        )
         hp = desc.get("HyperParameters", {})
-        program = _json_hp(hp.get("sagemaker_program"))
-        if program != CONV_AUTOENCODER_SCRIPT:
-            raise RemoteJobError(
-                f"training job {training_job_name} did not run anomark's autoencoder entry "
-                f"script (sagemaker_program={program!r})"
-            )
-        if desc.get("TrainingJobStatus") != "Completed":
-            desc = wait_for_status(
-                training_waiter(sm, training_job_name),
-                training_job_name,
-                poll_interval=float(config.poll_interval),
-                timeout=default_timeout(config),
-                sleep=sleep,
-                progress=config.progress,
-            )
         engine.params = params_from_hyperparameters(hp)
         engine.training_job_name = training_job_name
         engine.training_image = desc.get("AlgorithmSpecification", {}).get("TrainingImage")
-        engine.source_s3_uri = _json_hp(hp.get("sagemaker_submit_directory"))
+        engine.source_s3_uri = json_hyperparameter(hp.get("sagemaker_submit_directory"))
         channels = desc.get("InputDataConfig") or [{}]
         engine.train_s3_uri = channels[0].get("DataSource", {}).get("S3DataSource", {}).get("S3Uri")
-        engine.model_data = _model_data(desc, training_job_name)
-        engine.load_artifact()
+        engine.model_data = model_artifact(desc, training_job_name)
         return engine
 
     @classmethod
@@ -654,16 +509,14 @@ class SageMakerConvAEEngine(EndpointEngine):
     ) -> SageMakerConvAEEngine:
         """Score with an existing, ``InService`` TF Serving endpoint (never deleted by anomark).
 
-        The scaling statistics and window geometry come from the endpoint's model artefact,
-        found through endpoint → endpoint config → model (or given as ``model_data``).
+        The artefact (scaling, window geometry) is found through endpoint → endpoint config →
+        model, or given as ``model_data``.
 
         Raises
         ------
         RemoteJobError
-            The endpoint is not InService or its model artefact cannot be found or loaded.
+            The endpoint is not InService or its model artefact cannot be found.
         """
-        from botocore.exceptions import BotoCoreError, ClientError
-
         engine = cls(config, sleep=sleep)
         engine._validate_config()
         sm = engine._client("sagemaker")
@@ -675,50 +528,46 @@ class SageMakerConvAEEngine(EndpointEngine):
             sleep=sleep,
             progress=config.progress,
         )
-        if model_data is None:
-            try:
-                epc_name = sm.describe_endpoint(EndpointName=name)["EndpointConfigName"]
-                variants = sm.describe_endpoint_config(EndpointConfigName=epc_name)[
-                    "ProductionVariants"
-                ]
-                model = sm.describe_model(ModelName=variants[0]["ModelName"])
-                model_data = model["PrimaryContainer"]["ModelDataUrl"]
-            except (ClientError, BotoCoreError) as exc:
-                raise RemoteJobError(
-                    f"cannot find the model artefact of endpoint {name}: "
-                    f"{client_error_message(exc)}"
-                ) from None
-            except (KeyError, IndexError) as exc:
-                raise RemoteJobError(
-                    f"endpoint {name} has no model artefact to load scaling from ({exc})"
-                ) from None
-        engine.model_data = model_data
+        engine.model_data = model_data if model_data is not None else endpoint_model_data(sm, name)
         engine.endpoint_name = name
-        engine.load_artifact()
         return engine
 
+    def adopt(self, params: Mapping[str, Any], n_features: int) -> None:
+        """Take the parameters and width of the model the artefact holds (after ``attach``
+        or ``from_endpoint``, whose hyperparameters may be incomplete)."""
+        self.params = {k: v for k, v in dict(params).items() if k in PARAM_ARGS}
+        self.n_features = int(n_features)
+
     # ------------------------------------------------------------------ scoring
-    def resolve_scoring(self) -> str:
-        """``"endpoint"`` or ``"local"``: where a detector scores with this engine.
+    def resolve_scoring(self, n_values: int) -> str:
+        """``"endpoint"``, ``"batch"`` or ``"local"``: where ``n_values`` window values score.
 
         An open (:meth:`endpoint`) or attached (:meth:`from_endpoint`) endpoint, or
-        ``config.scoring="endpoint"``, means TF Serving; otherwise (``"auto"``) the model
-        downloaded from the artefact scores on this machine, with identical numbers and no
-        endpoint to pay for. ``"batch"`` is refused (no batch transform for the autoencoder).
+        ``config.scoring="endpoint"``, means TF Serving; ``"batch"`` a batch transform job.
+        ``"auto"`` scores on this machine with the downloaded model (identical numbers, no
+        cost) up to ``config.auto_batch_min_values`` window values (windows x window_size x
+        columns), and with a batch transform job above.
         """
         if self._active is not None or self.endpoint_name is not None:
             return "endpoint"
-        if self.config.scoring == "batch":
-            raise ConfigurationError(
-                "the autoencoder scores through a TF Serving endpoint (scoring='endpoint' or "
-                "'auto'), or locally with engine.detector; batch transform is not offered"
-            )
-        return "endpoint" if self.config.scoring == "endpoint" else "local"
+        mode = self.config.scoring
+        if mode == "auto":
+            return "batch" if n_values > int(self.config.auto_batch_min_values) else "local"
+        return str(mode)
 
-    def score(self, windows: np.ndarray) -> np.ndarray:
-        """Reconstructions of already *scaled* windows by the served model.
+    def _predict(self, windows: np.ndarray, signature: str) -> np.ndarray:
+        self._require_fitted()
+        self._validate_config()
+        codec = self._codec(signature)
+        with self.endpoint() as ep:
+            return ep.score(windows, codec=codec)
 
-        Uses the open endpoint inside :meth:`endpoint`, the attached endpoint after
+    def score_windows(self, windows: np.ndarray) -> np.ndarray:
+        """Reconstruction error of already *scaled* windows, computed by the served model.
+
+        Uses the SavedModel's ``score`` signature (the error of each window, computed in the
+        graph as :class:`~anomark.scoring.ReconstructionScorer` does, float64) through the
+        open endpoint inside :meth:`endpoint`, the attached endpoint after
         :meth:`from_endpoint`, else a temporary endpoint deleted afterwards (also on errors)
         unless ``keep_endpoint=True``.
 
@@ -726,87 +575,143 @@ class SageMakerConvAEEngine(EndpointEngine):
         ----------
         windows : numpy.ndarray
             ``(k, window_size, n_features)`` (or with a trailing axis of 1), scaled as in
-            training (``detector.scaler_.transform``).
+            training.
 
         Returns
         -------
         numpy.ndarray
-            float32 ``(k, window_size, n_features, 1)``, in order.
-
-        Raises
-        ------
-        ConfigurationError
-            ``config.scoring="batch"``: batch transform is not offered for the autoencoder.
+            float64 ``(k,)``, in order.
         """
-        self._require_fitted()
-        self._validate_config()
-        self.resolve_scoring()  # refuses scoring="batch"
-        with self.endpoint() as ep:
-            return ep.score(windows)
+        return self._predict(windows, SCORE_SIGNATURE)
 
-    def window_errors(self, windows: np.ndarray, *, per_feature: bool = False) -> np.ndarray:
-        """Mean squared reconstruction error of raw windows, reconstructed remotely.
+    def feature_scores_windows(self, windows: np.ndarray) -> np.ndarray:
+        """Per-column reconstruction error ``(k, n_features)`` of scaled windows (served)."""
+        return self._predict(windows, FEATURE_SCORES_SIGNATURE)
 
-        The windows are scaled with the trained scaler, reconstructed by the endpoint (in
-        payload-bounded requests) and compared client-side with
-        :class:`~anomark.scoring.ReconstructionScorer`, exactly as the local detector does.
+    def reconstruct_windows(self, windows: np.ndarray) -> np.ndarray:
+        """The served model's reconstructions ``(k, window_size, n_features, 1)`` (float32)."""
+        return self._predict(windows, "serving_default")
+
+    def batch_window_errors(self, source: WindowSource) -> np.ndarray:
+        """The error of every window of ``source`` (raw rows), scored by one batch transform.
+
+        Consecutive windows are grouped into records of raw rows (``score_rows`` signature: the
+        served graph scales, windows and scores them); each record carries the
+        ``window_size - 1`` rows its last window needs, so windows that cross the boundaries of
+        records, staged parts or the source's files are scored exactly once, as locally.
+        Records are staged as JSON Lines parts (at least one per transform instance, content
+        hashed), scored with ``SplitType=Line``, one record per request (``SingleRecord``,
+        ``MaxPayloadInMB`` from the largest record), and read back in order.
 
         Parameters
         ----------
-        windows : numpy.ndarray
-            ``(k, window_size, n_features)`` in original units.
-        per_feature : bool, default False
-            One error per window and column.
+        source : WindowSource
+            Rows in original units (an array or the CSV cache of many files), with the
+            model's ``window_size`` and ``stride``.
 
         Returns
         -------
         numpy.ndarray
-            ``(k,)`` or ``(k, n_features)``.
+            float64, one error per window of ``source``, in order.
+
+        Raises
+        ------
+        RemoteJobError
+            The job failed (with AWS's ``FailureReason``), or its output is missing, short or
+            unreadable (a partial output is never read as complete).
         """
-        from anomark.scoring import ReconstructionScorer
-
-        det = self.detector
-        shape = (int(det.window_size), int(det.n_features_in_))
-        arr = np.asarray(windows)
-        if arr.ndim != 3 or arr.shape[1:] != shape:
-            raise DataError(
-                f"expected windows of shape (k, {shape[0]}, {shape[1]}), got {arr.shape}"
+        self._require_fitted()
+        self._validate_config()
+        if self.model_data is None:
+            raise ConfigurationError(
+                "batch scoring needs the model artefact; this engine only knows an endpoint"
             )
-        scaled = det.scaler_.transform(arr)
-        reconstructed = self.score(scaled)[..., 0]
-        return ReconstructionScorer("mse", per_feature=per_feature).score(scaled, reconstructed)
-
-    def score_values(self, values: np.ndarray) -> np.ndarray:
-        """One score per row of ``values`` (time x features), as the detector's ``score``.
-
-        Windows (``window_size``, ``stride`` of the trained detector) are scored remotely with
-        :meth:`window_errors` and credited to their last row with
-        :meth:`Windowing.to_points <anomark.windowing.Windowing.to_points>`.
-        """
-        from anomark.detectors.conv_autoencoder.source import ArrayWindowSource
-        from anomark.windowing import Windowing
-
-        det = self.detector
-        source = ArrayWindowSource(np.asarray(values), int(det.window_size), int(det.stride))
-        if source.n_features != int(det.n_features_in_):
+        w = self.window_size
+        if (source.window_size, source.stride) != (w, self.stride):
             raise DataError(
-                f"values have {source.n_features} columns, the model was trained on "
-                f"{det.n_features_in_}"
+                f"the rows are windowed with window_size={source.window_size}, "
+                f"stride={source.stride}; the model uses {w}, {self.stride}"
             )
-        if source.n_rows < int(det.window_size):
+        self._window_shape()  # the width is known
+        if source.n_features != self.n_features:
             raise DataError(
-                f"need at least window_size={det.window_size} rows to score, got {source.n_rows}"
+                f"the rows have {source.n_features} columns, the model was trained on "
+                f"{self.n_features}"
             )
         starts = source.window_starts()
-        step = max(1, 2**22 // (int(det.window_size) * source.n_features))
-        with self.endpoint():
-            errors = np.concatenate(
-                [
-                    self.window_errors(source.read_windows(starts[a : a + step]))
-                    for a in range(0, len(starts), step)
-                ]
+        if starts.size == 0:
+            raise DataError(f"need at least window_size={w} rows to score, got {source.n_rows}")
+        parts, counts, max_record = self._stage_records(source, starts)
+        s3 = self._client("s3")
+        max_mb = max(1, math.ceil(max_record / 2**20))
+        output_s3 = run_transform_job(
+            self.config,
+            image_uri=self._serving_image_for_transform(),
+            model_data=self.model_data,
+            input_s3=parts[0],
+            content_type="application/jsonlines",
+            accept="application/jsonlines",
+            kind="cae",
+            batch_strategy="SingleRecord",
+            max_payload_mb=max_mb,
+            sleep=self._sleep,
+            sm=self._client("sagemaker"),
+        )
+        _, out_key = split_s3_uri(output_s3)
+        errors = []
+        for key, per_record in zip(parts[1:], counts, strict=True):
+            name = key.rsplit("/", 1)[-1]
+            errors.append(_read_scores(s3, self.config.bucket, f"{out_key}{name}.out", per_record))
+        out = np.concatenate(errors)
+        if out.shape[0] != starts.size:  # pragma: no cover - guarded per part above
+            raise RemoteJobError(f"expected {starts.size} window scores, got {out.shape[0]}")
+        return out
+
+    def _serving_image_for_transform(self) -> str:
+        if self.serving_image is not None:
+            return self.serving_image
+        return self.config.retrieve_image(
+            "tensorflow",
+            label=f"TensorFlow {self.framework_version} Serving",
+            version=self.framework_version,
+            image_scope="inference",
+            instance_type=self.config.transform_instance_type
+            or self.config.inference_instance_type,
+        )
+
+    def _stage_records(
+        self, source: WindowSource, starts: np.ndarray
+    ) -> tuple[list[str], list[list[int]], int]:
+        """Stage the records as JSON Lines parts; return (prefix + keys, counts, largest)."""
+        hosts = int(self.config.transform_instance_count)
+        filters = self.params.get("filters", (16, 8, 8))
+        records = list(
+            rows_records(
+                source, starts, max_bytes=int(self.config.max_payload_bytes),
+                widest_filter=max(int(x) for x in filters), min_records=hosts,
             )
-        return Windowing(int(det.window_size), int(det.stride)).to_points(errors, source.n_rows)
+        )
+        total = sum(len(line) for _, line in records)
+        n_parts = min(len(records), max(hosts, math.ceil(total / TRANSFORM_PART_BYTES)))
+        bounds = np.linspace(0, len(records), n_parts + 1).round().astype(int)
+        blobs, counts = [], []
+        for i, (a, b) in enumerate(itertools.pairwise(bounds)):
+            chunk = records[a:b]
+            blobs.append((f"part-{i:05d}.jsonl", b"".join(line for _, line in chunk)))
+            counts.append([k for k, _ in chunk])
+        staged = stage_blobs(
+            self._client("s3"),
+            self.config.bucket,
+            self.config.key("transform-input"),
+            blobs,
+            content_type="application/jsonlines",
+        )
+        max_record = max(len(line) for _, line in records)
+        logger.info(
+            "staged %d windows as %d records in %d part(s) at %s",
+            starts.size, len(records), len(blobs), staged.s3_prefix,
+        )
+        return [staged.s3_prefix, *staged.keys], counts, max_record
 
     # ------------------------------------------------------------------ persistence
     def to_state(self) -> dict[str, Any]:
@@ -825,6 +730,7 @@ class SageMakerConvAEEngine(EndpointEngine):
             "params": params,
             "framework_version": self.framework_version,
             "py_version": self.py_version,
+            "n_features": self.n_features,
         }
 
     @classmethod
@@ -835,18 +741,21 @@ class SageMakerConvAEEngine(EndpointEngine):
         *,
         sleep: Callable[[float], None] = time.sleep,
     ) -> SageMakerConvAEEngine:
-        """Inverse of :meth:`to_state`; the artefact is downloaded again on first use.
+        """Inverse of :meth:`to_state`; the engine can score remotely again.
 
         Raises
         ------
         ConfigurationError
             Unknown keys or values of the wrong type.
         """
-        state = check_engine_state(state, _STATE_KEYS, objects=("params",))
-        model_data = state.get("model_data")
+        state = check_engine_state(
+            state, _STATE_KEYS, integers=("n_features",), objects=("params",)
+        )
         params = dict(state.get("params") or {})
         if isinstance(params.get("threshold"), str):
             params["threshold"] = Threshold.parse(params["threshold"])
+        if isinstance(params.get("filters"), list):
+            params["filters"] = tuple(params["filters"])
         engine = cls(
             config,
             params,
@@ -856,119 +765,24 @@ class SageMakerConvAEEngine(EndpointEngine):
             sleep=sleep,
         )
         engine.training_job_name = state.get("training_job_name")
-        engine.model_data = model_data
+        engine.model_data = state.get("model_data")
         engine.training_image = state.get("training_image")
         engine.endpoint_name = state.get("endpoint_name")
         engine.train_s3_uri = state.get("train_s3_uri")
         engine.source_s3_uri = state.get("source_s3_uri")
+        engine.n_features = state.get("n_features")
         return engine
 
 
-# ---------------------------------------------------------------------------- detector glue
-_FITTED_ATTRS = ("model_", "scaler_", "history_")
-_DATA_ATTRS = ("n_features_in_", "feature_names_in_", "_fitted_with_names_", "threshold_")
 
+def _read_scores(s3: Any, bucket: str, key: str, per_record: list[int]) -> np.ndarray:
+    """The scores of one ``.out`` file: one TF Serving reply line per staged record."""
+    from botocore.exceptions import BotoCoreError, ClientError
 
-def fit_on_sagemaker(
-    detector: ConvAutoencoderDetector,
-    data: DataLike | str,
-    *,
-    sleep: Callable[[float], None] = time.sleep,
-) -> SageMakerConvAEEngine:
-    """Train ``detector`` on SageMaker and give it the trained model; return the engine.
-
-    Sets ``detector.model_``, ``scaler_``, ``history_`` and ``engine_`` from the detector the
-    container trained (so local scoring and saving work as after a local fit). When ``data`` is
-    an ``s3://`` prefix (never seen locally), also ``n_features_in_``, ``feature_names_in_``
-    and ``threshold_``, which the container fitted on the training scores exactly as a local
-    ``fit_files`` does.
-
-    Parameters
-    ----------
-    detector : ConvAutoencoderDetector
-        Its ``get_params()`` are the hyperparameters; its ``sagemaker`` parameter (or
-        attribute) is the :class:`SageMakerConfig`.
-    data : str or Dataset, DataFrame, Series, array
-        ``s3://bucket/prefix/`` of CSV files, or in-memory data (staged as CSV).
-    """
-    config = getattr(detector, "sagemaker", None)
-    if not isinstance(config, SageMakerConfig):
-        raise ConfigurationError(
-            f"the detector's sagemaker setting must be a SageMakerConfig, got {config!r}"
-        )
-    engine = SageMakerConvAEEngine(config, detector.get_params(), sleep=sleep).fit(data)
-    trained = engine.detector
-    for attr in _FITTED_ATTRS + (_DATA_ATTRS if isinstance(data, str) else ()):
-        setattr(detector, attr, getattr(trained, attr))
-    detector.engine_ = engine
-    return engine
-
-
-def score_on_sagemaker(detector: ConvAutoencoderDetector, values: np.ndarray) -> np.ndarray:
-    """One score per row of ``values`` through the detector's engine's TF Serving endpoint.
-
-    Uses the open or attached endpoint, else a temporary one (deleted afterwards, also on
-    errors, unless ``keep_endpoint=True``). The numbers equal the detector's local scores up
-    to float32 rounding of the server's arithmetic.
-    """
-    engine = getattr(detector, "engine_", None)
-    if not isinstance(engine, SageMakerConvAEEngine):
-        raise NotFittedError("the detector was not fitted on SageMaker (no engine_)")
-    return engine.score_values(values)
-
-
-def detector_from_engine(
-    engine: SageMakerConvAEEngine, config: SageMakerConfig | None = None
-) -> ConvAutoencoderDetector:
-    """The fitted detector of an attached engine (``attach`` / ``from_endpoint``).
-
-    It is the detector the container saved (model, scaling, threshold), with ``engine_`` set
-    and, when the class has a ``sagemaker`` parameter, ``sagemaker=config``.
-    """
-    detector = engine.detector
-    if config is not None and "sagemaker" in detector.get_params():
-        detector.set_params(sagemaker=config)
-    detector.engine_ = engine
-    return detector
-
-
-def _model_data(desc: Mapping[str, Any], name: str) -> str:
-    uri = desc.get("ModelArtifacts", {}).get("S3ModelArtifacts")
-    if not isinstance(uri, str) or not uri.startswith("s3://"):
-        raise RemoteJobError(f"training job {name} completed without a model artefact: {uri!r}")
-    return uri
-
-
-def _extract_state(body: bytes, dest: Path, where: str) -> None:
-    """Extract the ``anomark/`` folder of a ``model.tar.gz`` safely (regular files only)."""
     try:
-        with tarfile.open(fileobj=io.BytesIO(body), mode="r:*") as tar:
-            found = False
-            for member in _state_members(tar):
-                found = True
-                target = dest / member.name
-                target.parent.mkdir(parents=True, exist_ok=True)
-                handle = tar.extractfile(member)
-                assert handle is not None
-                target.write_bytes(handle.read())
-    except tarfile.TarError as exc:
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except (ClientError, BotoCoreError) as exc:
         raise RemoteJobError(
-            f"model artefact {where} is not a readable tar archive: {exc}"
+            f"transform output s3://{bucket}/{key} cannot be read: {client_error_message(exc)}"
         ) from None
-    if not found:
-        raise RemoteJobError(
-            f"model artefact {where} has no {STATE_DIR}/ folder: it was not written by "
-            "anomark's entry script"
-        )
-
-
-def _state_members(tar: tarfile.TarFile) -> Iterator[tarfile.TarInfo]:
-    for member in tar.getmembers():
-        name = member.name.removeprefix("./")
-        parts = name.split("/")
-        if len(parts) != 2 or parts[0] != STATE_DIR or not member.isfile():
-            continue  # the SavedModel, links, nested or foreign paths: not needed here
-        if not _NAME_RE.fullmatch(parts[1]):
-            continue
-        member.name = name
-        yield member
+    return read_score_lines(body, per_record, f"transform output s3://{bucket}/{key}")

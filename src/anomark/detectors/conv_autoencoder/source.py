@@ -106,6 +106,46 @@ class ColumnStats:
         self.minimum = np.minimum(self.minimum, x.min(axis=0))
         self.maximum = np.maximum(self.maximum, x.max(axis=0))
 
+    def merge(self, other: ColumnStats) -> ColumnStats:
+        """The statistics of both sets of rows together (Chan et al.'s pairwise update)."""
+        if other.n_features != self.n_features:
+            raise DataError(
+                f"cannot merge statistics of {self.n_features} and {other.n_features} columns"
+            )
+        if other.count == 0:
+            return ColumnStats(self.n_features, self.count, self.mean.copy(), self.m2.copy(),
+                               self.minimum.copy(), self.maximum.copy())
+        if self.count == 0:
+            return other.merge(self)
+        total = self.count + other.count
+        with np.errstate(over="ignore", invalid="ignore"):
+            delta = other.mean - self.mean
+            mean = self.mean + delta * (other.count / total)
+            m2 = self.m2 + other.m2 + delta**2 * (self.count * other.count / total)
+        return ColumnStats(
+            self.n_features, total, mean, m2,
+            np.minimum(self.minimum, other.minimum), np.maximum(self.maximum, other.maximum),
+        )
+
+    def to_vector(self) -> np.ndarray:
+        """``[count, mean..., m2..., minimum..., maximum...]`` (float64), for exchanging."""
+        return np.concatenate(
+            [[float(self.count)], self.mean, self.m2, self.minimum, self.maximum]
+        ).astype(np.float64)
+
+    @classmethod
+    def from_vector(cls, vector: np.ndarray) -> ColumnStats:
+        """Inverse of :meth:`to_vector`."""
+        v = np.asarray(vector, dtype=np.float64)
+        f = (v.size - 1) // 4
+        if v.size != 4 * f + 1 or f < 1:
+            raise DataError(f"a statistics vector has 4 * n_features + 1 values, got {v.size}")
+        count = int(v[0])
+        if count == 0:
+            return cls(f)
+        return cls(f, count, v[1 : 1 + f], v[1 + f : 1 + 2 * f], v[1 + 2 * f : 1 + 3 * f],
+                   v[1 + 3 * f :])
+
     @property
     def std(self) -> np.ndarray:
         """Population standard deviation per column."""

@@ -14,8 +14,12 @@ The SageMaker contract it reads:
   searched recursively (``*.csv``, ``*.csv.gz``): e.g. one file per day, each with a timestamp
   column and one column per sensor.
 * ``SM_MODEL_DIR`` (or ``--sm-model-dir``): where the model goes (``/opt/ml/model``).
-* ``SM_HOSTS`` / ``SM_CURRENT_HOST``: only the chief (the first host) trains and saves; the
-  other hosts exit at once (the autoencoder trains on one instance).
+* ``TF_CONFIG`` (set by SageMaker's TensorFlow toolkit when the job has
+  ``sagemaker_multi_worker_mirrored_strategy_enabled``): with several workers, every host
+  trains data-parallel (``tf.distribute.MultiWorkerMirroredStrategy``) on its own
+  ``ShardedByS3Key`` shard of the files — scaling statistics and training scores are exchanged,
+  gradients summed — and only the chief (worker 0) saves. Without it, ``SM_HOSTS`` /
+  ``SM_CURRENT_HOST`` decide: the first host trains alone and the others exit at once.
 * hyperparameters as ``--name value`` arguments: ``--window-size``, ``--epochs``,
   ``--batch-size`` and the detector's other parameters (``--random-state``, ``--filters 16,8,8``,
   ``--kernel-size``, ``--learning-rate``, ``--dropout``, ``--validation-split``, ``--patience``,
@@ -27,9 +31,11 @@ The SageMaker contract it reads:
 
 What it writes under the model directory (packed by SageMaker into ``model.tar.gz``):
 
-* ``1/`` — a TensorFlow Serving SavedModel (Keras 3 ``model.export``): signature
-  ``serving_default`` takes ``window`` float32 ``(None, window_size, n_features, 1)`` scaled
-  windows and returns their reconstructions with the same shape.
+* ``1/`` — a TensorFlow Serving SavedModel
+  (:func:`~anomark.detectors.conv_autoencoder.model.export_serving_model`): ``serving_default``
+  takes ``window`` float32 ``(None, window_size, n_features, 1)`` scaled windows and returns
+  their reconstructions; ``score`` / ``feature_scores`` return their reconstruction errors
+  computed in the graph; ``score_rows`` takes raw rows and scales, windows and scores them.
 * ``anomark/`` — the saved detector (``Detector.save``: ``config.json`` with the parameters
   and windowing, scaling statistics in ``.npz``, ``model.keras``, the fitted threshold), so the
   artefact can be loaded and scored locally with ``Detector.load``.
@@ -52,10 +58,9 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
-    "SAVED_MODEL_VERSION",
-    "STATE_DIR",
     "build_parser",
     "channel_files",
+    "cluster_from",
     "detector_params",
     "export_saved_model",
     "is_chief",
@@ -65,29 +70,6 @@ __all__ = [
 
 logger = logging.getLogger("anomark.sagemaker.entry_point")
 
-#: Version folder of the SavedModel that TensorFlow Serving loads.
-SAVED_MODEL_VERSION = "1"
-#: Folder of the saved detector inside the model directory.
-STATE_DIR = "anomark"
-#: Detector parameters passed as hyperparameters (argument name → parameter name).
-PARAMS = {
-    "window-size": "window_size",
-    "epochs": "epochs",
-    "batch-size": "batch_size",
-    "random-state": "random_state",
-    "filters": "filters",
-    "kernel-size": "kernel_size",
-    "learning-rate": "learning_rate",
-    "dropout": "dropout",
-    "validation-split": "validation_split",
-    "patience": "patience",
-    "restore-best-weights": "restore_best_weights",
-    "scaling": "scaling",
-    "precision": "precision",
-    "stride": "stride",
-    "deterministic": "deterministic",
-    "threshold": "threshold",
-}
 _NONE = ("", "none", "null")
 
 
@@ -175,7 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def detector_params(args: argparse.Namespace) -> dict[str, Any]:
     """``ConvAutoencoderDetector`` keyword arguments from parsed arguments."""
-    params = {param: getattr(args, param) for param in PARAMS.values()}
+    from anomark.detectors.conv_autoencoder.container import PARAM_ARGS
+
+    params = {param: getattr(args, param) for param in PARAM_ARGS}
     params["filters"] = tuple(params["filters"])
     return params
 
@@ -202,7 +186,11 @@ def channel_files(folder: str | os.PathLike[str]) -> list[str]:
 
 
 def is_chief(environ: Mapping[str, str]) -> bool:
-    """Whether this host saves the model: the first of ``SM_HOSTS`` (or a single host)."""
+    """Whether this host saves the model: worker 0 of ``TF_CONFIG``, else the first of
+    ``SM_HOSTS`` (or a single host)."""
+    workers = _tf_config_workers(environ)
+    if workers is not None:
+        return workers[1] == 0
     hosts_text = environ.get("SM_HOSTS")
     current = environ.get("SM_CURRENT_HOST")
     if not hosts_text or not current:
@@ -212,6 +200,40 @@ def is_chief(environ: Mapping[str, str]) -> bool:
     except json.JSONDecodeError:
         hosts = [h.strip() for h in hosts_text.split(",") if h.strip()]
     return not hosts or str(hosts[0]) == current
+
+
+def _tf_config_workers(environ: Mapping[str, str]) -> tuple[int, int] | None:
+    """``(n_workers, index)`` from ``TF_CONFIG`` when it describes several workers."""
+    from anomark.errors import ConfigurationError
+
+    text = environ.get("TF_CONFIG")
+    if not text:
+        return None
+    try:
+        config = json.loads(text)
+        workers = list(config["cluster"]["worker"])
+        task = config["task"]
+        index = int(task["index"])
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise ConfigurationError(f"TF_CONFIG is not a worker cluster description: {exc}") from None
+    if len(workers) < 2:
+        return None
+    if task.get("type") != "worker" or not 0 <= index < len(workers):
+        raise ConfigurationError(f"TF_CONFIG task {task!r} is not one of {len(workers)} workers")
+    return len(workers), index
+
+
+def cluster_from(environ: Mapping[str, str]) -> Any:
+    """A :class:`~anomark.detectors.conv_autoencoder.training.MultiWorkerCluster` when
+    ``TF_CONFIG`` describes several workers (it connects to them), else ``None``."""
+    if _tf_config_workers(environ) is None:
+        return None
+    from anomark.detectors.conv_autoencoder.training import MultiWorkerCluster
+
+    # the strategy reads TF_CONFIG from the process environment
+    if os.environ.get("TF_CONFIG") != environ.get("TF_CONFIG"):
+        os.environ["TF_CONFIG"] = str(environ["TF_CONFIG"])
+    return MultiWorkerCluster()
 
 
 def _resolve_dirs(args: argparse.Namespace, environ: Mapping[str, str]) -> tuple[str, Path]:
@@ -228,26 +250,38 @@ def _resolve_dirs(args: argparse.Namespace, environ: Mapping[str, str]) -> tuple
     return train_dir, Path(model_dir)
 
 
-def export_saved_model(model: Any, path: Path) -> None:
-    """Write the TF Serving SavedModel with Keras 3's ``model.export`` (quietly when possible)."""
-    try:
-        model.export(str(path), format="tf_saved_model", verbose=False)
-    except TypeError:  # Keras releases before ``verbose`` was added
-        model.export(str(path), format="tf_saved_model")
+def export_saved_model(detector: Any, path: Path) -> None:
+    """Write the TF Serving SavedModel of a fitted detector (reconstruction and score
+    signatures, see :func:`~anomark.detectors.conv_autoencoder.model.export_serving_model`)."""
+    from anomark.detectors.conv_autoencoder.model import export_serving_model
+
+    export_serving_model(
+        detector.model_,
+        str(path),
+        offset=detector.scaler_.offset,
+        scale=detector.scaler_.scale,
+        stride=int(detector.stride),
+    )
 
 
 def train(args: argparse.Namespace, environ: Mapping[str, str]) -> Path | None:
     """Train on the channel's CSV files; on the chief host save and export under the model dir.
 
+    With a multi-worker ``TF_CONFIG`` every host trains (data-parallel, on its own files);
+    otherwise only the first host of ``SM_HOSTS`` trains.
+
     Returns
     -------
     pathlib.Path or None
-        The model directory written, or ``None`` on a non-chief host.
+        The model directory written, or ``None`` on a host that does not save.
     """
+    from anomark.detectors.conv_autoencoder.container import SAVED_MODEL_VERSION, STATE_DIR
+
     train_dir, model_dir = _resolve_dirs(args, environ)
-    if not is_chief(environ):
+    cluster = cluster_from(environ)
+    if cluster is None and not is_chief(environ):
         logger.info(
-            "host %s is not the chief of %s: the autoencoder trains on the chief only",
+            "host %s is not the chief of %s and the job is not data-parallel: nothing to do",
             environ.get("SM_CURRENT_HOST"),
             environ.get("SM_HOSTS"),
         )
@@ -257,7 +291,8 @@ def train(args: argparse.Namespace, environ: Mapping[str, str]) -> Path | None:
 
     logger.info("anomark %s from %s", anomark.__version__, Path(anomark.__file__).parent)
     files = channel_files(train_dir)
-    logger.info("training on %d CSV file(s) under %s", len(files), train_dir)
+    where = "" if cluster is None else f" (worker {cluster.index} of {cluster.n_workers})"
+    logger.info("training on %d CSV file(s) under %s%s", len(files), train_dir, where)
     cache_dir = args.cache_dir or os.path.join(tempfile.gettempdir(), "anomark-windows")
     detector = ConvAutoencoderDetector(**detector_params(args), verbose=2)
     detector.fit_files(
@@ -267,15 +302,19 @@ def train(args: argparse.Namespace, environ: Mapping[str, str]) -> Path | None:
         cache_dir=cache_dir,
         progress=False,
         workers=int(args.workers),
+        cluster=cluster,
     )
     history = detector.history_
     for epoch, loss in enumerate(history.get("loss", []), start=1):
         # one line per epoch, matched by the training job's MetricDefinitions
         print(f"anomark epoch={epoch} loss={loss:.8g}", flush=True)
+    if cluster is not None and not cluster.is_chief:
+        logger.info("worker %d trained its shard; the chief saves the model", cluster.index)
+        return None
     detector.set_params(verbose=0)  # the saved detector is quiet wherever it is loaded
     model_dir.mkdir(parents=True, exist_ok=True)
     detector.save(model_dir / STATE_DIR, overwrite=True)
-    export_saved_model(detector.model_, model_dir / SAVED_MODEL_VERSION)
+    export_saved_model(detector, model_dir / SAVED_MODEL_VERSION)
     logger.info(
         "saved the detector to %s and the SavedModel to %s (%d features, window %d)",
         model_dir / STATE_DIR,

@@ -7,6 +7,8 @@ imports Keras 3 (TensorFlow backend); a missing installation raises
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import math
 import time
 import weakref
@@ -17,20 +19,25 @@ import numpy as np
 
 from anomark._optional import require_keras
 from anomark.detectors.conv_autoencoder.model import padding_for
-from anomark.detectors.conv_autoencoder.source import Scaler, WindowSource
-from anomark.errors import ConfigurationError
+from anomark.detectors.conv_autoencoder.source import ColumnStats, Scaler, WindowSource
+from anomark.errors import ConfigurationError, DataError
 from anomark.scoring import ReconstructionScorer
 
 keras = require_keras()
+logger = logging.getLogger("anomark.training")
 
 __all__ = [
+    "Cluster",
     "EpochTimer",
+    "MultiWorkerCluster",
     "WindowBatches",
+    "cluster_column_stats",
     "predict_chunk_size",
     "reconstruct_windows",
     "reconstruction_errors",
     "set_seed",
     "train_autoencoder",
+    "train_data_parallel",
 ]
 
 
@@ -275,3 +282,190 @@ def reconstruction_errors(
         shape = (0, source.n_features) if per_feature else (0,)
         return np.zeros(shape)
     return np.concatenate(parts)
+
+
+# ---------------------------------------------------------------------------- data parallel
+class Cluster:
+    """The processes that train one model together: here, this process alone.
+
+    :class:`MultiWorkerCluster` is the data-parallel case. The detector's training asks its
+    cluster for the variable scope, to exchange small arrays (scaling statistics, training
+    scores) and whether this process saves the result (the chief).
+    """
+
+    n_workers: int = 1
+    index: int = 0
+
+    @property
+    def is_chief(self) -> bool:
+        """Whether this process saves the model (worker 0)."""
+        return self.index == 0
+
+    def scope(self) -> contextlib.AbstractContextManager[Any]:
+        """Context in which the model's variables are created."""
+        return contextlib.nullcontext()
+
+    def gather(self, values: np.ndarray) -> list[np.ndarray]:
+        """Every worker's ``values`` (float64, any first-axis length), in worker order."""
+        return [np.asarray(values, dtype=np.float64)]
+
+
+class MultiWorkerCluster(Cluster):
+    """Data-parallel training with ``tf.distribute.MultiWorkerMirroredStrategy``.
+
+    The cluster comes from ``TF_CONFIG`` (``{"cluster": {"worker": ["host:port", ...]},
+    "task": {"type": "worker", "index": i}}``), as SageMaker's TensorFlow toolkit sets it for
+    ``multi_worker_mirrored_strategy``. Variables are created in the strategy's scope (worker
+    0's initial values are broadcast), gradients are summed across workers at every step, so
+    every worker ends with the same weights.
+
+    Parameters
+    ----------
+    strategy : tf.distribute.MultiWorkerMirroredStrategy, optional
+        Default: a new one (connects to the other workers; all must start).
+    """
+
+    def __init__(self, strategy: Any = None) -> None:
+        import tensorflow as tf
+
+        self.strategy = strategy if strategy is not None else (
+            tf.distribute.MultiWorkerMirroredStrategy()
+        )
+        resolver = self.strategy.cluster_resolver
+        self.n_workers = int(resolver.cluster_spec().num_tasks("worker"))
+        self.index = int(resolver.task_id)
+        self._tf = tf
+
+    def scope(self) -> contextlib.AbstractContextManager[Any]:
+        return self.strategy.scope()  # type: ignore[no-any-return]
+
+    def _gather_fixed(self, values: np.ndarray) -> np.ndarray:
+        tf = self._tf
+        tensor = tf.constant(np.asarray(values, dtype=np.float64)[None])
+        per_replica = self.strategy.run(lambda: tf.identity(tensor))
+        return np.asarray(self.strategy.gather(per_replica, axis=0).numpy())
+
+    def gather(self, values: np.ndarray) -> list[np.ndarray]:
+        arr = np.asarray(values, dtype=np.float64)
+        lengths = self._gather_fixed(np.array([arr.shape[0]], dtype=np.float64))
+        lengths = lengths.reshape(self.n_workers).astype(int)
+        padded = np.zeros((int(lengths.max()), *arr.shape[1:]), dtype=np.float64)
+        padded[: arr.shape[0]] = arr
+        every = self._gather_fixed(padded)
+        return [every[i, : lengths[i]] for i in range(self.n_workers)]
+
+
+def train_data_parallel(
+    model: Any,
+    train: WindowBatches,
+    cluster: MultiWorkerCluster,
+    *,
+    epochs: int = 10,
+    patience: int | None = None,
+    restore_best_weights: bool = True,
+    verbose: int | str = 0,
+) -> dict[str, list[float]]:
+    """Train ``model`` data-parallel: each worker feeds batches of its own windows.
+
+    Every step, each worker takes ``train.batch_size`` windows of its shard (the per-host
+    batch; the global batch is that times the number of workers), the loss is the mean
+    squared error over the global batch and the gradients are summed across workers
+    (``MultiWorkerMirroredStrategy``), so all workers apply the same update. All workers run
+    the same number of steps per epoch — that of the largest shard; smaller shards wrap around
+    their (reshuffled) windows — and every batch is full. Early stopping watches the global
+    training loss, which every worker sees alike.
+
+    Keras 3's ``Model.fit`` cannot be used here: with a multi-worker strategy it fails to
+    reduce ``(x, y)`` batches while building and reduces the scalar loss along an axis (TF
+    backend, Keras 3.15), so this is a small custom loop with the same loss and optimizer.
+
+    Returns
+    -------
+    dict
+        ``{"loss": [...], "epoch_seconds": [...]}``, the loss averaged over all workers.
+    """
+    tf = cluster._tf
+    strategy = cluster.strategy
+    batch = int(train.batch_size)
+    steps = int(max(int(n) for n in np.concatenate(cluster.gather(np.array([len(train)])))))
+    global_batch = batch * cluster.n_workers
+    shape = (batch, train.source.window_size, train.source.n_features, 1)
+
+    def batches() -> Any:
+        while True:
+            order = np.resize(train.order, steps * batch)  # wraps around a smaller shard
+            for s in range(steps):
+                raw = train.source.read_windows(order[s * batch : (s + 1) * batch])
+                x = raw.astype(np.float32) if train.scaler is None else train.scaler.transform(raw)
+                yield x[..., None]
+            train.on_epoch_end()
+
+    def dataset_fn(_: Any) -> Any:
+        return tf.data.Dataset.from_generator(
+            batches, output_signature=tf.TensorSpec(shape, tf.float32)
+        ).prefetch(2)
+
+    iterator = iter(strategy.distribute_datasets_from_function(dataset_fn))
+    with cluster.scope():
+        model.optimizer.build(model.trainable_variables)
+    variables = model.trainable_variables
+
+    def replica_step(x: Any) -> Any:
+        with tf.GradientTape() as tape:
+            reconstruction = tf.cast(model(x, training=True), tf.float32)
+            per_window = tf.reduce_mean(tf.square(x - reconstruction), axis=[1, 2, 3])
+            loss = tf.reduce_sum(per_window) / global_batch
+        grads = tape.gradient(loss, variables)
+        model.optimizer.apply_gradients(zip(grads, variables, strict=True))
+        return tf.reduce_sum(per_window)
+
+    @tf.function
+    def step(it: Any) -> Any:
+        per_replica = strategy.run(replica_step, args=(next(it),))
+        return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+
+    history: dict[str, list[float]] = {"loss": [], "epoch_seconds": []}
+    best, best_weights, wait = math.inf, None, 0
+    for epoch in range(int(epochs)):
+        start = time.perf_counter()
+        total = 0.0
+        for _ in range(steps):
+            total += float(step(iterator))
+        loss = total / (steps * global_batch)
+        history["loss"].append(loss)
+        history["epoch_seconds"].append(round(time.perf_counter() - start, 4))
+        if verbose:
+            print(f"Epoch {epoch + 1}/{epochs} - loss: {loss:.6g} ({cluster.n_workers} workers)")
+        if patience is None:
+            continue
+        if loss < best:
+            best, wait = loss, 0
+            if restore_best_weights:
+                best_weights = model.get_weights()
+        else:
+            wait += 1
+            if wait >= int(patience):
+                logger.info("early stopping after epoch %d", epoch + 1)
+                break
+    if best_weights is not None:
+        model.set_weights(best_weights)
+    return history
+
+
+def cluster_column_stats(cluster: Any, source: WindowSource, stats: Any) -> Any:
+    """Column statistics of every worker's rows, merged in worker order (same on all)."""
+    import hashlib
+
+    digest = hashlib.sha256("\0".join(source.columns).encode()).digest()
+    mine = np.array([source.n_features, int.from_bytes(digest[:4], "big")], dtype=np.float64)
+    seen = cluster.gather(mine[None])
+    if any(not np.array_equal(other[0], mine) for other in seen):
+        widths = [int(other[0][0]) for other in seen]
+        raise DataError(
+            f"the workers' files have different columns (widths {widths}); every host of a "
+            "data-parallel job needs files with the same columns"
+        )
+    merged = ColumnStats(source.n_features)
+    for vector in cluster.gather(stats.to_vector()[None]):
+        merged = merged.merge(ColumnStats.from_vector(vector[0]))
+    return merged

@@ -10,6 +10,7 @@ detector maps them to timestamps and thresholds them exactly as it does locally.
 from __future__ import annotations
 
 import logging
+import random
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
@@ -21,18 +22,16 @@ from anomark.detectors.rcf._limits import FEATURE_DIM_RANGE as _FEATURE_DIM
 from anomark.detectors.rcf._limits import NUM_SAMPLES_RANGE as _NUM_SAMPLES
 from anomark.detectors.rcf._limits import NUM_TREES_RANGE as _NUM_TREES
 from anomark.errors import ConfigurationError, DataError, RemoteJobError
+from anomark.sagemaker.codecs import CSVScoresCodec
 from anomark.sagemaker.config import SageMakerConfig
-from anomark.sagemaker.endpoints import (
-    CSVScoresCodec,
-    EndpointEngine,
-    check_engine_state,
-)
+from anomark.sagemaker.endpoints import EndpointEngine, check_engine_state
 from anomark.sagemaker.jobs import (
-    client_error_message,
+    attach_training_job,
     create_training_job,
     default_timeout,
     endpoint_waiter,
     make_name,
+    model_artifact,
     training_waiter,
     wait_for_status,
 )
@@ -79,6 +78,8 @@ class SageMakerRCFEngine(EndpointEngine):
         Width of a shingle row (``shingle_size * n_features``); inferred at :meth:`fit`.
     sleep : callable, default time.sleep
         Used between status polls and for retry backoff (tests pass a no-op).
+    rng : random.Random, optional
+        Source of the retry backoff's jitter (tests pass a seeded one).
 
     Attributes
     ----------
@@ -111,8 +112,9 @@ class SageMakerRCFEngine(EndpointEngine):
         feature_dim: int | None = None,
         *,
         sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
     ) -> None:
-        super().__init__(config, sleep=sleep)
+        super().__init__(config, sleep=sleep, rng=rng)
         self.num_trees = num_trees
         self.num_samples_per_tree = num_samples_per_tree
         self.feature_dim = feature_dim
@@ -203,7 +205,7 @@ class SageMakerRCFEngine(EndpointEngine):
             sleep=self._sleep,
             progress=self.config.progress,
         )
-        self.model_data = _model_data(desc, name)
+        self.model_data = model_artifact(desc, name)
         return self
 
     @classmethod
@@ -221,32 +223,21 @@ class SageMakerRCFEngine(EndpointEngine):
         RemoteJobError
             Unknown job, a job that failed or was stopped, or not a Random Cut Forest job.
         """
-        from botocore.exceptions import BotoCoreError, ClientError
-
         engine = cls(config, sleep=sleep)
         engine.config.validate()
-        sm = engine._client("sagemaker")
-        try:
-            desc = sm.describe_training_job(TrainingJobName=training_job_name)
-        except (ClientError, BotoCoreError) as exc:
-            raise RemoteJobError(
-                f"cannot attach to training job {training_job_name!r}: {client_error_message(exc)}"
-            ) from None
+
+        def check(desc: Mapping[str, Any]) -> None:
+            image = str(desc.get("AlgorithmSpecification", {}).get("TrainingImage", ""))
+            if "randomcutforest" not in image:
+                raise RemoteJobError(
+                    f"training job {training_job_name} did not train SageMaker's Random Cut "
+                    f"Forest (image {image or '?'})"
+                )
+
+        desc = attach_training_job(
+            engine._client("sagemaker"), config, training_job_name, check=check, sleep=sleep
+        )
         image = str(desc.get("AlgorithmSpecification", {}).get("TrainingImage", ""))
-        if "randomcutforest" not in image:
-            raise RemoteJobError(
-                f"training job {training_job_name} did not train SageMaker's Random Cut Forest "
-                f"(image {image or '?'})"
-            )
-        if desc.get("TrainingJobStatus") != "Completed":
-            desc = wait_for_status(
-                training_waiter(sm, training_job_name),
-                training_job_name,
-                poll_interval=float(config.poll_interval),
-                timeout=default_timeout(config),
-                sleep=sleep,
-                progress=config.progress,
-            )
         hp = desc.get("HyperParameters", {})
         try:
             engine.feature_dim = int(hp["feature_dim"])
@@ -258,7 +249,7 @@ class SageMakerRCFEngine(EndpointEngine):
             ) from None
         engine.training_job_name = training_job_name
         engine.image_uri = image
-        engine.model_data = _model_data(desc, training_job_name)
+        engine.model_data = model_artifact(desc, training_job_name)
         return engine
 
     @classmethod
@@ -381,9 +372,3 @@ class SageMakerRCFEngine(EndpointEngine):
         engine.train_s3_uri = state.get("train_s3_uri")
         return engine
 
-
-def _model_data(desc: Mapping[str, Any], name: str) -> str:
-    uri = desc.get("ModelArtifacts", {}).get("S3ModelArtifacts")
-    if not isinstance(uri, str) or not uri.startswith("s3://"):
-        raise RemoteJobError(f"training job {name} completed without a model artefact: {uri!r}")
-    return uri
