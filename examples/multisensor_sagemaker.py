@@ -9,10 +9,13 @@ an S3 prefix::
     ...
 
 The script trains anomark's ConvAutoencoderDetector in SageMaker's TensorFlow 2.19 training
-container straight from that prefix (the files never pass through this machine), downloads the
-trained detector, scores a day locally and the same day through a temporary TensorFlow Serving
-endpoint (deleted afterwards), and prints the most anomalous time steps and the sensors behind
-them. It costs money (a training job of a few minutes and an endpoint for a few minutes).
+container straight from that prefix (the files never pass through this machine; with
+``--instances 2`` or more, data-parallel on one shard of files per host), downloads the trained
+model, scores a day locally and the same day through a temporary TensorFlow Serving endpoint
+(the SavedModel's ``score`` signature; deleted afterwards), optionally scores the whole prefix
+with a batch transform job (``--batch``), and prints the most anomalous time steps and the
+sensors behind them. It costs money (a training job of a few minutes and an endpoint for a few
+minutes; see docs/sagemaker.md for the batch transform's cost).
 
     python examples/multisensor_sagemaker.py \\
         --role arn:aws:iam::123456789012:role/AnomarkSageMakerRole \\
@@ -32,8 +35,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from anomark import SageMakerConfig
-from anomark.detectors.conv_autoencoder.sagemaker import SageMakerConvAEEngine
+from anomark import ConvAutoencoderDetector, SageMakerConfig
 
 
 def synthetic_days(days: int = 30, freq: str = "5min") -> dict[str, pd.DataFrame]:
@@ -75,6 +77,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--window-size", type=int, default=48)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--instance-type", default="ml.m5.xlarge")
+    parser.add_argument("--instances", type=int, default=1, help="training hosts (data-parallel)")
+    parser.add_argument("--batch", action="store_true", help="score the prefix by batch transform")
     parser.add_argument("--use-spot", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -85,6 +89,7 @@ def main(argv: list[str] | None = None) -> None:
         prefix=args.prefix,
         region=args.region,
         instance_type=args.instance_type,
+        instance_count=args.instances,
         use_spot=args.use_spot,
         max_runtime=3600,
         poll_interval=30.0,
@@ -105,18 +110,18 @@ def main(argv: list[str] | None = None) -> None:
         print(f"uploaded {len(days)} synthetic daily files to {data}")
 
     if args.attach:
-        engine = SageMakerConvAEEngine.attach(args.attach, config)
+        detector = ConvAutoencoderDetector.attach(args.attach, config)
     else:
-        params = {
-            "window_size": args.window_size,
-            "epochs": args.epochs,
-            "batch_size": 128,
-            "random_state": 0,
-            "validation_split": 0.1,
-            "patience": 3,
-        }
-        engine = SageMakerConvAEEngine(config, params).fit(data)
-    detector = engine.detector
+        detector = ConvAutoencoderDetector(
+            window_size=args.window_size,
+            epochs=args.epochs,
+            batch_size=128,
+            random_state=0,
+            validation_split=0.1 if args.instances == 1 else 0.0,
+            patience=3,
+            sagemaker=config,
+        ).fit(data)
+    engine = detector.engine_
     print(f"training job {engine.training_job_name}; artefact {engine.model_data}")
     print(f"threshold (mean + 2 std of the training scores): {detector.threshold_.value_:.5g}")
 
@@ -132,9 +137,13 @@ def main(argv: list[str] | None = None) -> None:
     day = day[[str(c) for c in detector.feature_names_in_]]
 
     local = detector.score(day)  # the downloaded model, on this machine
-    with engine.endpoint():  # a TF Serving endpoint, deleted when the block ends
-        remote = engine.score_values(day.to_numpy())
+    with detector.endpoint():  # a TF Serving endpoint, deleted when the block ends
+        remote = detector.score(day)  # errors computed by the served 'score' signature
     print(f"local vs endpoint scores: max abs difference {np.max(np.abs(local - remote)):.2e}")
+    if args.batch:  # every file of the prefix, scored by a batch transform job
+        config.scoring = "batch"
+        every = detector.score_files(data)
+        print(f"batch transform scored {len(every)} time steps; max {every.max():.4g}")
 
     result = detector.detect(day)
     by_sensor = detector.feature_scores(day)

@@ -381,3 +381,54 @@ def test_fit_files_streams_csvs_like_the_in_memory_fit(tmp_path: Path) -> None:
 def test_threshold_parameter_is_used() -> None:
     det = ConvAutoencoderDetector(threshold=Threshold.quantile(0.99))
     assert det._make_threshold().method == "quantile"
+
+
+@tf_only
+def test_model_from_another_keras_names_both_versions_when_it_cannot_load(
+    fitted: tuple[ConvAutoencoderDetector, pd.DataFrame], tmp_path: Path
+) -> None:
+    """A model.keras written by another Keras (e.g. in SageMaker's TF 2.19 training image)
+    that this Keras cannot load: the error names the writer's and this process's versions."""
+    import hashlib
+    import json
+    import zipfile
+    from importlib import metadata
+
+    det, data = fitted
+    folder = det.save(tmp_path / "ae")
+    config = json.loads((folder / "config.json").read_text())
+    here = {"keras": metadata.version("keras"), "tensorflow": metadata.version("tensorflow")}
+    assert config["state"]["writer"] == here  # recorded next to the model at save time
+    # what a newer Keras writes: a layer argument this Keras does not know
+    with zipfile.ZipFile(folder / "model.keras") as zf:
+        members = {name: zf.read(name) for name in zf.namelist()}
+    model_config = json.loads(members["config.json"])
+    model_config["config"]["layers"][1]["config"]["future_option"] = True
+    members["config.json"] = json.dumps(model_config).encode()
+    with zipfile.ZipFile(folder / "model.keras", "w") as zf:
+        for name, body in members.items():
+            zf.writestr(name, body)
+    config["files"]["model.keras"] = hashlib.sha256(
+        (folder / "model.keras").read_bytes()
+    ).hexdigest()
+    config["state"]["writer"] = {"keras": "3.99.0", "tensorflow": "2.99.0"}
+    (folder / "config.json").write_text(json.dumps(config))
+    message = (
+        rf"cannot load model\.keras: it was written by Keras 3\.99\.0 \(TensorFlow 2\.99\.0\) "
+        rf"and this process has Keras {here['keras']} \(TensorFlow {here['tensorflow']}\) "
+        r"\(.*future_option.*\); install keras==3\.99\.0"
+    )
+    with pytest.raises(PersistenceError, match=message):
+        Detector.load(folder)
+    # same versions on both sides: the plain error, without blaming versions
+    config["state"]["writer"] = here
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(PersistenceError, match=r"cannot load model\.keras") as info:
+        Detector.load(folder)
+    assert "written by" not in str(info.value)
+    # older saves without a writer record still load
+    folder2 = det.save(tmp_path / "ae2")
+    config2 = json.loads((folder2 / "config.json").read_text())
+    del config2["state"]["writer"]
+    (folder2 / "config.json").write_text(json.dumps(config2))
+    np.testing.assert_array_equal(Detector.load(folder2).score(data), det.score(data))

@@ -165,6 +165,8 @@ class Moto:
                 scores = reference_scores(parse_csv(data))
                 if fmt == "jsonlines":
                     text = "".join(json.dumps({"score": float(s)}) + "\n" for s in scores)
+                elif fmt == "commas":  # as AWS's RCF documentation prints it
+                    text = "".join(json.dumps({"score": float(s)}) + ",\n" for s in scores)
                 else:  # one JSON document per mini-batch, as some containers write
                     text = json.dumps({"scores": [{"score": float(s)} for s in scores]}) + "\n"
                 key = f"{out_prefix.rstrip('/')}/{rel}.out"

@@ -9,6 +9,7 @@ write batch-transform output files, then check order, chunking and parsing.
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 from typing import Any
 
@@ -208,7 +209,7 @@ def test_attach_to_failed_job_raises(aws_inprocess: Moto) -> None:
 
 
 # ---------------------------------------------------------------------------- batch scoring
-@pytest.mark.parametrize("fmt", ["jsonlines", "json"])
+@pytest.mark.parametrize("fmt", ["jsonlines", "json", "commas"])
 def test_batch_transform_scores_in_order(aws: Moto, fmt: str) -> None:
     jobs = aws.serve_transform_output(fmt)
     rows = shingles(300)
@@ -298,19 +299,45 @@ def test_throttling_is_retried_with_backoff(aws_server: Moto, no_sleep: list[flo
 
     def throttle_twice(**_: Any) -> tuple[AWSResponse, dict] | None:
         attempts.append(1)
-        if len(attempts) <= 2:
+        if len(attempts) <= 3:
             return fake_error("ThrottlingException", 400, "Rate exceeded")
         return None
 
     aws.before_call("sagemaker-runtime", "InvokeEndpoint", throttle_twice)
     rows = shingles(100)
     engine = SageMakerRCFEngine(
-        aws.config(scoring="endpoint"), num_trees=50, num_samples_per_tree=64, sleep=no_sleep.append
+        aws.config(scoring="endpoint"), num_trees=50, num_samples_per_tree=64,
+        sleep=no_sleep.append, rng=random.Random(7),
     ).fit(rows)
     np.testing.assert_array_equal(engine.score(rows), reference_scores(rows))
-    assert len(attempts) == 3
-    assert len(no_sleep) == 2 and no_sleep[1] > no_sleep[0] * 0.9  # backoff grows
+    assert len(attempts) == 4
+    # the schedule, exactly: 0.5 s doubling per retry, times a jitter in [0.5, 1) from the rng
+    jitter = random.Random(7)
+    expected = [0.5 * 2**a * (0.5 + jitter.random() / 2) for a in range(3)]
+    assert no_sleep == expected
     assert_no_endpoint_left(aws)
+
+
+class _FixedJitter(random.Random):
+    def __init__(self, value: float) -> None:
+        super().__init__(0)
+        self.value = value
+
+    def random(self) -> float:
+        return self.value
+
+
+@pytest.mark.parametrize(("jitter", "delays"), [
+    (0.0, [0.25, 0.5, 1.0, 2.0, 4.0, 8.0]),
+    (0.5, [0.375, 0.75, 1.5, 3.0, 6.0, 12.0]),
+])
+def test_backoff_schedule_doubles_and_is_capped(jitter: float, delays: list[float]) -> None:
+    from anomark.sagemaker.endpoints import BACKOFF_MAX, backoff_delay
+
+    rng = _FixedJitter(jitter)
+    assert [backoff_delay(a, rng) for a in range(6)] == delays
+    assert backoff_delay(10, _FixedJitter(0.999)) < BACKOFF_MAX  # 20 s at most, whatever the try
+    assert backoff_delay(10, _FixedJitter(0.0)) == BACKOFF_MAX / 2
 
 
 @pytest.mark.parametrize("failure", ["model_error", "python_error", "bad_reply"])
@@ -675,9 +702,10 @@ def test_persistent_throttling_gives_up_and_tears_down(
         lambda **_: fake_error("ThrottlingException", 400, "Rate exceeded"),
     )
     engine = SageMakerRCFEngine(
-        aws.config(scoring="endpoint"), num_trees=50, num_samples_per_tree=64, sleep=no_sleep.append
+        aws.config(scoring="endpoint"), num_trees=50, num_samples_per_tree=64,
+        sleep=no_sleep.append, rng=_FixedJitter(0.0),
     ).fit(shingles(100))
     with pytest.raises(RemoteJobError, match="after 7 attempts: ThrottlingException"):
         engine.score(shingles(100))
-    assert len(no_sleep) == 6 and max(no_sleep) <= 20.0
+    assert no_sleep == [0.25, 0.5, 1.0, 2.0, 4.0, 8.0]
     assert_no_endpoint_left(aws)

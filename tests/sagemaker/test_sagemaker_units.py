@@ -327,6 +327,15 @@ def test_parse_scores_accepts_rcf_reply_forms() -> None:
     )
     np.testing.assert_array_equal(parse_scores(b'{"score": 1}\n{"score": 2.5}\n'), [1.0, 2.5])
     np.testing.assert_array_equal(parse_scores('{"score": 0.02}, {"score": 0.25}'), [0.02, 0.25])
+    # AWS's RCF documentation prints batch output with a comma after each record
+    np.testing.assert_array_equal(
+        parse_scores(b'{"score": 0.02},\n{"score": 0.25},\n{"score": 3.5},\n'), [0.02, 0.25, 3.5]
+    )
+    np.testing.assert_array_equal(parse_scores(b'{"score": 1e-3},\r\n'), [0.001])
+    with pytest.raises(RemoteJobError, match="expected 2 scores"):
+        parse_scores(b'{"score": 0.02},\n', expected=2)
+    with pytest.raises(RemoteJobError, match="cannot read RCF scores"):
+        parse_scores(b'{"score": 0.02},,\n{"score"},\n')
     with pytest.raises(RemoteJobError, match="expected 3 scores"):
         parse_scores(b'{"scores": [{"score": 1}]}', expected=3)
     with pytest.raises(RemoteJobError, match="cannot read RCF scores"):

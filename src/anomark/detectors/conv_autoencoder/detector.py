@@ -766,14 +766,15 @@ def _load_failure(folder: Path, writer: Mapping[str, str], exc: BaseException) -
             f"Keras {versions.get('keras', '?')} (TensorFlow {versions.get('tensorflow', '?')})"
         )
 
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    cause = (lines[-1] if lines else type(exc).__name__)[:400]  # Keras' innermost reason
     here = _framework_versions()
-    message = f"{folder}: cannot load {MODEL_FILE}: {exc}"
     if writer and any(writer.get(k) != here.get(k) for k in ("keras", "tensorflow")):
-        message += (
-            f". It was written by {describe(writer)} and this process has {describe(here)}: "
-            f"install keras=={writer.get('keras', '?')} (and the matching TensorFlow) to load "
-            "it, or retrain with the same versions on both sides (for SageMaker, pick the "
-            "training image's framework_version to match your client)"
+        return (
+            f"{folder}: cannot load {MODEL_FILE}: it was written by {describe(writer)} and this "
+            f"process has {describe(here)} ({cause}); install keras=={writer.get('keras', '?')} "
+            "(and the matching TensorFlow) to load it, or retrain with the same versions on both "
+            "sides (for SageMaker, pick the training image's framework_version to match your "
+            "client)"
         )
-    return message
-
+    return f"{folder}: cannot load {MODEL_FILE}: {cause}"
