@@ -35,7 +35,10 @@ def test_anomalies_without_data_have_only_scores():
 
 def test_events_group_consecutive_flags():
     events = Detection(SCORES, 0.5).events
-    assert list(events.columns) == ["start", "end", "peak_time", "peak_score", "n_points"]
+    assert list(events.columns) == [
+        "start", "end", "peak_time", "peak_score", "n_points", "located_at"
+    ]
+    assert (events["located_at"] == events["peak_time"]).all()  # no locator: the peak
     assert len(events) == 3
     first = events.iloc[0]
     assert (first["start"], first["end"], first["peak_time"]) == (IDX[1], IDX[2], IDX[1])
@@ -47,9 +50,43 @@ def test_events_group_consecutive_flags():
 def test_no_flags_no_events():
     det = Detection(SCORES, 5.0)
     assert det.events.empty
-    assert list(det.events.columns) == ["start", "end", "peak_time", "peak_score", "n_points"]
+    assert list(det.events.columns) == [
+        "start", "end", "peak_time", "peak_score", "n_points", "located_at"
+    ]
     assert det.anomalies.empty
     assert "0 flagged in 0 event(s)" in repr(det)
+
+
+def test_events_report_where_the_detector_located_them():
+    calls = []
+
+    def locate(peaks):
+        calls.append(peaks.tolist())
+        return [IDX[max(int(p) - 1, 0)] for p in peaks]
+
+    det = Detection(SCORES, 0.5, locate=locate)
+    events = det.events
+    assert calls == [events.index.map(lambda i: IDX.get_loc(events["peak_time"][i])).tolist()]
+    assert events["located_at"].tolist() == [
+        IDX[max(IDX.get_loc(t) - 1, 0)] for t in events["peak_time"]
+    ]
+    det.events  # noqa: B018 - the locator ran once, at construction
+    assert len(calls) == 1
+    with pytest.raises(DataError, match="locate returned"):
+        Detection(SCORES, 0.5, locate=lambda peaks: [])
+
+
+def test_per_row_thresholds_decide_the_flags():
+    thresholds = pd.Series(np.where(np.arange(len(SCORES)) < 3, np.inf, 0.0), index=IDX)
+    det = Detection(SCORES, 0.0, thresholds=thresholds)
+    np.testing.assert_array_equal(
+        det.flags.to_numpy(), (SCORES.to_numpy() > 0.0) & (np.arange(len(SCORES)) >= 3)
+    )
+    assert det.thresholds is not None and det.thresholds.name == "threshold"
+    with pytest.raises(DataError, match="one value per score"):
+        Detection(SCORES, 0.0, thresholds=thresholds.iloc[1:])
+    with pytest.raises(DataError, match="NaN"):
+        Detection(SCORES, 0.0, thresholds=thresholds * np.nan)
 
 
 def test_to_frame():

@@ -212,7 +212,11 @@ def test_save_load_round_trip(tmp_path: Path) -> None:
     with np.load(folder / "arrays.npz", allow_pickle=False) as npz:
         assert {"forest_points", "forest_left", "forest_cut_value"} <= set(npz.files)
     config = json.loads((folder / "config.json").read_text())
-    assert config["state"] == {"engine": "local", "feature_dim": 12}
+    state = config["state"]
+    assert {k: state[k] for k in ("engine", "feature_dim", "rows")} == {
+        "engine": "local", "feature_dim": 12, "rows": 1500
+    }
+    assert state["index_tail"] == {"kind": "datetime", "tz": None}
 
 
 def test_load_refuses_a_forest_of_the_wrong_dimension(tmp_path: Path) -> None:
@@ -231,7 +235,7 @@ def test_clone_and_params() -> None:
     assert twin.get_params() == det.get_params()
     assert set(det.get_params()) == {
         "num_trees", "num_samples_per_tree", "shingle_size", "threshold", "random_state",
-        "n_jobs", "sagemaker", "score_type", "postprocess",
+        "n_jobs", "sagemaker", "score_type", "postprocess", "time_decay", "output_after",
     }
 
 

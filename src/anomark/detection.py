@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from numbers import Real
 from typing import TYPE_CHECKING, Any
 
@@ -71,11 +72,20 @@ class Detection:
         The scored data, so :attr:`anomalies` can show the values and :meth:`plot` the series.
     detector : str, optional
         Name of the detector that produced it (for plots and reprs).
+    thresholds : pandas.Series, optional
+        A threshold per row (an online rule that moves as the stream goes, ``inf`` where a
+        row cannot be flagged), indexed like ``scores``; flags are then ``scores >
+        thresholds`` and ``threshold`` should be the latest value.
+    locate : callable, optional
+        Maps the row positions of the events' peaks (an int array) to the times where each
+        event's anomalous values entered (what :attr:`events` reports as ``located_at``); the
+        detector that knows (RCF, from the attribution over the shingle's time offsets)
+        passes it. It is called once, here. Without it, ``located_at`` is the peak time.
 
     Attributes
     ----------
     flags : pandas.Series of bool
-        ``scores > threshold``.
+        ``scores > threshold`` (or ``scores > thresholds``).
 
     Raises
     ------
@@ -91,6 +101,9 @@ class Detection:
         threshold: float,
         data: Dataset | None = None,
         detector: str | None = None,
+        *,
+        thresholds: pd.Series | None = None,
+        locate: Callable[[np.ndarray], Any] | None = None,
     ) -> None:
         if not isinstance(scores, pd.Series):
             raise TypeError(f"scores must be a pandas Series, got {type(scores).__name__}")
@@ -98,9 +111,29 @@ class Detection:
             raise DataError(f"data has {len(data)} rows but there are {len(scores)} scores")
         self.scores = _check_scores(scores)
         self.threshold = _check_threshold(threshold)
-        self.flags = (self.scores > self.threshold).rename("flag")
+        if thresholds is None:
+            self.thresholds: pd.Series | None = None
+            self.flags = (self.scores > self.threshold).rename("flag")
+        else:
+            if not isinstance(thresholds, pd.Series) or len(thresholds) != len(scores):
+                raise DataError("thresholds must be a Series with one value per score")
+            values = thresholds.to_numpy(dtype=np.float64)
+            if np.isnan(values).any():
+                raise DataError("thresholds hold NaN")
+            self.thresholds = pd.Series(values, index=self.scores.index, name="threshold")
+            self.flags = (self.scores > self.thresholds).rename("flag")
         self.data = data
         self.detector = detector
+        starts, ends = self._runs()
+        peaks = self._peaks(starts, ends)
+        index = self.scores.index
+        if locate is None or not len(peaks):
+            self._located = index[peaks]
+        else:
+            located = list(locate(peaks))
+            if len(located) != len(peaks):
+                raise DataError(f"locate returned {len(located)} times for {len(peaks)} events")
+            self._located = pd.Index(located)
 
     @property
     def n_flagged(self) -> int:
@@ -125,25 +158,40 @@ class Detection:
         table = self._values().assign(score=self.scores)
         return table[self.flags.to_numpy()]
 
+    def _runs(self) -> tuple[np.ndarray, np.ndarray]:
+        """First and last row position of each maximal run of flags."""
+        flags = self.flags.to_numpy()
+        edges = np.diff(np.concatenate(([0], flags.astype(np.int8), [0])))
+        return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1
+
+    def _peaks(self, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+        scores = self.scores.to_numpy()
+        return np.array(
+            [s + int(np.argmax(scores[s : e + 1])) for s, e in zip(starts, ends, strict=True)],
+            dtype=np.int64,
+        )
+
     @property
     def events(self) -> pd.DataFrame:
         """Maximal runs of consecutive flags.
 
-        Columns: ``start``, ``end``, ``peak_time``, ``peak_score``, ``n_points``.
+        Columns: ``start``, ``end``, ``peak_time``, ``peak_score``, ``n_points`` and
+        ``located_at``: the time where the event's anomalous values entered the data, as the
+        detector located it (RCF: from the attribution of the peak's score over the shingle's
+        time offsets, so a spike is reported where it happened, not where the shingle holding
+        it ends), else the peak time.
         """
-        flags = self.flags.to_numpy()
-        columns = ["start", "end", "peak_time", "peak_score", "n_points"]
-        if not flags.any():
+        columns = ["start", "end", "peak_time", "peak_score", "n_points", "located_at"]
+        starts, ends = self._runs()
+        if not len(starts):
             return pd.DataFrame(columns=columns)
-        edges = np.diff(np.concatenate(([0], flags.astype(np.int8), [0])))
-        starts = np.flatnonzero(edges == 1)
-        ends = np.flatnonzero(edges == -1) - 1
+        peaks = self._peaks(starts, ends)
         scores = self.scores.to_numpy()
         index = self.scores.index
-        rows = []
-        for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
-            peak = s + int(np.argmax(scores[s : e + 1]))
-            rows.append((index[s], index[e], index[peak], float(scores[peak]), int(e - s + 1)))
+        rows = [
+            (index[s], index[e], index[p], float(scores[p]), int(e - s + 1), loc)
+            for s, e, p, loc in zip(starts, ends, peaks, self._located, strict=True)
+        ]
         return pd.DataFrame(rows, columns=columns)
 
     def to_frame(self) -> pd.DataFrame:

@@ -1,9 +1,11 @@
 """Random Cut Forest detector: AWS's RCF on shingles, locally (numba) or on SageMaker.
 
-The local engine is :class:`anomark.detectors.rcf.forest.RandomCutForest`; with ``sagemaker=``
-the same detector trains SageMaker's built-in RCF algorithm instead. Parameter names and ranges are
-SageMaker's, and the local scores use the same anomaly-score definition, so thresholds carry
-over between the two engines.
+The local engines are :class:`anomark.detectors.rcf.forest.RandomCutForest` (batch, ``fit``)
+and :class:`anomark.detectors.rcf.streaming.StreamingForest` (online: ``partial_fit``,
+``score_update``, ``detect_update``; see :mod:`anomark.detectors.rcf._online`); with
+``sagemaker=`` the same detector trains SageMaker's built-in RCF algorithm instead (batch
+only). Parameter names and ranges are SageMaker's, and the local scores use the same
+anomaly-score definition, so thresholds carry over between the engines.
 """
 
 from __future__ import annotations
@@ -15,9 +17,12 @@ import numpy as np
 
 from anomark._validation import Constraint, Interval, check_param
 from anomark.dataset import Dataset
+from anomark.detection import Detection
 from anomark.detectors.base import N_JOBS, SAGEMAKER, SEED, Detector, Pinned
 from anomark.detectors.rcf._limits import FEATURE_DIM_RANGE, NUM_SAMPLES_RANGE, NUM_TREES_RANGE
+from anomark.detectors.rcf._online import OnlineMixin
 from anomark.detectors.rcf.forest import SCORE_TYPE, RandomCutForest
+from anomark.detectors.rcf.streaming import StreamingForest
 from anomark.errors import ConfigurationError, DataError, PersistenceError
 from anomark.postprocess import PostProcessor
 from anomark.threshold import Threshold
@@ -26,9 +31,11 @@ from anomark.windowing import Windowing
 __all__ = ["RCFDetector"]
 
 _ARRAY_PREFIX = "forest_"
+_STREAM_PREFIX = "stream_"
+_ONLINE_PREFIX = "online_"
 
 
-class RCFDetector(Detector):
+class RCFDetector(OnlineMixin, Detector):
     """Random Cut Forest (Guha et al., 2016) on shingles, scored like AWS's RCF.
 
     The series is cut into stride-1 shingles of ``shingle_size`` rows (all columns of a row
@@ -42,6 +49,14 @@ class RCFDetector(Detector):
     SageMaker's built-in algorithm): typical points score around 1 and clear anomalies well
     above; see :class:`anomark.detectors.rcf.forest.RandomCutForest`. ``score_type="codisp"``
     scores with collusive displacement instead (local engine only).
+
+    Online use (local engine): :meth:`partial_fit` learns rows as they arrive,
+    :meth:`score_update` scores each row then learns it, :meth:`detect_update` adds causal
+    flags, :meth:`attribution` splits scores over the columns. The trees then keep
+    time-decayed samples (AWS's streaming RCF, ``time_decay``); ``fit`` keeps building the
+    balanced batch forest, which the first online call converts. Detections' events report
+    ``located_at``, where the anomalous values entered, from the attribution of the peak's
+    score over the shingle's time offsets.
 
     Parameters
     ----------
@@ -64,6 +79,16 @@ class RCFDetector(Detector):
         Train and score with SageMaker's built-in RCF instead of the local engine.
     score_type : {"anomaly", "codisp"}, default "anomaly"
         AWS's anomaly score, or collusive displacement (local engine only).
+    time_decay : float or None, default None
+        AWS's ``lambda`` for the online methods: a shingle's chance of staying in a tree's
+        sample falls by ``exp(-time_decay)`` per newer shingle (an old regime's share is
+        about ``1/e`` after ``1/time_decay`` shingles). ``None`` means
+        ``1 / (10 * num_samples_per_tree)`` (AWS's default); ``0`` keeps a uniform sample.
+        ``fit`` ignores it.
+    output_after : int or None, default None
+        Shingles the online forest must have seen before it scores (AWS's ``outputAfter``);
+        earlier rows score 0.0 and are never flagged. ``None`` means
+        ``1 + num_samples_per_tree // 4`` (AWS's default).
     postprocess : list of PostProcessor, optional
         Causal post-processing of the scores (:mod:`anomark.postprocess`, e.g.
         ``[RunningZScore(), RangeRule(value=10)]``), applied inside ``score`` and
@@ -72,8 +97,9 @@ class RCFDetector(Detector):
 
     Attributes
     ----------
-    forest_ : RandomCutForest
-        The fitted local forest (``None`` with the SageMaker engine).
+    forest_ : RandomCutForest or StreamingForest
+        The local forest: the batch forest after ``fit``, the streaming one after the first
+        online call (``None`` with the SageMaker engine).
     engine_ : object
         The fitted engine (the forest, or a ``SageMakerRCFEngine``).
     windowing_ : Windowing
@@ -81,7 +107,8 @@ class RCFDetector(Detector):
     feature_dim_ : int
         ``shingle_size * n_features_in_``.
     threshold_ : Threshold
-        Threshold fitted on the training scores.
+        Threshold fitted on the training scores; after online calls, the online threshold's
+        current value (``Threshold.fixed``).
 
     Raises
     ------
@@ -117,6 +144,8 @@ class RCFDetector(Detector):
         "n_jobs": N_JOBS,
         "sagemaker": [SAGEMAKER, None],
         "score_type": [SCORE_TYPE],
+        "time_decay": [Interval(float, 0.0, None), None],
+        "output_after": [Interval(int, 0, None), None],
     }
 
     def __init__(
@@ -129,6 +158,8 @@ class RCFDetector(Detector):
         n_jobs: int | None = None,
         sagemaker: Any = None,
         score_type: str = "anomaly",
+        time_decay: float | None = None,
+        output_after: int | None = None,
         postprocess: list[PostProcessor] | None = None,
     ) -> None:
         self.num_trees = num_trees
@@ -139,6 +170,8 @@ class RCFDetector(Detector):
         self.n_jobs = n_jobs
         self.sagemaker = sagemaker
         self.score_type = score_type
+        self.time_decay = time_decay
+        self.output_after = output_after
         self.postprocess = postprocess
 
     # ------------------------------------------------------------------ hooks
@@ -151,17 +184,23 @@ class RCFDetector(Detector):
             )
 
     def _min_rows(self) -> int:
-        return int(self.shingle_size)
+        # online calls take any number of rows (shingles continue across calls)
+        return 1 if getattr(self, "_stream_rows_ok", False) else int(self.shingle_size)
+
+    @staticmethod
+    def _check_feature_dim(size: int, n_features: int) -> None:
+        feature_dim = size * n_features
+        if feature_dim > FEATURE_DIM_RANGE[1]:
+            raise ConfigurationError(
+                f"shingle_size {size} x {n_features} columns = feature_dim {feature_dim}, "
+                f"above SageMaker RCF's limit of {FEATURE_DIM_RANGE[1]}; use a smaller shingle "
+                "or fewer columns"
+            )
 
     def _fit(self, ds: Dataset) -> None:
         size = int(self.shingle_size)
         feature_dim = size * ds.n_features
-        if feature_dim > FEATURE_DIM_RANGE[1]:
-            raise ConfigurationError(
-                f"shingle_size {size} x {ds.n_features} columns = feature_dim {feature_dim}, "
-                f"above SageMaker RCF's limit of {FEATURE_DIM_RANGE[1]}; use a smaller shingle "
-                "or fewer columns"
-            )
+        self._check_feature_dim(size, ds.n_features)
         if len(ds) < size:
             raise DataError(
                 f"RCFDetector needs at least shingle_size={size} rows to fit, got {len(ds)}"
@@ -176,7 +215,7 @@ class RCFDetector(Detector):
                 self.sagemaker, int(self.num_trees), int(self.num_samples_per_tree), feature_dim
             )
             engine.fit(self.windowing_.shingles(values))
-            self.forest_: RandomCutForest | None = None
+            self.forest_: RandomCutForest | StreamingForest | None = None
         else:
             engine = RandomCutForest(
                 int(self.num_trees),
@@ -332,6 +371,36 @@ class RCFDetector(Detector):
         window_scores = self._window_scores(values)
         return self.windowing_.to_points(window_scores, len(ds))
 
+    def _fit_scores(self, data: Any) -> tuple[Dataset, np.ndarray]:
+        # fit starts afresh: no streaming state survives it
+        for name in ("_stream_rows_", "_stream_index_", "_online_", "_fit_tail_"):
+            self.__dict__.pop(name, None)
+        ds, scores = super()._fit_scores(data)
+        if self.forest_ is not None:
+            self._start_online(ds, scores)
+        return ds, scores
+
+    def detect(
+        self,
+        data: Any,
+        *,
+        refit_threshold: bool = False,
+        threshold: Threshold | None = None,
+    ) -> Detection:
+        """Score ``data`` and flag the points above the threshold (see :meth:`Detector.detect`).
+
+        Events' ``located_at`` (local engine, ``score_type="anomaly"``) is where the
+        anomalous values entered: the first time offset of the peak's shingle carrying at
+        least half of the largest offset's attribution.
+        """
+        result = super().detect(data, refit_threshold=refit_threshold, threshold=threshold)
+        return self._with_locations(result)
+
+    def fit_detect(self, data: Any) -> Detection:
+        """``fit(data)`` then detect on the same data, scoring it only once (events located
+        as in :meth:`detect`)."""
+        return self._with_locations(super().fit_detect(data))
+
     # ------------------------------------------------------------------ persistence
     def _pinned_params(self) -> dict[str, Pinned]:
         size = self.windowing_.size
@@ -346,12 +415,15 @@ class RCFDetector(Detector):
             return pins
         forest = self.forest_
         trees, samples = int(forest.num_trees), int(forest.num_samples_per_tree)
+        pins["num_trees"] = Pinned.equal(trees, f"the forest has {trees} trees")
+        if isinstance(forest, StreamingForest):
+            pins["num_samples_per_tree"] = Pinned.equal(
+                samples, f"each tree's sample holds up to {samples} shingles"
+            )
+            return pins
         # fit samples min(num_samples_per_tree, n_shingles) per tree: fewer than asked only
         # when the trees hold every shingle seen
-        seen = getattr(forest, "n_seen_", None)
-        n_seen = int(forest.sample_index_.max()) + 1 if seen is None else int(seen)
-        whole = n_seen <= samples
-        pins["num_trees"] = Pinned.equal(trees, f"the forest has {trees} trees")
+        whole = int(forest.n_seen_) <= samples
         pins["num_samples_per_tree"] = Pinned(
             lambda v: v == samples or (whole and v > samples),
             f"each tree holds {samples} shingles"
@@ -365,16 +437,26 @@ class RCFDetector(Detector):
             remote = self.engine_.to_state()
             state = {"engine": "sagemaker", "feature_dim": int(self.feature_dim_), "remote": remote}
             return state, {}
-        arrays = {_ARRAY_PREFIX + k: v for k, v in self.forest_.to_arrays().items()}
-        return {"engine": "local", "feature_dim": int(self.feature_dim_)}, arrays
+        online, online_arrays = self._online_state()
+        arrays = {_ONLINE_PREFIX + k: v for k, v in online_arrays.items()}
+        if isinstance(self.forest_, StreamingForest):
+            arrays.update({_STREAM_PREFIX + k: v for k, v in self.forest_.to_arrays().items()})
+            kind = "stream"
+        else:
+            arrays.update({_ARRAY_PREFIX + k: v for k, v in self.forest_.to_arrays().items()})
+            arrays[_ONLINE_PREFIX + "fit_tail"] = self._fit_tail_
+            kind = "local"
+        return {"engine": kind, "feature_dim": int(self.feature_dim_), **online}, arrays
 
     def _set_state(
         self, state: dict[str, Any], arrays: dict[str, np.ndarray], folder: Path
     ) -> None:
         engine_kind = state.get("engine")
-        if engine_kind not in ("local", "sagemaker"):
+        if engine_kind not in ("local", "stream", "sagemaker"):
             raise PersistenceError(f"{folder}: unknown RCF engine {engine_kind!r}")
-        expected = {"engine", "feature_dim"} | ({"remote"} if engine_kind == "sagemaker" else set())
+        expected = {"engine", "feature_dim"} | (
+            {"remote"} if engine_kind == "sagemaker" else {"rows", "online", "index_tail"}
+        )
         if set(state) != expected:
             unknown = sorted(set(state) - expected)
             missing = sorted(expected - set(state))
@@ -407,15 +489,38 @@ class RCFDetector(Detector):
             raise PersistenceError(
                 f"{folder}: the detector was fitted locally but its parameters name SageMaker"
             )
-        forest_arrays = {
-            k[len(_ARRAY_PREFIX) :]: v for k, v in arrays.items() if k.startswith(_ARRAY_PREFIX)
+        online = {
+            k[len(_ONLINE_PREFIX) :]: v for k, v in arrays.items() if k.startswith(_ONLINE_PREFIX)
         }
-        forest = RandomCutForest.from_arrays(
-            forest_arrays,
-            score_type=self.score_type,  # type: ignore[arg-type]
-            random_state=self.random_state,
-            n_jobs=self.n_jobs,
-        )
+        self._set_online_state(state, online, str(folder))
+        forest: RandomCutForest | StreamingForest
+        if engine_kind == "stream":
+            forest = StreamingForest.from_arrays(
+                {k[len(_STREAM_PREFIX) :]: v for k, v in arrays.items()
+                 if k.startswith(_STREAM_PREFIX)},
+                num_trees=int(self.num_trees), num_samples_per_tree=int(self.num_samples_per_tree),
+                shingle_size=size, time_decay=self.time_decay, output_after=self.output_after,
+                score_type=self.score_type, random_state=self.random_state, n_jobs=self.n_jobs,
+            )
+            if forest.rows_seen_ != self._stream_rows_:
+                raise PersistenceError(
+                    f"{folder}: the streaming forest has seen {forest.rows_seen_} rows, the "
+                    f"detector {self._stream_rows_}"
+                )
+        else:
+            forest = RandomCutForest.from_arrays(
+                {k[len(_ARRAY_PREFIX) :]: v for k, v in arrays.items()
+                 if k.startswith(_ARRAY_PREFIX)},
+                score_type=self.score_type,  # type: ignore[arg-type]
+                random_state=self.random_state,
+                n_jobs=self.n_jobs,
+            )
+            tail = np.asarray(online.get("fit_tail", np.zeros((0, 0))))
+            if tail.dtype.kind != "f" or tail.shape != (
+                min(size - 1, self._stream_rows_), int(self.n_features_in_)
+            ) or not np.isfinite(tail).all():
+                raise PersistenceError(f"{folder}: the saved last training rows are invalid")
+            self._fit_tail_ = np.ascontiguousarray(tail, dtype=np.float64)
         if forest.dim != feature_dim:
             raise PersistenceError(
                 f"{folder}: saved forest has dimension {forest.dim}, expected {feature_dim}"

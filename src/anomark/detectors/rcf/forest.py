@@ -125,8 +125,8 @@ class RandomCutForest:
     (the cut probabilities above), averaged over all trees.
 
     The streaming counterpart (trees that learn point by point, with time decay) is
-    :class:`anomark.detectors.rcf.streaming.StreamingForest`; :meth:`to_streaming` converts a
-    fitted batch forest into one.
+    :class:`anomark.detectors.rcf.streaming.StreamingForest`, which can start from a fitted
+    batch forest (``StreamingForest.from_batch``).
 
     Parameters
     ----------
@@ -147,6 +147,8 @@ class RandomCutForest:
         Each tree's sample (``m = min(num_samples_per_tree, n_points)``).
     sample_index_ : numpy.ndarray of int64, shape (num_trees, m)
         The input row (for a series: the shingle index) of each sampled point.
+    n_seen_ : int
+        Rows (shingles) the forest was fitted on.
     trees_ : Trees
         The node arrays (see :mod:`anomark.detectors.rcf._kernels` for the layout); also
         readable one by one as ``left_``, ``cut_dim_``, ``cut_value_``, ``mass_``,
@@ -305,7 +307,7 @@ class RandomCutForest:
         """
         arr = _as_matrix(X, "RandomCutForest.fit")
         idx, uniforms = self._sample_indices(arr.shape[0])
-        self._build(arr[idx], uniforms, idx)
+        self._build(arr[idx], uniforms, idx, arr.shape[0])
         return self
 
     def fit_series(self, values: Any, shingle_size: int) -> RandomCutForest:
@@ -332,10 +334,12 @@ class RandomCutForest:
         idx, uniforms = self._sample_indices(n_windows)
         view = windowing.windows(series)  # (n_windows, size, n_features), no copy
         points = view[idx.ravel()].reshape(idx.shape[0], idx.shape[1], -1)
-        self._build(points, uniforms, idx)
+        self._build(points, uniforms, idx, n_windows)
         return self
 
-    def _build(self, points: np.ndarray, uniforms: np.ndarray, idx: np.ndarray) -> None:
+    def _build(
+        self, points: np.ndarray, uniforms: np.ndarray, idx: np.ndarray, n_seen: int
+    ) -> None:
         from anomark.detectors.rcf import _kernels
 
         points = np.ascontiguousarray(points, dtype=np.float64)
@@ -347,6 +351,7 @@ class RandomCutForest:
             build(points, np.ascontiguousarray(uniforms), trees, n_nodes)
         self.points_ = points
         self.sample_index_ = np.ascontiguousarray(idx, dtype=np.int64)
+        self.n_seen_ = int(n_seen)
         self.trees_ = trees
         self.n_nodes_ = n_nodes
 
@@ -424,34 +429,6 @@ class RandomCutForest:
         )
         return attribute_flat(self.trees_, series, n_windows, windows, self._threads)
 
-    # ------------------------------------------------------------------ streaming
-    def to_streaming(
-        self,
-        *,
-        time_decay: float,
-        output_after: int,
-        capacity: int | None = None,
-        seed: int | None = None,
-    ) -> Any:
-        """The fitted trees as the starting state of a
-        :class:`~anomark.detectors.rcf.streaming.StreamingForest` (this forest is unchanged).
-
-        Each tree keeps its sample and its cuts; every sampled point gets the reservoir weight
-        it would have had had the rows arrived in order (its row index as arrival time), so
-        new points replace the oldest ones first. ``capacity`` (default
-        ``num_samples_per_tree``) may exceed the sample size of a forest fitted on fewer rows.
-        """
-        from anomark.detectors.rcf.streaming import StreamingForest
-
-        self._check_fitted()
-        return StreamingForest.from_batch(
-            self.points_, self.sample_index_, self.trees_, self.n_nodes_,
-            capacity=capacity or self.num_samples_per_tree,
-            time_decay=time_decay, output_after=output_after,
-            entries_seen=int(self.sample_index_.max()) + 1,
-            score_type=self.score_type, seed=seed, n_jobs=self.n_jobs,
-        )
-
     # ------------------------------------------------------------------ persistence
     def to_arrays(self) -> dict[str, np.ndarray]:
         """The fitted forest as plain numeric arrays (for ``.npz``; no pickle).
@@ -463,6 +440,7 @@ class RandomCutForest:
         return {
             "points": self.points_,
             "sample_index": self.sample_index_,
+            "n_seen": np.array([self.n_seen_], dtype=np.int64),
             "left": self.left_,
             "right": self.right_,
             "cut_dim": self.cut_dim_,
@@ -483,8 +461,9 @@ class RandomCutForest:
     ) -> RandomCutForest:
         """Rebuild a forest written by :meth:`to_arrays`, validating every index.
 
-        ``sample_index`` is optional (saves before it existed): missing, the sampled points
-        count as all seen at row 0.
+        ``sample_index`` and ``n_seen`` are optional (saves before they existed): missing, the
+        sampled points count as all seen at row 0, and ``n_seen`` as the largest sampled row
+        plus one.
 
         Raises
         ------
@@ -519,6 +498,11 @@ class RandomCutForest:
             sample_index.size and sample_index.min() < 0
         ):
             raise PersistenceError("forest 'sample_index' must be (trees, samples) row indices")
+        n_seen = np.asarray(arrays.get("n_seen", [sample_index.max() + 1])).reshape(-1)
+        if n_seen.shape != (1,) or n_seen.dtype.kind not in "iu" or (
+            int(n_seen[0]) <= sample_index.max()
+        ):
+            raise PersistenceError("forest 'n_seen' must be one count above every sample index")
         left = a["left"].astype(np.int32)
         right = a["right"].astype(np.int32)
         cut_dim = a["cut_dim"].astype(np.int32)
@@ -545,6 +529,7 @@ class RandomCutForest:
             boxes(points, trees)
         forest.points_ = points
         forest.sample_index_ = np.ascontiguousarray(sample_index, dtype=np.int64)
+        forest.n_seen_ = int(n_seen[0])
         forest.trees_ = trees
         forest.n_nodes_ = n_nodes
         return forest
