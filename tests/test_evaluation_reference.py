@@ -159,7 +159,7 @@ NAB_SHORT = ["realTraffic/speed_7578.csv", "realAdExchange/exchange-3_cpc_result
 NAB_LONG = [
     "realKnownCause/nyc_taxi.csv",
     "realKnownCause/machine_temperature_system_failure.csv",
-    "realAWSCloudwatch/ec2_cpu_utilization_825cb2.csv",
+    "realAWSCloudwatch/ec2_cpu_utilization_825cc2.csv",
     "artificialWithAnomaly/art_daily_jumpsup.csv",
 ]
 
