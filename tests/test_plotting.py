@@ -224,3 +224,39 @@ def test_data_columns_are_drawn_in_colours_far_from_the_score() -> None:
     assert len(colours) == WIDE_COLUMNS
     assert len({tuple(c) for c in colours}) == len(colours)  # all distinct
     assert min(float(np.abs(c - score_rgb).sum()) for c in colours) > 0.5
+
+
+def test_located_events_and_an_online_threshold_are_drawn() -> None:
+    ds, _ = periodic_series(n=1500, seed=0)
+    plain = _detection(ds)
+    index = plain.scores.index
+    events = plain.events
+    assert len(events) > 0
+
+    def locate(peaks: np.ndarray) -> object:
+        return index[np.maximum(peaks - 5, 0)]
+
+    thresholds = pd.Series(
+        np.where(np.arange(len(index)) < 100, np.inf, plain.threshold), index=index
+    )
+    det = Detection(plain.scores, plain.threshold, data=ds, detector="Demo",
+                    thresholds=thresholds, locate=locate)
+    fig = det.plot()
+    ax_series, ax_score = fig.axes
+    located = [line for line in ax_series.get_lines() if line.get_linestyle() == ":"]
+    assert len(located) == len(det.events)
+    expected = sorted(index.get_loc(t) - 5 for t in det.events["peak_time"])
+    got = sorted(
+        index.get_loc(pd.Timestamp(np.asarray(line.get_xdata())[0])) for line in located
+    )
+    assert got == expected
+    step = [line for line in ax_score.get_lines() if line.get_label() == "online threshold"]
+    assert len(step) == 1 and np.isnan(step[0].get_ydata()[:100]).all()
+    # without a locator, no located_at lines (they would repeat the peaks)
+    fig = plain.plot()
+    assert not [line for line in fig.axes[0].get_lines() if line.get_linestyle() == ":"]
+    # an online threshold that never warmed up: no threshold line, finite axis limits
+    cold = Detection(plain.scores, np.inf, data=ds, thresholds=thresholds * np.inf)
+    fig = cold.plot()
+    assert np.isfinite(fig.axes[1].get_ylim()).all()
+

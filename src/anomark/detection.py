@@ -86,6 +86,8 @@ class Detection:
     ----------
     flags : pandas.Series of bool
         ``scores > threshold`` (or ``scores > thresholds``).
+    locates_events : bool
+        Whether ``locate`` was given (plots then mark each event's ``located_at``).
 
     Raises
     ------
@@ -124,6 +126,9 @@ class Detection:
             self.flags = (self.scores > self.thresholds).rename("flag")
         self.data = data
         self.detector = detector
+        #: Whether the detector located where each event's anomalous values entered
+        #: (``events.located_at``); otherwise that column repeats the peak time.
+        self.locates_events = locate is not None
         starts, ends = self._runs()
         peaks = self._peaks(starts, ends)
         index = self.scores.index

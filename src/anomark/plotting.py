@@ -143,7 +143,7 @@ def _score_panel(
 ) -> None:
     x = _x_values(scores.index)
     ax.plot(x, scores.to_numpy(), color=_SCORE_COLOR, lw=0.9, label="score")
-    if threshold is not None:
+    if threshold is not None and np.isfinite(threshold):
         ax.axhline(threshold, color=_FLAG_COLOR, ls="--", lw=1.0,
                    label=f"threshold {threshold:.4g}")
     if flags is not None and bool(flags.any()):
@@ -166,7 +166,10 @@ def plot_detection(
 
     With at most :data:`WIDE_COLUMNS` columns (or when ``column`` is given) the series is drawn
     on the left axis and the score on a twin right axis with the threshold as a dashed line;
-    flagged points are marked in red on the series, labelled ``windows`` are shaded in green.
+    flagged points are marked in red on the series, labelled ``windows`` are shaded in green,
+    and, when the detector located them (RCF), a dotted vertical line marks where each event's
+    anomalous values entered (the events' ``located_at``). An online detection's moving
+    threshold is drawn as a step line.
     Wider data is drawn with :func:`plot_heatmap` (time on x, column on y) and the score panel
     on top. Without data (a detection built from scores only) only the score panel is drawn.
 
@@ -243,14 +246,13 @@ def plot_detection(
                 label=f"flagged ({int(mask.sum())})" if i == 0 else None,
             )
     ax_series.set_ylabel(columns[0] if len(columns) == 1 else "value")
+    _mark_located(ax_series, detection)
     ax_score = ax_series.twinx()
     x_score = x
     ax_score.plot(x_score, scores.to_numpy(), color=_SCORE_COLOR, lw=0.8, alpha=0.75,
                   label="score", zorder=1)
-    ax_score.axhline(detection.threshold, color=_FLAG_COLOR, ls="--", lw=1.0,
-                     label=f"threshold {detection.threshold:.4g}")
-    _stack_ranges(ax_series, ax_score, frame[columns].to_numpy(), scores.to_numpy(),
-                  detection.threshold)
+    shown = _draw_threshold(ax_score, detection, x_score)
+    _stack_ranges(ax_series, ax_score, frame[columns].to_numpy(), scores.to_numpy(), shown)
     ax_score.set_ylabel("anomaly score", color=_SCORE_COLOR)
     ax_score.tick_params(axis="y", colors=_SCORE_COLOR)
     handles, labels = ax_series.get_legend_handles_labels()
@@ -263,6 +265,38 @@ def plot_detection(
         ax_series.set_title(title)
     _format_time_axis(ax_series, scores.index)
     return fig
+
+
+def _draw_threshold(ax: Axes, detection: Detection, x: np.ndarray) -> float:
+    """The threshold as a dashed line (a step line for an online threshold that moves);
+    returns a finite value for the axis range (the scores' maximum when there is none)."""
+    finite_max = float(detection.scores.max())
+    if detection.thresholds is not None:
+        values = detection.thresholds.to_numpy(dtype=np.float64)
+        shown = np.where(np.isfinite(values), values, np.nan)
+        if np.isfinite(shown).any():
+            ax.step(x, shown, where="post", color=_FLAG_COLOR, ls="--", lw=1.0,
+                    label="online threshold")
+            return float(np.nanmax(shown))
+        return finite_max
+    if not np.isfinite(detection.threshold):
+        return finite_max
+    ax.axhline(detection.threshold, color=_FLAG_COLOR, ls="--", lw=1.0,
+               label=f"threshold {detection.threshold:.4g}")
+    return detection.threshold
+
+
+def _mark_located(ax: Axes, detection: Detection) -> None:
+    """A dotted vertical line where each event's anomalous values entered (``located_at``)."""
+    if not detection.locates_events:
+        return  # located_at is only the peak time: the flags already show it
+    events = detection.events
+    if events.empty:
+        return
+    index = detection.scores.index
+    for i, when in enumerate(events["located_at"]):
+        ax.axvline(_to_x(when, index), color=_FLAG_COLOR, ls=":", lw=1.0, alpha=0.8, zorder=3,
+                   label=f"located at ({len(events)})" if i == 0 else None)
 
 
 def _stack_ranges(
