@@ -291,6 +291,11 @@ class ConvAutoencoderDetector(SageMakerScoring, Detector):
             )
             trained, model = model, build()  # a plain copy: no distributed variables
             model.set_weights(trained.get_weights())
+            model.optimizer.build(model.trainable_variables)
+            for mine, theirs in zip(
+                model.optimizer.variables, trained.optimizer.variables, strict=True
+            ):
+                mine.assign(np.asarray(theirs))
         else:
             val = None
             if val_starts is not None:

@@ -48,6 +48,7 @@ SageMaker shows as the job's ``FailureReason``), 2 on malformed arguments.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import os
@@ -308,6 +309,11 @@ def train(args: argparse.Namespace, environ: Mapping[str, str]) -> Path | None:
     for epoch, loss in enumerate(history.get("loss", []), start=1):
         # one line per epoch, matched by the training job's MetricDefinitions
         print(f"anomark epoch={epoch} loss={loss:.8g}", flush=True)
+    if cluster is not None:  # every worker must end with the same weights: show it in the log
+        digest = hashlib.sha256()
+        for weights in detector.model_.get_weights():
+            digest.update(weights.tobytes())
+        print(f"anomark worker={cluster.index} weights={digest.hexdigest()[:16]}", flush=True)
     if cluster is not None and not cluster.is_chief:
         logger.info("worker %d trained its shard; the chief saves the model", cluster.index)
         return None
