@@ -105,7 +105,7 @@ def training_data(draw: Any, max_rows: int = 40) -> dict[str, Any]:
     seed = draw(st.integers(0, 2**16))
     rng = np.random.default_rng(seed)
     values = rng.normal(size=(n, k))
-    problems: list[str] = []
+    problems: list[tuple[str, Any]] = []
     if kind == "constant":
         values = np.full((n, k), draw(st.floats(-1e6, 1e6)))
     elif kind == "huge":
@@ -118,8 +118,7 @@ def training_data(draw: Any, max_rows: int = 40) -> dict[str, Any]:
         a = draw(st.integers(0, n - 1))
         column = draw(st.integers(0, k - 1))
         values[a : a + draw(st.integers(1, 5)), column] = np.nan if kind == "nan_run" else np.inf
-        word = "nan" if kind == "nan_run" else "infinite"
-        problems = [(word, f"'c{column}'")]
+        problems = [("nan" if kind == "nan_run" else "infinite", column)]
     index_kind = draw(st.sampled_from(INDEX_KINDS))
     start = pd.Timestamp("2024-01-01")
     if index_kind == "regular":
@@ -143,8 +142,14 @@ def training_data(draw: Any, max_rows: int = 40) -> dict[str, Any]:
 
 def _expected_fit_problems(name: str, case: dict[str, Any]) -> Names:
     frame, window = case["frame"], case["window"]
-    out: Names = list(case["problems"])
     n = len(frame)
+    out: Names = []
+    for word, where in case["problems"]:  # a bad value: its column, as the input names it
+        if isinstance(where, int):
+            names = Dataset.from_any(np.zeros((1, frame.shape[1]))).columns if case[
+                "as_array"] else list(frame.columns)
+            where = repr(str(names[where]))
+        out.append((word, where))
     if n == 1:
         out += [("at least 2 rows", "got 1")]
     param = window_param(name)
