@@ -126,25 +126,25 @@ MUTATE: dict[str, tuple[list[str], list[str]]] = {
         ["tests/test_labels.py", "tests/test_evaluation.py"],
     ),
     "threshold": (
-        ["src/anomark/threshold.py"],
-        ["tests/test_threshold.py", "tests/test_fuzz_components.py"],
+        ["src/anomark/threshold.py", "src/anomark/_gpd.py"],
+        ["tests/test_threshold.py", "tests/test_threshold_evt.py",
+         "tests/test_fuzz_components.py"],
     ),
     "range_metrics": (
         ["src/anomark/evaluation/range.py", "src/anomark/evaluation/vus.py"],
-        ["tests/test_range_metrics.py"],
+        ["tests/test_evaluation_range.py", "tests/test_evaluation_reference.py"],
     ),
     "readers": (
         ["src/anomark/readers.py", "src/anomark/dataset.py"],
-        ["tests/test_dataset.py", "tests/test_fuzz_dataset.py", "tests/test_readers.py",
-         "tests/test_dataset_files.py"],
+        ["tests/test_dataset.py", "tests/test_fuzz_dataset.py", "tests/test_dataset_files.py"],
     ),
     "postprocess": (
         ["src/anomark/postprocess/*"],
-        ["tests/test_postprocess.py"],
+        ["tests/test_postprocess.py", "tests/test_postprocess_detectors.py"],
     ),
     "rcf_stream": (
-        ["src/anomark/detectors/rcf/forest.py", "src/anomark/detectors/rcf/stream.py"],
-        ["tests/test_forest.py", "tests/test_rcf_stream.py"],
+        ["src/anomark/detectors/rcf/streaming.py", "src/anomark/detectors/rcf/_online.py"],
+        ["tests/test_rcf_stream.py", "tests/test_forest.py"],
     ),
 }
 
