@@ -40,6 +40,7 @@ def _small_likelihood(**kw: Any) -> AnomalyLikelihood:
 PROCESSORS = [
     pytest.param(lambda: RunningZScore(), id="zscore"),
     pytest.param(lambda: RunningZScore(window=50, min_periods=5), id="zscore-window"),
+    pytest.param(lambda: RunningZScore(burn_in=150), id="zscore-burn-in"),
     pytest.param(lambda: _small_likelihood(), id="likelihood"),
     pytest.param(lambda: _small_likelihood(tail="both", log_scale=False), id="likelihood-both"),
     pytest.param(lambda: RangeRule(tolerance=0.02, value=7.0), id="range"),
@@ -141,10 +142,23 @@ def test_running_zscore_window_matches_brute_force() -> None:
         assert out[t] == pytest.approx(expect, rel=1e-9, abs=1e-9)
 
 
-def test_running_zscore_after_constant_scores_is_large_but_finite() -> None:
-    out = RunningZScore().update(np.array([2.0] * 20 + [2.5, 2.0]))
-    assert out[:20].tolist() == [0.0] * 20
-    assert out[20] > 1e3 and np.isfinite(out).all()
+def test_running_zscore_needs_spread_in_the_earlier_scores() -> None:
+    out = RunningZScore().update(np.array([2.0] * 20 + [2.5, 2.0, 3.0]))
+    assert out[:21].tolist() == [0.0] * 21  # all earlier scores equal: nothing to measure
+    past = np.array([2.0] * 20 + [2.5])
+    assert out[21] == pytest.approx((2.0 - past.mean()) / past.std())
+    assert out[22] > 4.0
+
+
+def test_running_zscore_burn_in_leaves_the_first_scores_out() -> None:
+    scores, _ = _stream(300)
+    scores[:10] = 1e6  # a cold start far off
+    out = RunningZScore(burn_in=10, min_periods=3).update(scores)
+    ref = RunningZScore(min_periods=3).update(scores[10:])
+    assert out[:10].tolist() == [0.0] * 10
+    np.testing.assert_array_equal(out[10:], ref)
+    win = RunningZScore(window=20, burn_in=10).update(scores)
+    np.testing.assert_allclose(win[10:], RunningZScore(window=20).update(scores[10:]), rtol=1e-12)
 
 
 # ---------------------------------------------------------------------- AnomalyLikelihood
@@ -365,7 +379,7 @@ def test_set_state_rejects_tampered_states() -> None:
 @pytest.mark.parametrize("text", [
     "none",
     "zscore",
-    "zscore:window=500,min_periods=3",
+    "zscore:window=500,min_periods=3,burn_in=128",
     "likelihood:learning_period=100,estimation_samples=50,tail=both,log_scale=false",
     "zscore+range:tolerance=0.1,value=10.0",
     "likelihood+range",
@@ -381,7 +395,7 @@ def test_text_round_trip_is_exact(text: str) -> None:
 @pytest.mark.parametrize(("text", "match"), [
     ("zscor", "unknown post-processor 'zscor'"),
     ("zscore:window", "expected key=value"),
-    ("zscore:span=3", "expected key=value with key one of window, min_periods"),
+    ("zscore:span=3", "expected key=value with key one of window, min_periods, burn_in"),
     ("zscore:window=1", "window must be an integer in \\[2, inf\\)"),
     ("range:value=abc", "range: value: expected a number"),
     ("likelihood:log_scale=maybe", "expected true or false"),

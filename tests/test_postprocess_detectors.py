@@ -106,3 +106,59 @@ def test_load_refuses_missing_or_stray_postprocess_state(tmp_path: Path) -> None
     (plain / "config.json").write_text(json.dumps(config))
     with pytest.raises(PersistenceError):
         Detector.load(plain)
+
+
+# ---------------------------------------------------------------------- online (RCF)
+def _online_detector(**kw: Any) -> Detector:
+    return get_detector_class("rcf")(  # type: ignore[no-any-return]
+        shingle_size=8, num_trees=50, num_samples_per_tree=128, random_state=0, **kw
+    )
+
+
+def _online_series(n: int = 3000) -> pd.DataFrame:
+    rng = np.random.default_rng(3)
+    v = np.sin(np.arange(n) / 8.0) + rng.normal(0, 0.05, n)
+    v[2500] = 3.0
+    return pd.DataFrame({"v": v}, index=pd.date_range("2024-01-01", periods=n, freq="5min"))
+
+
+@pytest.mark.parametrize("rule", [Threshold.spot(q=1e-3), Threshold.fixed(4.0)])
+def test_detect_update_uses_postprocessing_and_an_online_threshold(
+    rule: Threshold, tmp_path: Path
+) -> None:
+    data = _online_series()
+    steps = [RunningZScore(burn_in=100), RangeRule(value=10.0)]
+    whole = _online_detector(postprocess=steps, threshold=rule).detect_update(data)
+    assert whole.flags.iloc[2500]
+    # the scores are the post-processed streaming scores
+    plain = _online_detector().score_update(data).to_numpy()
+    ready = plain != 0.0
+    expect = plain.copy()
+    expect[ready] = Chain([RunningZScore(burn_in=100), RangeRule(value=10.0)]).update(
+        plain[ready], values=data.to_numpy()[ready])
+    np.testing.assert_allclose(whole.scores.to_numpy(), expect, rtol=1e-9, atol=1e-12)
+    # flags follow the rule's per-row thresholds, and chunks + a save in between change nothing
+    assert whole.flags.equals(whole.scores > whole.thresholds)
+    det = _online_detector(postprocess=steps, threshold=rule)
+    first = det.detect_update(data.iloc[:1700])
+    det.save(tmp_path / "mid")
+    back = Detector.load(tmp_path / "mid")
+    rest = back.detect_update(data.iloc[1700:])
+    np.testing.assert_array_equal(
+        np.concatenate([first.flags.to_numpy(), rest.flags.to_numpy()]), whole.flags.to_numpy())
+    if rule.method == "spot":
+        assert back.threshold_.method == "spot" and back.threshold_.is_fitted
+        # cold start: the first calibration_size ready rows are collected, never flagged
+        need = rule.calibration_size
+        assert not whole.flags.iloc[: int(np.flatnonzero(ready)[need - 1]) + 1].any()
+
+
+def test_detect_update_flags_never_look_ahead() -> None:
+    data = _online_series()
+    rule = Threshold.spot(q=1e-3)
+    base = _online_detector(postprocess=[RunningZScore()], threshold=rule).detect_update(data)
+    future = data.copy()
+    future.iloc[2000:, 0] = np.random.default_rng(9).normal(5.0, 3.0, len(data) - 2000)
+    got = _online_detector(postprocess=[RunningZScore()], threshold=rule).detect_update(future)
+    np.testing.assert_array_equal(got.scores.to_numpy()[:2000], base.scores.to_numpy()[:2000])
+    np.testing.assert_array_equal(got.flags.to_numpy()[:2000], base.flags.to_numpy()[:2000])

@@ -164,11 +164,35 @@ def test_spot_flags_spikes_at_about_the_risk_rate() -> None:
     assert 0.8 * -math.log(1e-3) < rule.value_ < 1.05 * -math.log(1e-3)
 
 
-def test_spot_needs_fit_and_only_spot_streams() -> None:
+def test_only_spot_streams_and_apply_needs_fit() -> None:
     with pytest.raises(NotFittedError):
-        Threshold.spot().update(np.ones(3))
+        Threshold.spot().apply(np.ones(3))
     with pytest.raises(ConfigurationError, match="does not learn from a stream"):
         Threshold.pot().fit(np.random.default_rng(0).exponential(size=2000)).update(np.ones(3))
+    with pytest.raises(ConfigurationError, match="no stream calibration"):
+        _ = Threshold.pot().calibration_size
+
+
+@pytest.mark.parametrize("depth", [None, 10])
+def test_unfitted_spot_calibrates_itself_on_its_first_scores(depth: int | None) -> None:
+    rng = np.random.default_rng(8)
+    stream = rng.exponential(size=4000)
+    stream[3000] = 50.0
+    cold = Threshold.spot(q=1e-3, depth=depth)
+    need = cold.calibration_size
+    assert need == 1000 + (depth or 0)
+    parts = [cold.update_with_thresholds(p) for p in np.split(stream, [10, 500, need + 3])]
+    flags = np.concatenate([f for f, _ in parts])
+    thresholds = np.concatenate([t for _, t in parts])
+    assert not flags[:need].any() and np.isinf(thresholds[:need]).all()
+    warm = Threshold.spot(q=1e-3, depth=depth).fit(stream[:need])
+    np.testing.assert_array_equal(flags[need:], warm.update(stream[need:]))
+    assert flags[3000] and cold == warm
+    # the scores collected so far survive a save
+    half = Threshold.spot(q=1e-3, depth=depth)
+    half.update(stream[:700])
+    back = Threshold.from_dict(json.loads(json.dumps(half.to_dict())))
+    np.testing.assert_array_equal(back.update(stream[700:]), half.update(stream[700:]))
 
 
 @pytest.mark.parametrize("depth", [None, 15])

@@ -327,6 +327,7 @@ class Threshold:
         return med + self.param * _MAD_TO_STD * float(np.median(np.abs(arr - med)))
 
     def _fit_evt(self, arr: np.ndarray, what: str) -> Threshold:
+        self.__dict__.pop("_pending", None)
         from anomark import _gpd
 
         depth = self.params.get("depth")
@@ -358,7 +359,8 @@ class Threshold:
         Scores are processed in order: a score above the current threshold is flagged and
         not learned; any other score is learned (a score above the initial level refits the
         tail, moving ``value_``). ``update(a)`` then ``update(b)`` flags exactly what
-        ``update(a + b)`` flags.
+        ``update(a + b)`` flags. A rule that was never fitted calibrates itself on the first
+        :attr:`calibration_size` scores it is given (they are not flagged), then goes on.
 
         Parameters
         ----------
@@ -374,29 +376,25 @@ class Threshold:
         ------
         ConfigurationError
             On a rule other than ``spot``.
-        NotFittedError
-            Before ``fit`` (the calibration).
+        DataError
+            Scores that are not finite numbers, or calibration scores that cannot be fitted
+            (constant, too few above the level).
         """
-        return self._stream(scores, learn=True, what="update")
+        flags, _ = self.update_with_thresholds(scores)
+        return flags
 
-    def thresholds(self, scores: Any) -> Any:
-        """The threshold each score would be compared with by :meth:`update` (no learning
-        happens here): ``value_`` for the static rules, the moving one for ``spot``."""
+    @property
+    def calibration_size(self) -> int:
+        """Scores an unfitted ``spot`` rule collects before calibrating itself:
+        ``max(1000, 20 / (1 - level))`` plus ``depth``."""
         if self.method != "spot":
-            self._check_is_fitted()
-            arr = _as_scores(scores, f"Threshold.{self.method}.thresholds")
-            out = np.full(len(arr), self.value_)
-            return pd.Series(out, index=scores.index, name="threshold") if isinstance(
-                scores, pd.Series) else out
-        from anomark import _gpd
+            raise ConfigurationError(f"Threshold.{self.method} has no stream calibration")
+        depth = self.params["depth"] or 0
+        return int(max(1000, math.ceil(20.0 / (1.0 - self.params["level"])))) + depth
 
-        self._check_is_fitted()
-        arr = _as_scores(scores, "Threshold.spot.thresholds")
-        _, thr, _ = _gpd.spot_run(self._spot_state(), arr, self.params["q"], learn=True)
-        return pd.Series(thr, index=scores.index, name="threshold") if isinstance(
-            scores, pd.Series) else thr
-
-    def _stream(self, scores: Any, *, learn: bool, what: str) -> Any:
+    def update_with_thresholds(self, scores: Any) -> tuple[Any, Any]:
+        """:meth:`update`, also returning the threshold each score was compared with
+        (``inf`` for scores collected for the calibration)."""
         from anomark import _gpd
 
         if self.method != "spot":
@@ -404,14 +402,31 @@ class Threshold:
                 f"Threshold.{self.method} does not learn from a stream; use Threshold.spot(...) "
                 "for update(), or apply() for a fixed threshold"
             )
-        self._check_is_fitted()
-        arr = _as_scores(scores, f"Threshold.spot.{what}")
-        flags, _, state = _gpd.spot_run(self._spot_state(), arr, self.params["q"], learn=learn)
-        if learn:
+        arr = _as_scores_or_empty(scores, "Threshold.spot.update")
+        flags = np.zeros(len(arr), dtype=bool)
+        thresholds = np.full(len(arr), math.inf)
+        start = 0
+        if not self.is_fitted:
+            pending = np.concatenate((getattr(self, "_pending", np.empty(0)), arr))
+            need = self.calibration_size
+            if len(pending) < need:
+                self._pending = pending
+                return self._wrap(scores, flags, thresholds)
+            start = need - (len(pending) - len(arr))  # first row of arr after calibration
+            self._fit_evt(pending[:need], "Threshold.spot.update")
+            self.__dict__.pop("_pending", None)
+        if start < len(arr):
+            f, t, state = _gpd.spot_run(self._spot_state(), arr[start:], self.params["q"])
             self._set_evt_state(state)
+            flags[start:], thresholds[start:] = f, t
+        return self._wrap(scores, flags, thresholds)
+
+    @staticmethod
+    def _wrap(scores: Any, flags: np.ndarray, thresholds: np.ndarray) -> tuple[Any, Any]:
         if isinstance(scores, pd.Series):
-            return pd.Series(flags, index=scores.index, name="flag")
-        return flags
+            return (pd.Series(flags, index=scores.index, name="flag"),
+                    pd.Series(thresholds, index=scores.index, name="threshold"))
+        return flags, thresholds
 
     def _spot_state(self) -> Any:
         state = getattr(self, "_state", None)
@@ -442,7 +457,7 @@ class Threshold:
         if self.method == "spot":
             from anomark import _gpd
 
-            flags, _, _ = _gpd.spot_run(self._spot_state(), arr, self.params["q"], learn=True)
+            flags, _, _ = _gpd.spot_run(self._spot_state(), arr, self.params["q"])
             return pd.Series(flags, index=index, name="flag")
         return pd.Series(arr > self.value_, index=index, name="flag")
 
@@ -581,6 +596,9 @@ class Threshold:
         stream state of ``spot``: initial level, peaks, count, recent scores, tail shape)."""
         if self.method in _EVT_PARAMS:
             out: dict[str, Any] = {"method": self.method, "params": dict(self.params)}
+            pending = getattr(self, "_pending", None)
+            if pending is not None and not self.is_fitted:
+                out["pending"] = [float(v) for v in pending]
             if self.is_fitted:
                 out["value"] = self.value_
                 out["tail"] = {"gamma": self.gamma_, "sigma": self.sigma_}
@@ -623,7 +641,7 @@ class Threshold:
         from anomark import _gpd
 
         method = data["method"]
-        allowed = {"method", "params", "value", "tail", "state"}
+        allowed = {"method", "params", "value", "tail", "state", "pending"}
         if set(data) - allowed or not isinstance(data.get("params"), dict):
             raise ConfigurationError(
                 f"a {method} threshold dict needs 'method' and 'params' (and, fitted, 'value', "
@@ -631,6 +649,17 @@ class Threshold:
             )
         out = cls(method, **data["params"])
         fitted = [k for k in ("value", "tail", "state") if k in data]
+        if "pending" in data:
+            pending = data["pending"]
+            if method != "spot" or fitted or not isinstance(pending, list) or (
+                len(pending) >= out.calibration_size
+            ):
+                raise ConfigurationError(
+                    "only an unfitted spot threshold holds 'pending' calibration scores (fewer "
+                    "than its calibration size)"
+                )
+            out._pending = np.array([_finite(v, "pending score") for v in pending])
+            return out
         expected = ["value", "tail"] + (["state"] if method == "spot" else [])
         if not fitted:
             return out
@@ -706,3 +735,10 @@ def _finite(value: Any, what: str) -> float:
     if not math.isfinite(float(value)):
         raise ConfigurationError(f"{what} must be finite, got {value!r}")
     return float(value)
+
+
+def _as_scores_or_empty(scores: Any, what: str) -> np.ndarray:
+    """:func:`_as_scores`, but an empty stream chunk is allowed."""
+    if isinstance(scores, pd.Series | np.ndarray | list | tuple) and len(scores) == 0:
+        return np.empty(0)
+    return _as_scores(scores, what)

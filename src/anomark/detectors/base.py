@@ -585,7 +585,7 @@ class Detector(BaseEstimator, ABC):  # type: ignore[misc]
             det.feature_names_in_ = np.asarray(names, dtype=object)
             det._fitted_with_names_ = with_names
             threshold = Threshold.from_dict(fitted["threshold_"])
-            if not threshold.is_fitted:
+            if not threshold.is_fitted and threshold.method != "spot":  # spot may calibrate
                 raise TypeError("threshold_ has no value")
             own_arrays, post_arrays = _post.split_arrays(arrays)
             det._set_state(config["state"], own_arrays, Path(path))

@@ -26,6 +26,8 @@ from anomark.postprocess._base import Chain, PostProcessor, check_postprocess
 __all__ = [
     "ARRAY_PREFIX",
     "fit_postprocess",
+    "online_thresholds",
+    "online_value",
     "postprocess_from_dict",
     "postprocess_state",
     "postprocess_to_dict",
@@ -140,3 +142,44 @@ def postprocess_from_dict(data: Any) -> PostProcessor:
     if len(steps) != 1:
         raise ValueError(f"expected one post-processor, got {data['step']!r}")
     return steps[0]
+
+
+def online_thresholds(det: Any, scores: np.ndarray, ready: np.ndarray) -> np.ndarray | None:
+    """Per-row thresholds for ``detect_update`` from the detector's own rule, when that rule
+    works online: ``Threshold.spot`` (SPOT/DSPOT learning from the post-processed scores;
+    one never fitted calibrates itself on the first ready scores) or ``Threshold.fixed`` (a
+    value on a scale the post-processing sets, e.g. z-scores). ``None`` for the other rules
+    (the detector's running rule applies). Rows that are not ready get ``inf``.
+    """
+    from anomark.threshold import Threshold
+
+    rule = getattr(det, "threshold", None)
+    if not isinstance(rule, Threshold) or rule.method not in ("spot", "fixed"):
+        return None
+    out = np.full(len(scores), np.inf)
+    if rule.method == "fixed":
+        out[ready] = rule.param
+        det.threshold_ = rule.unfitted().fit([0.0])
+        return out
+    current = getattr(det, "threshold_", None)
+    if not (isinstance(current, Threshold) and current.method == "spot"
+            and current.params == rule.params):
+        current = rule.unfitted()
+    _, thresholds = current.update_with_thresholds(np.asarray(scores)[ready])
+    out[ready] = thresholds
+    det.threshold_ = current
+    return out
+
+
+def online_value(det: Any) -> float | None:
+    """The current value of an online rule (:func:`online_thresholds`), ``inf`` while SPOT
+    calibrates; ``None`` for the other rules."""
+    from anomark.threshold import Threshold
+
+    rule = getattr(det, "threshold", None)
+    if not isinstance(rule, Threshold) or rule.method not in ("spot", "fixed"):
+        return None
+    current = getattr(det, "threshold_", None)
+    if isinstance(current, Threshold) and current.is_fitted:
+        return float(current.value_)
+    return float("inf")

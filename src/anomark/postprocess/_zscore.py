@@ -30,14 +30,18 @@ class RunningZScore(PostProcessor):
         follows drift) or, with ``None``, against all earlier scores (running moments).
     min_periods : int, default 2
         Rows with fewer earlier scores than this output ``0``.
+    burn_in : int, default 0
+        The first ``burn_in`` scores of the stream output ``0`` and are left out of the
+        moments: the first scores of a detector that is still learning (a streaming forest
+        filling its samples) are often far off and would inflate the standard deviation for
+        the rest of the stream.
 
     Notes
     -----
-    When the earlier scores are (almost) constant their standard deviation is floored at
-    ``1e-6 * |mean|`` (and at ``1e-12``), so a change after a constant stretch gives a large
-    but finite value. The moments are computed blockwise with re-centred cumulative sums:
-    one ``update`` over a stream equals any chunking of it up to rounding (about 1e-12
-    relative).
+    Rows whose earlier scores have no spread (all equal, or a standard deviation below
+    ``1e-12`` of their mean) output ``0``: there is nothing to measure a deviation against
+    yet. The moments are computed blockwise with re-centred cumulative sums: one ``update``
+    over a stream equals any chunking of it up to rounding (about 1e-12 relative).
 
     Examples
     --------
@@ -46,19 +50,24 @@ class RunningZScore(PostProcessor):
     >>> z = RunningZScore().update(np.array([1.0, 2.0, 1.0, 2.0, 6.0]))
     >>> float(z[-1])            # earlier scores: mean 1.5, sd 0.5
     9.0
+    >>> z = RunningZScore(burn_in=2).update(np.array([50.0, 9.0, 1.0, 2.0, 1.0, 2.0, 6.0]))
+    >>> z.round(2).tolist()     # 50 and 9 are left out: the last row is again 9 sd above
+    [0.0, 0.0, 0.0, 0.0, -1.0, 1.41, 9.0]
     """
 
     name: ClassVar[str] = "zscore"
     _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
         "window": [Interval(int, 2, None), None],
         "min_periods": [Interval(int, 1, None)],
+        "burn_in": [Interval(int, 0, None)],
     }
     _scalar_state: ClassVar[tuple[str, ...]] = ("count_", "mean_", "m2_")
     _array_state: ClassVar[tuple[str, ...]] = ("history_",)
 
-    def __init__(self, window: int | None = None, min_periods: int = 2) -> None:
+    def __init__(self, window: int | None = None, min_periods: int = 2, burn_in: int = 0) -> None:
         self.window = window
         self.min_periods = min_periods
+        self.burn_in = burn_in
 
     def _check_params(self) -> None:
         super()._check_params()
@@ -81,27 +90,37 @@ class RunningZScore(PostProcessor):
         if self.window is None:
             if self.history_ is not None:
                 raise ValueError("a RunningZScore over all earlier scores keeps no history")
-            if self.count_ != self.n_seen_ or self.m2_ < 0:
-                raise ValueError("count_ must equal n_seen_ and m2_ must be >= 0")
+            counted = max(self.n_seen_ - int(self.burn_in), 0)
+            if self.count_ != counted or self.m2_ < 0:
+                raise ValueError("count_ must equal the rows seen after the burn-in, m2_ >= 0")
         else:
             if self.history_ is None or self.history_.ndim != 1:
                 raise ValueError("a windowed RunningZScore needs its history array")
-            if len(self.history_) != min(self.n_seen_, int(self.window)):
+            expected = min(max(self.n_seen_ - int(self.burn_in), 0), int(self.window))
+            if len(self.history_) != expected:
                 raise ValueError(
-                    f"history holds {len(self.history_)} scores, expected "
-                    f"{min(self.n_seen_, int(self.window))}"
+                    f"history holds {len(self.history_)} scores, expected {expected}"
                 )
 
     def _update(self, scores: np.ndarray, values: np.ndarray | None) -> np.ndarray:
-        out = self._update_all(scores) if self.window is None else self._update_window(scores)
-        self.n_seen_ += len(scores)
+        skip = min(max(int(self.burn_in) - int(self.n_seen_), 0), len(scores))
+        out = np.zeros(len(scores))
+        if skip:  # burn-in rows: output 0, not counted
+            self.n_seen_ += skip
+            scores = scores[skip:]
+        if len(scores):
+            update = self._update_all if self.window is None else self._update_window
+            out[skip:] = update(scores)
+            self.n_seen_ += len(scores)
         return out
 
     @staticmethod
     def _z(scores: np.ndarray, mean: np.ndarray, var: np.ndarray) -> np.ndarray:
         std = np.sqrt(np.maximum(var, 0.0))
-        floor = np.maximum(1e-6 * np.abs(mean), 1e-12)
-        return (scores - mean) / np.maximum(std, floor)
+        spread = std > 1e-12 * np.maximum(np.abs(mean), 1e-300)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = (scores - mean) / np.where(spread, std, 1.0)
+        return np.where(spread, z, 0.0)
 
     def _update_all(self, scores: np.ndarray) -> np.ndarray:
         out = np.empty(len(scores))
@@ -155,7 +174,7 @@ class RunningZScore(PostProcessor):
             out[b : b + len(s)] = z
             history = ext[-w:]
         self.history_ = history.copy()
-        self.count_ = min(int(self.n_seen_) + len(scores), w)
+        self.count_ = len(history)
         self.mean_ = float(history.mean()) if len(history) else 0.0
         self.m2_ = float(((history - self.mean_) ** 2).sum()) if len(history) else 0.0
         return out

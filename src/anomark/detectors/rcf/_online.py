@@ -10,13 +10,17 @@ call uses the streaming trees. A detector that never saw ``fit`` starts cold.
 Scores go through the detector's ``postprocess=`` steps (their state continues from call to
 call) for the rows the forest was ready to score; rows before that keep the score 0.0.
 
-Online threshold (``detect_update``): a row is flagged when its score exceeds
-``mean + k * sd`` of the scores of all earlier rows the forest was ready to score (``k`` is
-the ``mean_std`` threshold's, 3 for other threshold rules), once the forest has scored
-``output_after`` rows; the statistics start from the training scores after ``fit``. It is
-causal: a row's flag depends on that row and earlier ones only. ``threshold_`` then holds the
-current value of that rule (``Threshold.fixed``), so ``detect(data)`` flags what
-``detect_update`` would flag now (without learning).
+Online threshold (``detect_update``): with ``threshold=Threshold.spot(...)`` the flags come
+from SPOT/DSPOT learning from the (post-processed) scores of the ready rows, ``threshold_``
+being that rule (fitted on the training scores after ``fit``; on a cold start it calibrates
+itself on the first ready scores, which are not flagged); with ``Threshold.fixed(v)`` a row is
+flagged above ``v`` (natural after a ``RunningZScore`` post-processing). With any other rule a
+row is flagged when its score exceeds ``mean + k * sd`` of the scores of all earlier rows the
+forest was ready to score (``k`` is the ``mean_std`` threshold's, 3 for other threshold rules),
+once the forest has scored ``output_after`` rows; the statistics start from the training
+scores after ``fit``, and ``threshold_`` holds the current value of that rule
+(``Threshold.fixed``), so ``detect(data)`` flags what ``detect_update`` would flag now
+(without learning). All are causal: a row's flag depends on that row and earlier ones only.
 """
 
 from __future__ import annotations
@@ -393,20 +397,25 @@ class OnlineMixin:
                 self, out.scores[out.ready], ds.values[out.ready]
             )
             out = dataclasses.replace(out, scores=scores)
-        thresholds = np.empty(len(ds))
-        running_thresholds(
-            out.scores, out.ready, self._online_k(), stream.output_after_, self._online_,
-            thresholds,
-        )
+        # the detector's own rule when it works online (Threshold.spot / fixed), else the
+        # running mean + k sd of earlier scores
+        online = _post.online_thresholds(self, out.scores, out.ready)
+        thresholds = np.empty(len(ds)) if online is None else online
+        if online is None:
+            running_thresholds(
+                out.scores, out.ready, self._online_k(), stream.output_after_, self._online_,
+                thresholds,
+            )
         keep = int(self.shingle_size) - 1
         self._stream_index_before = before
         joined = before.append(ds.index) if len(before) else ds.index
         self._stream_index_ = joined[len(joined) - keep :] if keep else joined[:0]
         self._stream_rows_ = int(self._stream_rows_) + len(ds)
-        value = self._online_value()
-        self.threshold_ = Threshold.fixed(
-            value if math.isfinite(value) else _NO_THRESHOLD
-        ).fit([0.0])
+        if online is None:
+            value = self._online_value()
+            self.threshold_ = Threshold.fixed(
+                value if math.isfinite(value) else _NO_THRESHOLD
+            ).fit([0.0])
         return ds, out, thresholds
 
     def _online_k(self) -> float:
@@ -415,6 +424,9 @@ class OnlineMixin:
 
     def _online_value(self) -> float:
         """The online threshold's current value (``inf`` while it warms up)."""
+        own = _post.online_value(self)  # Threshold.spot / fixed
+        if own is not None:
+            return own
         count, mean, m2 = (float(v) for v in self._online_)
         forest = self.forest_
         warm = isinstance(forest, StreamingForest) and count >= max(forest.output_after_, 1)
