@@ -350,7 +350,7 @@ def _format_time_axis(ax: Axes, index: pd.Index) -> None:
         tz = f" ({index.tz})" if index.tz is not None else ""
         ax.set_xlabel(f"{index.name or 'time'}{tz}")
     else:
-        ax.set_xlabel(index.name or "position")
+        ax.set_xlabel(str(index.name or "position"))
 
 
 def _binned(values: np.ndarray, max_bins: int) -> np.ndarray:
