@@ -16,6 +16,12 @@ other sections are kept in the JSON file). Synthetic CSVs are written once under
 3. NYC taxi (NAB, window 48): training time per epoch and inference windows/second on CPU.
 4. Precision: float32 vs mixed_bfloat16 on 1,600-column windows and on NYC taxi: time per
    epoch, inference speed, final loss and the Spearman rank correlation of the scores.
+5. Serving (``--sections serving``): GDSC-sized windows (48 rows x 1,600 columns). Windows per
+   second scored locally vs by the exported SavedModel's ``score_rows`` signature (the graph an
+   endpoint or batch transform runs on the row blocks anomark sends) and ``score`` signature;
+   bytes per window of a row block vs of scaled window instances, of a ``score`` reply vs the
+   worst-case reconstruction reply; client-side row-block encoding speed. These are the
+   measured inputs of the cost estimate in docs/sagemaker.md.
 """
 
 from __future__ import annotations
@@ -254,6 +260,83 @@ def bench_precision(data: pd.DataFrame, window: int, epochs: int, batch: int) ->
     return out
 
 
+def bench_serving(rows: int, cols: int, window: int, repeats: int = 2) -> dict:
+    """Local vs served scoring throughput and wire sizes for wide windows (see section 5)."""
+    import tempfile
+
+    import tensorflow as tf
+
+    from anomark.detectors.conv_autoencoder import model as model_mod
+    from anomark.detectors.conv_autoencoder import training
+    from anomark.detectors.conv_autoencoder.container import rows_records
+    from anomark.detectors.conv_autoencoder.source import ArrayWindowSource
+    from anomark.sagemaker.codecs import TFServingCodec, encode_instances
+
+    rng = np.random.default_rng(0)
+    values = rng.normal(size=(rows, cols))
+    source = ArrayWindowSource(values, window, 1)
+    scaler = _scaler(source)
+    model = model_mod.build_conv_autoencoder(window, cols)
+    starts = source.window_starts()
+    n = len(starts)
+
+    def best(fn: Any) -> float:
+        fn()  # warm-up (tracing)
+        times = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t)
+        return min(times)
+
+    local_s = best(lambda: training.reconstruction_errors(model, source, starts, scaler))
+    records = list(rows_records(source, starts, max_bytes=5 * 2**20, widest_filter=16))
+    t = time.perf_counter()
+    records = list(rows_records(source, starts, max_bytes=5 * 2**20, widest_filter=16))
+    encode_s = time.perf_counter() - t
+    with tempfile.TemporaryDirectory() as tmp:
+        model_mod.export_serving_model(
+            model, tmp + "/1", offset=scaler.offset, scale=scaler.scale, stride=1
+        )
+        loaded = tf.saved_model.load(tmp + "/1")
+        rows_sig = loaded.signatures["score_rows"]
+        score_sig = loaded.signatures["score"]
+        blocks = []
+        a = 0
+        for k, _ in records:
+            blocks.append(tf.constant(source.read_rows(int(starts[a]), int(starts[a + k - 1]) +
+                                                       window)))
+            a += k
+        served_rows_s = best(lambda: [rows_sig(rows=b) for b in blocks])
+        scaled = scaler.transform(source.read_windows(starts))[..., None]
+        chunk = training.predict_chunk_size(model)
+        served_score_s = best(
+            lambda: [score_sig(window=tf.constant(scaled[i : i + chunk]))
+                     for i in range(0, n, chunk)]
+        )
+    request = sum(len(b) + 1 for b in encode_instances(scaled[: min(n, 64)])) / min(n, 64)
+    score_codec = TFServingCodec((window, cols, 1), signature="score", output_shape=(),
+                                 output_dtype="float64")
+    recon_codec = TFServingCodec((window, cols, 1))
+    record_bytes = sum(len(line) for _, line in records)
+    return {
+        "rows": rows, "columns": cols, "window": window, "windows": n,
+        "local_windows_per_s": round(n / local_s, 1),
+        "served_score_rows_windows_per_s": round(n / served_rows_s, 1),
+        "served_score_windows_per_s": round(n / served_score_s, 1),
+        "served_over_local": round(local_s / served_rows_s, 3),
+        "row_blocks": len(records),
+        "windows_per_row_block": round(n / len(records), 1),
+        "row_block_bytes_per_window": round(record_bytes / n),
+        "row_block_encode_mb_per_s": round(record_bytes / 2**20 / encode_s, 1),
+        "window_instance_bytes_per_window": round(request),
+        "windows_per_5mib_request_as_instances": min(score_codec.max_items(5 * 2**20),
+                                                     int(5 * 2**20 // request)),
+        "score_reply_bytes_per_window_max": score_codec.max_reply_bytes(1000) // 1000,
+        "reconstruction_reply_bytes_per_window_max": recon_codec.max_reply_bytes(1000) // 1000,
+    }
+
+
 def load_taxi() -> pd.DataFrame | None:
     from anomark import Dataset
 
@@ -280,8 +363,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smaller sizes (~1-2 min)")
     parser.add_argument(
         "--sections",
-        default="pipeline,memory,taxi,wide",
-        help="comma-separated subset of: pipeline, memory, taxi, wide",
+        default="pipeline,memory,taxi,wide,serving",
+        help="comma-separated subset of: pipeline, memory, taxi, wide, serving",
     )
     parser.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--cache", help=argparse.SUPPRESS)
@@ -302,7 +385,7 @@ def main() -> None:
     folder = WORK / f"days-{rows}x{cols}"
     cache = WORK / "cache"
     sections = {s.strip() for s in args.sections.split(",")}
-    unknown = sections - {"pipeline", "memory", "taxi", "wide"}
+    unknown = sections - {"pipeline", "memory", "taxi", "wide", "serving"}
     if unknown:
         parser.error(f"unknown sections {sorted(unknown)}")
     out = WORK / ("results-quick.json" if args.quick else "results.json")
@@ -310,7 +393,7 @@ def main() -> None:
     results.update({"quick": args.quick, "cpu_count": os.cpu_count()})
 
     t0 = time.perf_counter()
-    files = make_days(folder, days, rows, cols)
+    files = make_days(folder, days, rows, cols) if sections - {"serving", "taxi"} else []
     results["csv_generation_s"] = round(time.perf_counter() - t0, 1)
     if "pipeline" in sections:
         print(f"[pipeline] {days} days x {rows} rows x {cols} columns", flush=True)
@@ -341,6 +424,13 @@ def main() -> None:
             **bench_precision(frame, 8, 2, 32),
         }  # fmt: skip
         print(json.dumps(results["wide"], indent=1), flush=True)
+
+    if "serving" in sections:
+        serve_cols = 400 if args.quick else 1600
+        serve_rows = 120 if args.quick else 400
+        print(f"[serving] window 48 x {serve_cols} columns: local vs served", flush=True)
+        results["serving"] = bench_serving(serve_rows, serve_cols, 48)
+        print(json.dumps(results["serving"], indent=1), flush=True)
 
     out.write_text(json.dumps(results, indent=2))
     print(f"results written to {out}")

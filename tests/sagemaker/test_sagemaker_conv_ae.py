@@ -36,6 +36,7 @@ from botocore.awsrequest import AWSResponse
 
 from anomark import ConvAutoencoderDetector, Detector, SageMakerConfig
 from anomark.detectors.conv_autoencoder.sagemaker import SageMakerConvAEEngine
+from anomark.detectors.conv_autoencoder.source import ArrayWindowSource
 from anomark.detectors.conv_autoencoder.train_entry import (
     build_parser,
     detector_params,
@@ -352,7 +353,7 @@ def test_several_instances_train_data_parallel_on_shards(
 
 
 # ---------------------------------------------------------------------------- endpoint
-def test_endpoint_scores_with_the_score_signature_under_the_limits_in_order(
+def test_endpoint_scores_in_the_served_graph_under_the_limits_in_order(
     aws: Moto, artifact: dict[str, Any]
 ) -> None:
     created = {op: aws.record("sagemaker", op) for op in ("CreateModel", "CreateEndpointConfig")}
@@ -368,17 +369,18 @@ def test_endpoint_scores_with_the_score_signature_under_the_limits_in_order(
     local = artifact["detector"].score(frame)
     # the error is computed in the served graph exactly as ReconstructionScorer does
     np.testing.assert_allclose(remote, local, rtol=1e-6, atol=1e-12)
-    assert {r["signature"] for r in tfs.requests} == {"score"}
+    assert {r["signature"] for r in tfs.requests} == {"score_rows"}
     assert len(log.bodies) > 1 and all(len(b) <= 8 * 1024 for b in log.bodies)
     assert max(log.replies) < 8 * 1024 and not log.refused
-    sent = np.concatenate(
-        [np.asarray(json.loads(b)["instances"], np.float32) for b in log.bodies]
-    )
-    windows = np.lib.stride_tricks.sliding_window_view(frame.to_numpy(), 8, axis=0)
-    expected = det.scaler_.transform(windows.transpose(0, 2, 1))[..., None]
-    np.testing.assert_array_equal(sent, expected)  # every window once, in order, exact float32
-    # replies are one number per window: the same bytes carried 8 x 3 values each way before
-    assert sum(log.replies) * 8 < sum(len(b) for b in log.bodies)
+    # raw rows in order; consecutive requests overlap by window_size - 1 rows, so every
+    # window (also across the day files) is scored exactly once
+    blocks = [np.asarray(json.loads(b)["inputs"]["rows"]) for b in log.bodies]
+    values, start = frame.to_numpy(), 0
+    for block in blocks:
+        np.testing.assert_array_equal(block, values[start : start + len(block)])
+        start += len(block) - 7
+    assert start + 7 == len(frame)
+    rows_bytes = sum(len(b) for b in log.bodies)
 
     (model,) = created["CreateModel"]
     container = {"Image": SERVE_IMAGE, "ModelDataUrl": det.engine_.model_data}
@@ -387,6 +389,23 @@ def test_endpoint_scores_with_the_score_signature_under_the_limits_in_order(
     assert epc["ProductionVariants"][0]["InstanceType"] == "ml.c5.xlarge"
     assert model["ModelName"].startswith("anomark-t-cae-model-")
     assert_no_endpoint_left(aws)
+
+    # windows themselves go to the 'score' signature: exact float32 instances, in order
+    tfs.requests.clear()
+    log.bodies.clear()
+    windows = np.lib.stride_tricks.sliding_window_view(values, 8, axis=0).transpose(0, 2, 1)
+    scaled = det.scaler_.transform(windows)
+    errors = det.engine_.score_windows(scaled)
+    assert {r["signature"] for r in tfs.requests} == {"score"}
+    sent = np.concatenate(
+        [np.asarray(json.loads(b)["instances"], np.float32) for b in log.bodies]
+    )
+    np.testing.assert_array_equal(sent, scaled[..., None])
+    # raw row blocks carry the same windows in several times fewer bytes (window 8 here)
+    assert 3 * rows_bytes < sum(len(b) for b in log.bodies)
+    np.testing.assert_allclose(
+        errors, artifact["detector"]._window_errors(ArrayWindowSource(values, 8, 1)), rtol=1e-6
+    )
 
     # per-column errors and reconstructions come from the other signatures
     tfs.requests.clear()

@@ -342,3 +342,25 @@ def test_parse_scores_accepts_rcf_reply_forms() -> None:
         parse_scores(b"<html>502 Bad Gateway</html>")
     with pytest.raises(RemoteJobError, match="cannot read RCF scores"):
         parse_scores(b'{"scores": [{"score": "high"}]}')
+
+
+def test_smoke_test_cost_guard(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real-account smoke test refuses anything but small CPU instances, one of each."""
+    from test_aws_smoke import NAME_PREFIX, guarded_config
+
+    monkeypatch.setenv("ANOMARK_AWS_ROLE", ROLE)
+    monkeypatch.setenv("ANOMARK_AWS_BUCKET", "my-bucket")
+    config = guarded_config()
+    assert config.instance_type == "ml.m5.large" and config.max_runtime == 900
+    assert config.name_prefix == NAME_PREFIX and len(NAME_PREFIX) <= 24
+    assert {"Key": "anomark:smoke-run", "Value": NAME_PREFIX.split("-")[1]} in (
+        config.resource_tags()
+    )
+    monkeypatch.setenv("ANOMARK_AWS_INSTANCE_TYPE", "ml.p4d.24xlarge")
+    with pytest.raises(pytest.fail.Exception, match="cost guard: instance_type"):
+        guarded_config()
+    monkeypatch.delenv("ANOMARK_AWS_INSTANCE_TYPE")
+    with pytest.raises(pytest.fail.Exception, match="cost guard: instance_count"):
+        guarded_config(instance_count=4)
+    with pytest.raises(pytest.fail.Exception, match="cost guard: max_runtime"):
+        guarded_config(max_runtime=7200)

@@ -62,6 +62,7 @@ __all__ = [
     "hyperparameters_for",
     "json_hyperparameter",
     "params_from_hyperparameters",
+    "RowsCodec",
     "read_score_lines",
     "rows_records",
     "runtime_requirements",
@@ -349,6 +350,80 @@ def _state_members(tar: tarfile.TarFile) -> Iterator[tarfile.TarInfo]:
 
 
 # ---------------------------------------------------------------------------- batch records
+class RowsCodec:
+    """Requests for the ``score_rows`` signature: the raw rows of consecutive windows.
+
+    A :class:`~anomark.sagemaker.codecs.PayloadCodec` whose items are window starts of
+    ``source``: a request holds the rows from its first window's start to its last window's
+    end (TF Serving's columnar ``{"signature_name": "score_rows", "inputs": {"rows": ...}}``,
+    17 significant digits) and the reply one error per window. Consecutive requests overlap by
+    up to ``window_size - 1`` rows, so every window is scored exactly once, also across the
+    source's file boundaries; at stride 1 a request carries about ``window_size`` times fewer
+    bytes per window than sending the windows themselves. Requests stay under ``max_bytes`` and
+    under :data:`RECORD_ACTIVATIONS` of model activations (the serving container's memory).
+
+    Parameters
+    ----------
+    source : WindowSource
+        Rows in original units, with the model's ``window_size`` and ``stride``.
+    widest_filter : int, default 16
+        The model's widest convolution (bounds the activations).
+    min_requests : int, default 1
+        Split into at least this many requests (one file per transform instance).
+    """
+
+    content_type = "application/json"
+    accept = "application/json"
+    #: Widest text of one error in a columnar reply (``%.17g`` float64, ``,``, indentation).
+    _REPLY_VALUE = 24 + 2 + 8
+
+    def __init__(self, source: WindowSource, *, widest_filter: int = 16,
+                 min_requests: int = 1) -> None:
+        self.source = source
+        self.widest_filter = max(1, int(widest_filter))
+        self.min_requests = max(1, int(min_requests))
+
+    def prepare(self, data: Any) -> np.ndarray:
+        starts = np.asarray(data, dtype=np.int64)
+        if starts.ndim != 1 or starts.size == 0:
+            raise DataError(f"expected a non-empty list of window starts, got shape {starts.shape}")
+        return starts
+
+    def encode(self, starts: np.ndarray) -> bytes:
+        from anomark.sagemaker.codecs import encode_columnar_request
+
+        w = self.source.window_size
+        rows = self.source.read_rows(int(starts[0]), int(starts[-1]) + w)
+        return encode_columnar_request(rows, ROWS_SIGNATURE, "rows")
+
+    def requests(self, starts: np.ndarray, max_bytes: int) -> Iterator[tuple[int, int, bytes]]:
+        w, f = self.source.window_size, self.source.n_features
+        cap = max(1, RECORD_ACTIVATIONS // (w * f * self.widest_filter))
+        cap = min(cap, max(1, math.ceil(starts.size / self.min_requests)))
+        cap = min(cap, max(1, (max_bytes - 64) // self._REPLY_VALUE))
+        a = 0
+        while a < starts.size:
+            k = min(cap, starts.size - a)
+            while True:
+                body = self.encode(starts[a : a + k])
+                if len(body) + 1 <= max_bytes or k == 1:
+                    break
+                k = max(1, k // 2)
+            if len(body) + 1 > max_bytes:
+                raise DataError(
+                    f"one window of {w} rows x {f} columns is {len(body)} bytes as a request, "
+                    f"more than max_payload_bytes={max_bytes}; use smaller windows or fewer "
+                    "columns"
+                )
+            yield a, a + k, body
+            a += k
+
+    def parse(self, body: bytes, expected: int) -> np.ndarray:
+        from anomark.sagemaker.codecs import parse_predictions
+
+        return parse_predictions(body, expected, (), dtype=np.float64)
+
+
 def rows_records(
     source: WindowSource,
     starts: np.ndarray,
@@ -359,39 +434,18 @@ def rows_records(
 ) -> Iterator[tuple[int, bytes]]:
     """Batch-transform records for the ``score_rows`` signature: ``(n_windows, JSON line)``.
 
-    Each record holds the raw rows of consecutive windows (those starting at ``starts``, in
-    order): from the first window's start to the last window's end, so consecutive records
-    overlap by up to ``window_size - 1`` rows and every window is scored exactly once, also
-    across the source's file boundaries. A record stays under ``max_bytes`` (with its newline)
-    and under :data:`RECORD_ACTIVATIONS` of model activations, and there are at least
-    ``min_records`` records when there are that many windows (one file per transform instance).
+    The requests of a :class:`RowsCodec` (see there), each ending with a newline so that
+    ``SplitType=Line`` sends one per request; at least ``min_records`` when there are that
+    many windows.
 
     Raises
     ------
     DataError
         When one window alone is larger than ``max_bytes`` as a request.
     """
-    from anomark.sagemaker.codecs import encode_columnar_request
-
-    w, f = source.window_size, source.n_features
-    per_memory = max(1, RECORD_ACTIVATIONS // (w * f * max(1, widest_filter)))
-    per_memory = min(per_memory, max(1, math.ceil(starts.size / max(1, min_records))))
-    a = 0
-    while a < starts.size:
-        k = min(per_memory, starts.size - a)
-        while True:
-            rows = source.read_rows(int(starts[a]), int(starts[a + k - 1]) + w)
-            line = encode_columnar_request(rows, ROWS_SIGNATURE, "rows")
-            if len(line) + 1 <= max_bytes or k == 1:
-                break
-            k = max(1, k // 2)
-        if len(line) + 1 > max_bytes:
-            raise DataError(
-                f"one window of {w} rows x {f} columns is {len(line)} bytes as a request, more "
-                f"than max_payload_bytes={max_bytes}; use smaller windows or fewer columns"
-            )
-        yield k, line + b"\n"
-        a += k
+    codec = RowsCodec(source, widest_filter=widest_filter, min_requests=min_records)
+    for a, b, body in codec.requests(codec.prepare(starts), max_bytes):
+        yield b - a, body + b"\n"
 
 
 def read_score_lines(body: bytes, per_record: list[int], where: str) -> np.ndarray:

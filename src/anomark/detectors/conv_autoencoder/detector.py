@@ -535,7 +535,7 @@ class ConvAutoencoderDetector(SageMakerScoring, Detector):
     def _source_scores(self, source: WindowSource) -> np.ndarray:
         mode = self._remote_mode(source)
         if mode == "endpoint":
-            errors = self._endpoint_errors(source, self.engine_.score_windows)
+            errors = self.engine_.endpoint_window_errors(source)
         elif mode == "batch":
             errors = self.engine_.batch_window_errors(source)
         else:

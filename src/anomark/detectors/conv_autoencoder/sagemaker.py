@@ -13,15 +13,14 @@ saved detector in ``anomark/``. The engine never builds or changes a detector: i
 extracted ``anomark/`` folder to the caller (:meth:`SageMakerConvAEEngine.download_artifact`),
 and the detector loads itself from it. Scoring goes through TensorFlow Serving:
 
-* **endpoint** — scaled windows as ``{"instances": [...]}`` to the SavedModel's ``score``
-  signature, which computes each window's reconstruction error in the served graph exactly as
-  :class:`~anomark.scoring.ReconstructionScorer` does (replies of one number per window);
-  ``feature_scores`` (one error per window and column) and ``serving_default`` (the
-  reconstruction) are there for attribution and plots;
-* **batch transform** — blocks of consecutive raw rows as JSON Lines records for the
-  ``score_rows`` signature, which scales, windows and scores inside the job; the records overlap
-  by ``window_size - 1`` rows, so windows across block, part and file boundaries are scored
-  exactly once, and the output is read back in order.
+* **endpoint** — blocks of raw rows to the SavedModel's ``score_rows`` signature, or scaled
+  windows to ``score``; both compute each window's reconstruction error in the served graph
+  exactly as :class:`~anomark.scoring.ReconstructionScorer` does (replies of one number per
+  window); ``feature_scores`` and ``serving_default`` (the reconstruction) serve attribution
+  and plots; consecutive row blocks overlap by ``window_size - 1`` rows, so windows across
+  block and file boundaries are scored exactly once;
+* **batch transform** — the same blocks of raw rows as JSON Lines records for ``score_rows``
+  (windows built inside the job), read back in order.
 """
 
 from __future__ import annotations
@@ -49,6 +48,7 @@ from anomark.detectors.conv_autoencoder.container import (
     PY_VERSION,
     SCORE_SIGNATURE,
     SOURCE_TARBALL,
+    RowsCodec,
     build_source_tarball,
     check_params,
     extract_state,
@@ -56,7 +56,6 @@ from anomark.detectors.conv_autoencoder.container import (
     json_hyperparameter,
     params_from_hyperparameters,
     read_score_lines,
-    rows_records,
     threshold_text,
 )
 from anomark.errors import ConfigurationError, DataError, RemoteJobError
@@ -223,16 +222,19 @@ class SageMakerConvAEEngine(EndpointEngine):
             )
         return self.training_image
 
-    def _serving_image(self) -> str:
-        if self.serving_image is None:
-            self.serving_image = self.config.retrieve_image(
-                "tensorflow",
-                label=f"TensorFlow {self.framework_version} Serving",
-                version=self.framework_version,
-                image_scope="inference",
-                instance_type=self.config.inference_instance_type,
-            )
-        return self.serving_image
+    def _serving_image(self, instance_type: str | None = None) -> str:
+        if self.serving_image is not None:
+            return self.serving_image
+        image = self.config.retrieve_image(
+            "tensorflow",
+            label=f"TensorFlow {self.framework_version} Serving",
+            version=self.framework_version,
+            image_scope="inference",
+            instance_type=instance_type or self.config.inference_instance_type,
+        )
+        if instance_type is None:
+            self.serving_image = image
+        return image
 
     def _window_shape(self) -> tuple[int, int, int]:
         if self.n_features is None:
@@ -592,15 +594,52 @@ class SageMakerConvAEEngine(EndpointEngine):
         """The served model's reconstructions ``(k, window_size, n_features, 1)`` (float32)."""
         return self._predict(windows, "serving_default")
 
+    def _rows_codec(self, source: WindowSource, min_requests: int = 1) -> RowsCodec:
+        w = self.window_size
+        if (source.window_size, source.stride) != (w, self.stride):
+            raise DataError(
+                f"the rows are windowed with window_size={source.window_size}, "
+                f"stride={source.stride}; the model uses {w}, {self.stride}"
+            )
+        self._window_shape()  # the width is known
+        if source.n_features != self.n_features:
+            raise DataError(
+                f"the rows have {source.n_features} columns, the model was trained on "
+                f"{self.n_features}"
+            )
+        if source.n_rows < w:
+            raise DataError(f"need at least window_size={w} rows to score, got {source.n_rows}")
+        filters = self.params.get("filters", (16, 8, 8))
+        return RowsCodec(source, widest_filter=max(int(x) for x in filters),
+                         min_requests=min_requests)
+
+    def endpoint_window_errors(self, source: WindowSource) -> np.ndarray:
+        """The error of every window of ``source`` (raw rows), scored by the endpoint.
+
+        Requests carry blocks of raw rows to the ``score_rows`` signature, which scales,
+        windows and scores them in the served graph (as ``score`` does for windows): at stride
+        1 about ``window_size`` times fewer bytes than sending the windows, and replies of one
+        number per window. Same endpoint rules as :meth:`score_windows`.
+
+        Returns
+        -------
+        numpy.ndarray
+            float64, one error per window of ``source``, in order.
+        """
+        self._require_fitted()
+        self._validate_config()
+        codec = self._rows_codec(source)
+        with self.endpoint() as ep:
+            return ep.score(source.window_starts(), codec=codec)
+
     def batch_window_errors(self, source: WindowSource) -> np.ndarray:
         """The error of every window of ``source`` (raw rows), scored by one batch transform.
 
-        Consecutive windows are grouped into records of raw rows (``score_rows`` signature: the
-        served graph scales, windows and scores them); each record carries the
-        ``window_size - 1`` rows its last window needs, so windows that cross the boundaries of
-        records, staged parts or the source's files are scored exactly once, as locally.
-        Records are staged as JSON Lines parts (at least one per transform instance, content
-        hashed), scored with ``SplitType=Line``, one record per request (``SingleRecord``,
+        The requests of :meth:`endpoint_window_errors` (blocks of raw rows for the
+        ``score_rows`` signature, each carrying the ``window_size - 1`` rows its last window
+        needs, so windows across block, part and file boundaries are scored exactly once) are
+        staged as JSON Lines parts (at least one per transform instance, content hashed),
+        scored with ``SplitType=Line``, one record per request (``SingleRecord``,
         ``MaxPayloadInMB`` from the largest record), and read back in order.
 
         Parameters
@@ -626,34 +665,22 @@ class SageMakerConvAEEngine(EndpointEngine):
             raise ConfigurationError(
                 "batch scoring needs the model artefact; this engine only knows an endpoint"
             )
-        w = self.window_size
-        if (source.window_size, source.stride) != (w, self.stride):
-            raise DataError(
-                f"the rows are windowed with window_size={source.window_size}, "
-                f"stride={source.stride}; the model uses {w}, {self.stride}"
-            )
-        self._window_shape()  # the width is known
-        if source.n_features != self.n_features:
-            raise DataError(
-                f"the rows have {source.n_features} columns, the model was trained on "
-                f"{self.n_features}"
-            )
+        codec = self._rows_codec(source, int(self.config.transform_instance_count))
         starts = source.window_starts()
-        if starts.size == 0:
-            raise DataError(f"need at least window_size={w} rows to score, got {source.n_rows}")
-        parts, counts, max_record = self._stage_records(source, starts)
+        parts, counts, max_record = self._stage_records(codec, starts)
         s3 = self._client("s3")
-        max_mb = max(1, math.ceil(max_record / 2**20))
         output_s3 = run_transform_job(
             self.config,
-            image_uri=self._serving_image_for_transform(),
+            image_uri=self._serving_image(
+                self.config.transform_instance_type or self.config.inference_instance_type
+            ),
             model_data=self.model_data,
             input_s3=parts[0],
             content_type="application/jsonlines",
             accept="application/jsonlines",
             kind="cae",
             batch_strategy="SingleRecord",
-            max_payload_mb=max_mb,
+            max_payload_mb=max(1, math.ceil(max_record / 2**20)),
             sleep=self._sleep,
             sm=self._client("sagemaker"),
         )
@@ -662,35 +689,17 @@ class SageMakerConvAEEngine(EndpointEngine):
         for key, per_record in zip(parts[1:], counts, strict=True):
             name = key.rsplit("/", 1)[-1]
             errors.append(_read_scores(s3, self.config.bucket, f"{out_key}{name}.out", per_record))
-        out = np.concatenate(errors)
-        if out.shape[0] != starts.size:  # pragma: no cover - guarded per part above
-            raise RemoteJobError(f"expected {starts.size} window scores, got {out.shape[0]}")
-        return out
-
-    def _serving_image_for_transform(self) -> str:
-        if self.serving_image is not None:
-            return self.serving_image
-        return self.config.retrieve_image(
-            "tensorflow",
-            label=f"TensorFlow {self.framework_version} Serving",
-            version=self.framework_version,
-            image_scope="inference",
-            instance_type=self.config.transform_instance_type
-            or self.config.inference_instance_type,
-        )
+        return np.concatenate(errors)
 
     def _stage_records(
-        self, source: WindowSource, starts: np.ndarray
+        self, codec: RowsCodec, starts: np.ndarray
     ) -> tuple[list[str], list[list[int]], int]:
         """Stage the records as JSON Lines parts; return (prefix + keys, counts, largest)."""
         hosts = int(self.config.transform_instance_count)
-        filters = self.params.get("filters", (16, 8, 8))
-        records = list(
-            rows_records(
-                source, starts, max_bytes=int(self.config.max_payload_bytes),
-                widest_filter=max(int(x) for x in filters), min_records=hosts,
-            )
-        )
+        records = [
+            (b - a, body + b"\n")
+            for a, b, body in codec.requests(starts, int(self.config.max_payload_bytes))
+        ]
         total = sum(len(line) for _, line in records)
         n_parts = min(len(records), max(hosts, math.ceil(total / TRANSFORM_PART_BYTES)))
         bounds = np.linspace(0, len(records), n_parts + 1).round().astype(int)
