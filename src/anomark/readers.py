@@ -93,12 +93,19 @@ def _swap_day_month(fmt: str) -> tuple[str, str] | None:
     year = min((fmt.find(y) for y in ("%Y", "%y") if y in fmt), default=len(fmt))
     if year < min(fmt.find("%d"), fmt.find("%m")):
         return None  # year first: 2024-01-02 is always year-month-day
-    marker = "\0"
-    month_first = fmt.replace("%d", marker).replace("%m", "%d").replace(marker, "%m")
-    if fmt.find("%m") < fmt.find("%d"):
-        month_first = fmt
-    day_first = month_first.replace("%m", marker).replace("%d", "%m").replace(marker, "%d")
-    return month_first, day_first
+
+    def swap(text: str) -> str:
+        return text.replace("%d", "\0").replace("%m", "%d").replace("\0", "%m")
+
+    month_first = fmt if fmt.find("%m") < fmt.find("%d") else swap(fmt)
+    return month_first, swap(month_first)
+
+
+def _usual_step(deltas: np.ndarray) -> tuple[int, float]:
+    """The most common of the steps ``deltas`` and the share of steps equal to it."""
+    steps, counts = np.unique(deltas, return_counts=True)
+    most = int(np.argmax(counts))
+    return int(steps[most]), float(counts[most] / len(deltas))
 
 
 def _steps(parsed: pd.DatetimeIndex) -> tuple[int, float]:
@@ -107,9 +114,7 @@ def _steps(parsed: pd.DatetimeIndex) -> tuple[int, float]:
     if len(valid) < 2:
         return 0, 1.0
     deltas = np.diff(valid.asi8)
-    backwards = int((deltas < 0).sum())
-    _, counts = np.unique(deltas, return_counts=True)
-    return backwards, float(counts.max() / len(deltas))
+    return int((deltas < 0).sum()), _usual_step(deltas)[1]
 
 
 def _try_format(strings: pd.Index, fmt: str) -> pd.DatetimeIndex | None:
@@ -412,10 +417,8 @@ def check_sampling(index: pd.Index, source: str) -> None:
     if len(times) < 3:
         return
     deltas = np.diff(times)
-    steps, counts = np.unique(deltas, return_counts=True)
-    usual = int(steps[np.argmax(counts)])
-    off = deltas != usual
-    share = float(off.mean())
+    usual, same = _usual_step(deltas)
+    share = 1.0 - same
     if share <= IRREGULAR_SHARE:
         return
     warnings.warn(
