@@ -58,22 +58,16 @@ def test_no_flags_no_events():
 
 
 def test_events_report_where_the_detector_located_them():
-    calls = []
-
-    def locate(peaks):
-        calls.append(peaks.tolist())
-        return [IDX[max(int(p) - 1, 0)] for p in peaks]
-
-    det = Detection(SCORES, 0.5, locate=locate)
+    located = pd.Series([IDX[max(i - 1, 0)] for i in range(len(IDX))], index=IDX)
+    det = Detection(SCORES, 0.5, located=located)
+    assert det.locates_events
     events = det.events
-    assert calls == [events.index.map(lambda i: IDX.get_loc(events["peak_time"][i])).tolist()]
     assert events["located_at"].tolist() == [
         IDX[max(IDX.get_loc(t) - 1, 0)] for t in events["peak_time"]
     ]
-    det.events  # noqa: B018 - the locator ran once, at construction
-    assert len(calls) == 1
-    with pytest.raises(DataError, match="locate returned"):
-        Detection(SCORES, 0.5, locate=lambda peaks: [])
+    assert not Detection(SCORES, 0.5).locates_events
+    with pytest.raises(DataError, match="one time per score"):
+        Detection(SCORES, 0.5, located=located.iloc[1:])
 
 
 def test_per_row_thresholds_decide_the_flags():

@@ -233,14 +233,12 @@ def test_located_events_and_an_online_threshold_are_drawn() -> None:
     events = plain.events
     assert len(events) > 0
 
-    def locate(peaks: np.ndarray) -> object:
-        return index[np.maximum(peaks - 5, 0)]
-
+    located = pd.Series(index[np.maximum(np.arange(len(index)) - 5, 0)], index=index)
     thresholds = pd.Series(
         np.where(np.arange(len(index)) < 100, np.inf, plain.threshold), index=index
     )
     det = Detection(plain.scores, plain.threshold, data=ds, detector="Demo",
-                    thresholds=thresholds, locate=locate)
+                    thresholds=thresholds, located=located)
     fig = det.plot()
     ax_series, ax_score = fig.axes
     located = [line for line in ax_series.get_lines() if line.get_linestyle() == ":"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from numbers import Real
 from typing import TYPE_CHECKING, Any
 
@@ -76,18 +75,21 @@ class Detection:
         A threshold per row (an online rule that moves as the stream goes, ``inf`` where a
         row cannot be flagged), indexed like ``scores``; flags are then ``scores >
         thresholds`` and ``threshold`` should be the latest value.
-    locate : callable, optional
-        Maps the row positions of the events' peaks (an int array) to the times where each
-        event's anomalous values entered (what :attr:`events` reports as ``located_at``); the
-        detector that knows (RCF, from the attribution over the shingle's time offsets)
-        passes it. It is called once, here. Without it, ``located_at`` is the peak time.
+    located : pandas.Series, optional
+        For each row (indexed like ``scores``; what matters is its value at flagged rows):
+        the time where the anomalous values that raised the row's score entered the data.
+        The detector that knows passes it (RCF, from the attribution of the score over the
+        shingle's time offsets); :attr:`events` reports it at each event's peak as
+        ``located_at``. Without it, ``located_at`` is the peak time.
 
     Attributes
     ----------
     flags : pandas.Series of bool
         ``scores > threshold`` (or ``scores > thresholds``).
+    located : pandas.Series or None
+        The ``located`` argument (plots then mark each event's ``located_at``).
     locates_events : bool
-        Whether ``locate`` was given (plots then mark each event's ``located_at``).
+        Whether ``located`` was given.
 
     Raises
     ------
@@ -105,7 +107,7 @@ class Detection:
         detector: str | None = None,
         *,
         thresholds: pd.Series | None = None,
-        locate: Callable[[np.ndarray], Any] | None = None,
+        located: pd.Series | None = None,
     ) -> None:
         if not isinstance(scores, pd.Series):
             raise TypeError(f"scores must be a pandas Series, got {type(scores).__name__}")
@@ -126,19 +128,12 @@ class Detection:
             self.flags = (self.scores > self.thresholds).rename("flag")
         self.data = data
         self.detector = detector
-        #: Whether the detector located where each event's anomalous values entered
-        #: (``events.located_at``); otherwise that column repeats the peak time.
-        self.locates_events = locate is not None
-        starts, ends = self._runs()
-        peaks = self._peaks(starts, ends)
-        index = self.scores.index
-        if locate is None or not len(peaks):
-            self._located = index[peaks]
-        else:
-            located = list(locate(peaks))
-            if len(located) != len(peaks):
-                raise DataError(f"locate returned {len(located)} times for {len(peaks)} events")
-            self._located = pd.Index(located)
+        if located is not None and (
+            not isinstance(located, pd.Series) or len(located) != len(scores)
+        ):
+            raise DataError("located must be a Series with one time per score")
+        self.located = None if located is None else located.set_axis(self.scores.index)
+        self.locates_events = located is not None
 
     @property
     def n_flagged(self) -> int:
@@ -193,9 +188,10 @@ class Detection:
         peaks = self._peaks(starts, ends)
         scores = self.scores.to_numpy()
         index = self.scores.index
+        where = index if self.located is None else pd.Index(self.located.array)
         rows = [
-            (index[s], index[e], index[p], float(scores[p]), int(e - s + 1), loc)
-            for s, e, p, loc in zip(starts, ends, peaks, self._located, strict=True)
+            (index[s], index[e], index[p], float(scores[p]), int(e - s + 1), where[p])
+            for s, e, p in zip(starts, ends, peaks, strict=True)
         ]
         return pd.DataFrame(rows, columns=columns)
 

@@ -8,6 +8,10 @@ One module per command, each with ``register(subparsers, common)`` (adds its par
     sensors (``--sensor NAME=GLOB``), fit a detector, score, threshold, print the flagged events,
     write the anomalies CSV and optionally a plot; print event precision/recall/F1 when labelled
     windows are known (NAB series or ``--labels``).
+``anomark stream CSV|-`` (:mod:`anomark.cli.stream`)
+    Score CSV rows as they arrive (a file or stdin, ``tail -f`` works) with an online Random
+    Cut Forest, one line per row or per alert, checkpointing the detector (``--state``) so
+    that a restart resumes without rescoring.
 ``anomark evaluate SCORES.csv --labels ...`` (:mod:`anomark.cli.evaluate`)
     Score a saved detection (``anomark detect --scores FILE``) against labelled windows with
     every metric: VUS-PR/ROC, range PR/ROC AUC, range and event precision/recall/F1, NAB.
@@ -56,7 +60,7 @@ __all__ = ["COMMANDS", "build_parser", "main"]
 
 #: The command modules (``anomark.cli.<name>``), in the order ``anomark --help`` lists them.
 COMMANDS: tuple[str, ...] = (
-    "detect", "evaluate", "detectors", "nab", "benchmark", "sagemaker",
+    "detect", "stream", "evaluate", "detectors", "nab", "benchmark", "sagemaker",
 )
 
 MAIN_EPILOG = """\
@@ -65,6 +69,7 @@ examples:
   anomark detect data/2024-*.csv --threshold quantile:0.999 --output anomalies.csv
   anomark detect --sensor adcp='raw/adcp_*.csv' --sensor ek60='raw/ek60_*.csv' \\
       --resample 1min --fill interpolate --plot sensors.png
+  tail -n +1 -f live.csv | anomark stream - --state live-state/ --alerts-only
   anomark evaluate taxi_scores.csv --labels nab:realKnownCause/nyc_taxi.csv
   anomark detectors
   anomark nab list

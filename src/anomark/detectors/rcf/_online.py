@@ -196,7 +196,8 @@ class OnlineMixin:
 
         A row is flagged when its score exceeds ``mean + k * sd`` of the earlier ready scores
         (see the class docs); the events' ``located_at`` comes from each peak's attribution
-        over the time offsets of its shingle, computed when the row was scored.
+        over the time offsets of its shingle, computed when the row was scored; the
+        Detection's ``located`` holds it for every row.
 
         Returns
         -------
@@ -207,25 +208,21 @@ class OnlineMixin:
         attribution = self.score_type == "anomaly"
         ds, out, thresholds = self._stream_call(data, "detect_update", attribution=attribution)
         scores = pd.Series(out.scores, index=ds.index, name="score")
-        located = out.located
-        size = int(self.shingle_size)
-        tail = self._stream_index_before  # labels of the rows before this call's first row
-
-        def locate(peaks: np.ndarray) -> list[Any]:
-            labels = []
-            for p in peaks.tolist():
-                if located is None or located[p] < 0:
-                    labels.append(ds.index[p])
-                    continue
-                pos = p - (size - 1) + int(located[p])
-                labels.append(ds.index[pos] if pos >= 0 else tail[len(tail) + pos])
-            return labels
-
+        located = None
+        if out.located is not None:
+            # where each row's anomalous values entered: offset from its shingle's first row,
+            # which may lie in an earlier call (the index tail)
+            size = int(self.shingle_size)
+            before = self._stream_index_before
+            joined = before.append(ds.index) if len(before) else ds.index
+            pos = np.arange(len(ds)) - (size - 1) + np.maximum(out.located, 0) + len(before)
+            pos = np.where(out.located >= 0, pos, np.arange(len(ds)) + len(before))
+            located = pd.Series(joined[pos], index=ds.index, name="located_at")
         current = self._online_value()
         return Detection(
             scores, current if math.isfinite(current) else math.inf, data=ds,
             detector=type(self).__name__,
-            thresholds=pd.Series(thresholds, index=ds.index), locate=locate,
+            thresholds=pd.Series(thresholds, index=ds.index), located=located,
         )
 
     def attribution(self, data: Any) -> pd.DataFrame:
@@ -268,9 +265,17 @@ class OnlineMixin:
         rows = np.maximum(np.arange(len(ds)) - (size - 1), 0)
         return pd.DataFrame(out[rows], index=ds.index, columns=ds.columns)
 
+    @property
+    def last_seen_(self) -> Any:
+        """Time (or stream position, for arrays) of the last row learned: by ``fit`` or by the
+        online methods; ``None`` before any. Rows up to it are part of the model; a stream
+        resumed from a saved detector continues after it."""
+        tail = getattr(self, "_stream_index_", None)
+        return None if tail is None or not len(tail) else tail[-1]
+
     # ------------------------------------------------------------------ batch detections
     def _with_locations(self, result: Detection) -> Detection:
-        """``result`` with its events located from the attribution of each peak's shingle."""
+        """``result`` with each flagged row located from the attribution of its shingle."""
         forest = getattr(self, "forest_", None)
         if forest is None or self.score_type != "anomaly" or result.data is None or not (
             result.n_flagged
@@ -279,15 +284,19 @@ class OnlineMixin:
         values = result.data.values
         index = result.scores.index
         size = int(self.shingle_size)
-
-        def locate(peaks: np.ndarray) -> Any:
-            windows = np.maximum(peaks - (size - 1), 0)
-            _, attr = forest.attribution_series(values, size, windows)
-            return index[windows + locate_offsets(attr, values.shape[1])]
-
+        rows = np.flatnonzero(result.flags.to_numpy())
+        windows = np.maximum(rows - (size - 1), 0)
+        where = np.arange(len(index))
+        step = max(1, _ATTR_BUDGET // (8 * self.feature_dim_))
+        for i in range(0, len(rows), step):
+            _, attr = forest.attribution_series(values, size, windows[i : i + step])
+            where[rows[i : i + step]] = windows[i : i + step] + locate_offsets(
+                attr, values.shape[1]
+            )
         return Detection(
             result.scores, result.threshold, data=result.data, detector=result.detector,
-            thresholds=result.thresholds, locate=locate,
+            thresholds=result.thresholds,
+            located=pd.Series(index[where], index=index, name="located_at"),
         )
 
     # ------------------------------------------------------------------ the stream
@@ -383,6 +392,14 @@ class OnlineMixin:
             self._online_ = np.zeros(3)
         before = self._stream_index_
         if isinstance(ds.index, pd.DatetimeIndex) and len(before):
+            if isinstance(before, pd.DatetimeIndex):
+                if (before.tz is None) != (ds.index.tz is None):
+                    raise DataError(
+                        f"{type(self).__name__}.{what}: the timestamps are "
+                        f"{'naive' if ds.index.tz is None else 'time-zone aware'}, the "
+                        "stream's were not"
+                    )
+                before = before.as_unit(ds.index.unit)
             last = before[-1]
             if not isinstance(before, pd.DatetimeIndex) or not ds.index[0] > last:
                 raise DataError(
@@ -406,10 +423,10 @@ class OnlineMixin:
                 out.scores, out.ready, self._online_k(), stream.output_after_, self._online_,
                 thresholds,
             )
-        keep = int(self.shingle_size) - 1
+        keep = max(int(self.shingle_size) - 1, 1)  # at least the last row's time
         self._stream_index_before = before
         joined = before.append(ds.index) if len(before) else ds.index
-        self._stream_index_ = joined[len(joined) - keep :] if keep else joined[:0]
+        self._stream_index_ = joined[max(len(joined) - keep, 0) :]
         self._stream_rows_ = int(self._stream_rows_) + len(ds)
         if online is None:
             value = self._online_value()
@@ -438,12 +455,13 @@ class OnlineMixin:
         stream continues after the training rows."""
         keep = int(self.shingle_size) - 1
         self._online_ = np.zeros(3)
+        labels = max(keep, 1)
         running_thresholds(
             np.asarray(scores, dtype=np.float64), np.ones(len(scores), dtype=bool), 3.0, 0,
             self._online_, np.empty(len(scores)),
         )
         self._stream_rows_ = len(ds)
-        self._stream_index_ = ds.index[len(ds) - keep :] if keep else ds.index[:0]
+        self._stream_index_ = ds.index[len(ds) - labels :]
         self._fit_tail_ = np.ascontiguousarray(ds.values[len(ds) - keep :])
 
     def _online_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -470,7 +488,7 @@ class OnlineMixin:
         if "index_tail" not in arrays:
             raise PersistenceError(f"{where}: the saved index tail is missing")
         index = _index_from_arrays(state.get("index_tail"), np.asarray(arrays["index_tail"]), where)
-        if len(index) != min(int(self.shingle_size) - 1, rows):
+        if len(index) != min(max(int(self.shingle_size) - 1, 1), rows):
             raise PersistenceError(f"{where}: the saved index tail has the wrong length")
         self._stream_rows_ = rows
         self._online_ = np.asarray(online, dtype=np.float64)

@@ -414,7 +414,8 @@ class StreamingForest:
                     located[lo : lo + rows] = np.where(ready[lo : lo + rows], where, -1)
         self.entries_seen_ += n_sh
         self.rows_seen_ += n
-        self.tail_ = series[series.shape[0] - (size - 1) :].copy() if size > 1 else series[:0]
+        keep = max(series.shape[0] - (size - 1), 0)  # the last size - 1 rows (or all)
+        self.tail_ = series[keep:].copy() if size > 1 else series[:0]
         return StreamOutput(scores, ready, located)
 
     # ------------------------------------------------------------------ read-only scoring

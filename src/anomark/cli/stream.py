@@ -1,0 +1,354 @@
+"""``anomark stream CSV|-``: online detection of CSV rows as they arrive (Random Cut Forest).
+
+Rows are read from a file or standard input as they come (``tail -f data.csv | anomark stream
+-`` works): every row is scored against the detector's forest, then learned
+(:meth:`~anomark.RCFDetector.detect_update`), and one line is printed per row (or per alert with
+``--alerts-only``). With ``--state DIR`` the detector is saved every ``--checkpoint-every`` rows,
+at the end and on Ctrl-C, and a restart resumes from it: the rows it already learned (up to its
+last timestamp) are skipped, not rescored. Rows that cannot be used (unparsable, wrong number of
+columns, time not after the previous row) are reported with their line number on stderr and
+skipped or stop the stream (``--on-bad-row``), never silently.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import signal
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, TextIO
+
+from anomark.cli._common import (
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    Formatter,
+    say,
+    warn,
+)
+from anomark.errors import ConfigurationError, DataError
+
+__all__ = ["register", "run"]
+
+EPILOG = """\
+output (stdout, CSV): time,score,threshold,flag,located_at
+  score      the row's RCF score (0 while the forest warms up: output_after shingles)
+  threshold  the online threshold it was compared with (empty while it warms up)
+  flag       1 when score > threshold
+  located_at for a flagged row, where its anomalous values entered (from the attribution of
+             the score over the shingle's rows)
+
+examples:
+  anomark stream data.csv --state taxi-state/ --alerts-only
+  tail -n +1 -f data.csv | anomark stream - --state taxi-state/ --checkpoint-every 500
+  anomark stream data.csv --window-size 48 --param time_decay=0.001 --on-bad-row skip
+"""
+#: Names taken for the time column when --time-column is not given (as the CSV readers do).
+_TIME_NAMES = ("timestamp", "time", "datetime", "date", "ts", "date_time", "time_stamp")
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    """Add the ``stream`` parser to the ``anomark`` subparsers."""
+    p = sub.add_parser(
+        "stream", parents=[common], formatter_class=Formatter,
+        help="score CSV rows as they arrive, learning as it goes (online RCF)",
+        description=textwrap.dedent("""\
+            Read CSV rows from a file or standard input ('-') as they arrive, score each with
+            an online Random Cut Forest (score, then learn) and print one line per row or per
+            alert. --state keeps a checkpoint so that a restart resumes where it stopped."""),
+        epilog=EPILOG,
+    )
+    p.add_argument("source", metavar="CSV", help="CSV file with a header line, or - for stdin")
+    g = p.add_argument_group("input")
+    g.add_argument("--time-column", metavar="COL",
+                   help="name of the timestamp column (default: the first column named like "
+                        "timestamp/time/date)")
+    g.add_argument("--time-format", metavar="FMT",
+                   help="strftime format of the timestamps (default: parsed per row)")
+    g.add_argument("--dayfirst", action="store_true",
+                   help="read ambiguous dates such as 01/02/2024 day first (1 February)")
+    g.add_argument("--columns", metavar="A,B",
+                   help="value columns to use (default: every column but the time)")
+    g.add_argument("--on-bad-row", choices=("skip", "stop"), default="stop",
+                   help="a row that cannot be used (unparsable, wrong column count, time not "
+                        "after the previous row): report it and skip it, or stop (default)")
+    g = p.add_argument_group("detector (a new stream; a resumed one keeps its saved settings)")
+    g.add_argument("--window-size", type=int, metavar="N",
+                   help="shingle size (default: one day of samples at the first rows' "
+                        "interval, at most 48)")
+    g.add_argument("--seed", type=int, default=None, metavar="N",
+                   help="random seed (random_state; default: 0)")
+    g.add_argument("--threshold", metavar="mean_std:K",
+                   help="online threshold: mean + K sd of the earlier scores (default K=3)")
+    g.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                   help="any RCFDetector parameter (--param time_decay=0.001 --param "
+                        "num_samples_per_tree=512)")
+    g = p.add_argument_group("state and output")
+    g.add_argument("--state", metavar="DIR",
+                   help="checkpoint folder: resumed from when it holds a saved detector, "
+                        "written every --checkpoint-every rows, at the end and on Ctrl-C")
+    g.add_argument("--checkpoint-every", type=int, default=1000, metavar="N",
+                   help="rows between checkpoints (default: 1000)")
+    g.add_argument("--alerts-only", action="store_true", help="print only the flagged rows")
+    g.add_argument("--batch", type=int, default=256, metavar="N",
+                   help="most rows scored in one call when they arrive together (default: "
+                        "256; results do not depend on it)")
+    p.set_defaults(func=run)
+
+
+class BadRow(DataError):
+    """A CSV row that cannot be used; the message names its line."""
+
+
+class _Interrupt:
+    """Ctrl-C while waiting for input stops at once; during scoring it stops after the
+    current rows, so that the detector is never checkpointed half-updated."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.reading = False
+
+    def __call__(self, signum: int, frame: Any) -> None:
+        if self.reading:
+            raise KeyboardInterrupt
+        self.requested = True
+
+
+class _RowReader:
+    """Parses the CSV rows of a stream: header first, then one row per line."""
+
+    def __init__(self, stream: TextIO, args: argparse.Namespace, interrupt: _Interrupt) -> None:
+        self.stream = stream
+        self.args = args
+        self.interrupt = interrupt
+        self.line_no = 0
+        header = self._next_line()
+        if header is None:
+            raise DataError(f"{args.source}: no header line")
+        names = [c.strip() for c in next(csv.reader([header]))]
+        self.n_fields = len(names)
+        time_col = args.time_column
+        if time_col is None:
+            time_col = next((c for c in names if c.lower() in _TIME_NAMES), None)
+            if time_col is None:
+                raise ConfigurationError(
+                    f"{args.source}: no time column among {names}; name it with --time-column"
+                )
+        if time_col not in names:
+            raise ConfigurationError(f"{args.source}: no column {time_col!r} in {names}")
+        self.time_index = names.index(time_col)
+        wanted = (
+            [c.strip() for c in args.columns.split(",") if c.strip()] if args.columns
+            else [c for c in names if c != time_col]
+        )
+        missing = [c for c in wanted if c not in names or c == time_col]
+        if missing or not wanted:
+            raise ConfigurationError(
+                f"{args.source}: value columns {missing or wanted} not found among {names}"
+            )
+        self.columns = wanted
+        self.value_index = [names.index(c) for c in wanted]
+        self.last_time: Any = None
+
+    def _next_line(self) -> str | None:
+        self.interrupt.reading = True
+        try:
+            while True:
+                line = self.stream.readline()
+                if not line:
+                    return None
+                self.line_no += 1
+                if line.strip():
+                    return line
+        finally:
+            self.interrupt.reading = False
+
+    def _parse(self, line: str) -> tuple[Any, list[float]]:
+        import pandas as pd
+
+        fields = next(csv.reader([line]))
+        where = f"line {self.line_no}"
+        if len(fields) != self.n_fields:
+            raise BadRow(f"{where}: {len(fields)} fields, the header has {self.n_fields}")
+        text = fields[self.time_index].strip()
+        try:
+            if self.args.time_format:
+                when = pd.to_datetime(text, format=self.args.time_format)
+            else:
+                when = pd.to_datetime(text, dayfirst=bool(self.args.dayfirst))
+        except (ValueError, TypeError, OverflowError):
+            raise BadRow(f"{where}: cannot read the time {text!r}") from None
+        if when is pd.NaT or pd.isna(when):
+            raise BadRow(f"{where}: no time")
+        values = []
+        for i, name in zip(self.value_index, self.columns, strict=True):
+            try:
+                value = float(fields[i])
+            except ValueError:
+                raise BadRow(f"{where}: {name}={fields[i].strip()!r} is not a number") from None
+            if not math.isfinite(value):
+                raise BadRow(f"{where}: {name}={fields[i].strip()!r} is not a finite number")
+            values.append(value)
+        if self.last_time is not None and not when > self.last_time:
+            raise BadRow(f"{where}: time {when} is not after the previous row's {self.last_time}")
+        self.last_time = when
+        return when, values
+
+    def batches(self, size: int) -> Iterator[list[tuple[Any, list[float]]]]:
+        """Lists of parsed rows: as many as arrived together (at most ``size``)."""
+        import select
+
+        rows: list[tuple[Any, list[float]]] = []
+        while True:
+            line = self._next_line()
+            if line is None:
+                break
+            try:
+                rows.append(self._parse(line))
+            except BadRow as exc:
+                if self.args.on_bad_row == "stop":
+                    if rows:
+                        yield rows
+                    raise
+                print(f"warning: {exc} (skipped)", file=sys.stderr)
+            if len(rows) >= size:
+                yield rows
+                rows = []
+            elif rows:
+                try:
+                    more = bool(select.select([self.stream], [], [], 0)[0])
+                except (ValueError, OSError, TypeError):  # not a selectable stream
+                    more = True
+                if not more:
+                    yield rows
+                    rows = []
+        if rows:
+            yield rows
+
+
+def _new_detector(args: argparse.Namespace, first: list[tuple[Any, list[float]]],
+                  columns: list[str]) -> Any:
+    """An RCFDetector from the options; the default shingle is one day of samples at the
+    interval of the first two rows (RCFDetector.default_window on a stand-in series)."""
+    import numpy as np
+    import pandas as pd
+
+    from anomark.cli.detect import build_detector
+    from anomark.dataset import Dataset
+
+    if args.threshold:
+        from anomark.threshold import Threshold
+
+        if Threshold.parse(args.threshold).method != "mean_std":
+            raise ConfigurationError(
+                "anomark stream flags with a running mean + K sd: use --threshold mean_std:K"
+            )
+    # with --window-size the stand-in is not read; without, two rows give the interval
+    step = first[1][0] - first[0][0] if len(first) > 1 else pd.Timedelta(1, "D")
+    idx = pd.date_range(first[0][0], periods=1000, freq=step)
+    stand_in = Dataset(pd.DataFrame(np.zeros((1000, len(columns))), index=idx, columns=columns))
+    namespace = argparse.Namespace(**vars(args))
+    namespace.detector = "rcf"
+    return build_detector(namespace, stand_in, args.quiet)
+
+
+def _write(result: Any, alerts_only: bool) -> None:
+    import numpy as np
+
+    scores = result.scores.to_numpy()
+    flags = result.flags.to_numpy()
+    thresholds = result.thresholds.to_numpy() if result.thresholds is not None else None
+    located = result.located
+    lines = []
+    for i, when in enumerate(result.scores.index):
+        if alerts_only and not flags[i]:
+            continue
+        thr = "" if thresholds is None or not np.isfinite(thresholds[i]) else f"{thresholds[i]:.6g}"
+        where = located.iloc[i].isoformat() if flags[i] and located is not None else ""
+        lines.append(f"{when.isoformat()},{scores[i]:.6g},{thr},{int(flags[i])},{where}")
+    if lines:
+        say("\n".join(lines))
+    sys.stdout.flush()
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``anomark stream``."""
+    import pandas as pd
+
+    from anomark import RCFDetector
+    from anomark.detectors.base import Detector
+
+    if args.checkpoint_every < 1 or args.batch < 1:
+        raise ConfigurationError("--checkpoint-every and --batch must be at least 1")
+    state = Path(args.state) if args.state else None
+    det: Any = None
+    if state is not None and (state / "config.json").exists():
+        det = Detector.load(state)
+        if not isinstance(det, RCFDetector):
+            raise ConfigurationError(f"{state} holds a {type(det).__name__}, not an RCFDetector")
+        if args.window_size is not None or args.param or args.seed is not None:
+            warn(f"resuming from {state}: its saved parameters are used, --window-size, "
+                 "--param and --seed are ignored", args.quiet)
+    interrupt = _Interrupt()
+    try:
+        previous = signal.signal(signal.SIGINT, interrupt)
+    except ValueError:  # not the main thread
+        previous = None
+    stream: TextIO = sys.stdin if args.source == "-" else open(args.source, encoding="utf-8")  # noqa: SIM115
+    done = skipped = since = 0
+    status = EXIT_OK
+    pending: list[tuple[Any, list[float]]] = []
+    try:
+        reader = _RowReader(stream, args, interrupt)
+        say("time,score,threshold,flag,located_at")
+        sys.stdout.flush()
+        last = None if det is None else det.last_seen_
+        for rows in reader.batches(args.batch):
+            if last is not None:
+                fresh = [r for r in rows if r[0] > last]
+                skipped += len(rows) - len(fresh)
+                rows = fresh
+            pending.extend(rows)
+            if det is None:
+                if len(pending) < 2 and args.window_size is None:
+                    continue  # the default shingle needs the sampling interval
+                det = _new_detector(args, pending, reader.columns)
+            if not pending:
+                continue
+            frame = pd.DataFrame(
+                [v for _, v in pending], index=pd.DatetimeIndex([t for t, _ in pending]),
+                columns=reader.columns,
+            )
+            _write(det.detect_update(frame), args.alerts_only)
+            done += len(pending)
+            since += len(pending)
+            pending = []
+            if state is not None and since >= args.checkpoint_every:
+                det.save(state, overwrite=True)
+                since = 0
+            if interrupt.requested:
+                raise KeyboardInterrupt
+        if pending:  # a single row: too few to tell the sampling interval
+            raise DataError("the stream ended after one row; give --window-size to score it")
+    except KeyboardInterrupt:
+        status = EXIT_INTERRUPTED
+    except BadRow as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        status = EXIT_ERROR
+    finally:
+        if stream is not sys.stdin:
+            stream.close()
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+        if state is not None and det is not None and (since or status != EXIT_OK or done):
+            det.save(state, overwrite=True)
+    if skipped:
+        warn(f"skipped {skipped} row(s) the checkpoint had already learned", args.quiet)
+    if status == EXIT_INTERRUPTED:
+        where = f"; checkpoint written to {state}" if state is not None and det else ""
+        print(f"interrupted after {done} row(s){where}", file=sys.stderr)
+    return status

@@ -1,0 +1,139 @@
+"""``anomark stream``: rows from a pipe, bad rows, checkpoints, resuming, Ctrl-C."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from anomark import Detector, RCFDetector
+from anomark.cli import main
+
+OPTIONS = ["--window-size", "6", "--param", "num_samples_per_tree=32", "--param",
+           "num_trees=50"]
+
+
+def _csv_lines(n: int = 700) -> list[str]:
+    rng = np.random.default_rng(0)
+    t = np.arange(n)
+    value = np.sin(2 * np.pi * t / 24) + 0.05 * rng.normal(size=n)
+    value[500:503] += 4.0
+    stamps = pd.date_range("2024-03-01", periods=n, freq="h")
+    return ["timestamp,value"] + [
+        f"{s:%Y-%m-%d %H:%M:%S},{v:.6f}" for s, v in zip(stamps, value, strict=True)
+    ]
+
+
+def _run(argv: list[str], stdin: str, monkeypatch: pytest.MonkeyPatch,
+         capsys: pytest.CaptureFixture[str]) -> tuple[int, list[str], str]:
+    monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+    code = main(["stream", "-", *argv])
+    out, err = capsys.readouterr()
+    return code, out.splitlines(), err
+
+
+def test_stream_from_stdin_matches_score_update(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = _csv_lines()
+    code, out, _ = _run(OPTIONS, "\n".join(lines) + "\n", monkeypatch, capsys)
+    assert code == 0
+    assert out[0] == "time,score,threshold,flag,located_at"
+    assert len(out) == len(lines)  # header + one line per row
+    frame = pd.read_csv(io.StringIO("\n".join(lines)), parse_dates=["timestamp"],
+                        index_col="timestamp")
+    det = RCFDetector(shingle_size=6, num_samples_per_tree=32, num_trees=50, random_state=0)
+    expected = det.detect_update(frame)
+    got = pd.read_csv(io.StringIO("\n".join(out)), parse_dates=["time", "located_at"])
+    np.testing.assert_allclose(got["score"], expected.scores.to_numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(got["flag"].to_numpy(), expected.flags.to_numpy().astype(int))
+    flagged = got[got["flag"] == 1]
+    assert len(flagged) and flagged["time"].between("2024-03-21 20:00", "2024-03-22 06:00").any()
+    spike = pd.Timestamp("2024-03-21 20:00")  # row 500
+    near = flagged[flagged["time"].between(spike, spike + pd.Timedelta("6h"))]
+    assert (abs(near["located_at"] - spike) <= pd.Timedelta("2h")).all()
+    _, alerts, _ = _run([*OPTIONS, "--alerts-only"], "\n".join(lines) + "\n", monkeypatch, capsys)
+    assert alerts[1:] == [line for line in out[1:] if line.split(",")[3] == "1"]
+
+
+@pytest.mark.parametrize("policy", ["skip", "stop"])
+def test_bad_rows_are_reported_with_their_line(
+    policy: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = _csv_lines(300)
+    lines.insert(101, "2024-03-05 04:00:00,not-a-number")  # line 102 of the input
+    lines.insert(151, "2024-03-01 00:30:00,1.0")  # time going backwards: line 152
+    lines.insert(201, "2024-03-09 10:00:00,1.0,2.0")  # three fields: line 202
+    code, out, err = _run([*OPTIONS, "--on-bad-row", policy], "\n".join(lines) + "\n",
+                          monkeypatch, capsys)
+    if policy == "skip":
+        assert code == 0
+        assert len(out) == 1 + 300
+        assert "line 102: value='not-a-number' is not a number (skipped)" in err
+        assert "line 152: time 2024-03-01 00:30:00 is not after" in err
+        assert "line 202: 3 fields, the header has 2" in err
+    else:
+        assert code == 2
+        assert len(out) == 1 + 100  # the rows before the bad one were scored
+        assert "error: line 102: value='not-a-number' is not a number" in err
+
+
+def test_restart_from_a_checkpoint_resumes_without_rescoring(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = _csv_lines(500)
+    state = tmp_path / "state"
+    whole_code, whole, _ = _run(OPTIONS, "\n".join(lines) + "\n", monkeypatch, capsys)
+    assert whole_code == 0
+    args = [*OPTIONS, "--state", str(state), "--checkpoint-every", "50"]
+    code, first, _ = _run(args, "\n".join(lines[:301]) + "\n", monkeypatch, capsys)
+    assert code == 0 and len(first) == 1 + 300
+    saved = Detector.load(state)
+    assert isinstance(saved, RCFDetector)
+    assert saved.last_seen_ == pd.Timestamp(lines[300].split(",")[0])
+    # the restart reads the whole file again: the first 300 rows are skipped, not rescored
+    code, second, err = _run(args, "\n".join(lines) + "\n", monkeypatch, capsys)
+    assert code == 0
+    assert "skipped 300 row(s)" in err
+    assert first[1:] + second[1:] == whole[1:]
+
+
+def test_ctrl_c_writes_a_final_checkpoint(tmp_path: Path) -> None:
+    lines = _csv_lines(400)
+    state = tmp_path / "state"
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "anomark", "stream", "-", *OPTIONS, "--state", str(state),
+         "--checkpoint-every", "100000"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=env,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write("\n".join(lines[:251]) + "\n")  # header + 250 rows; the pipe stays open
+    proc.stdin.flush()
+    printed: list[str] = []
+    reader = threading.Thread(target=lambda: printed.extend(proc.stdout), daemon=True)  # type: ignore[arg-type]
+    reader.start()
+    deadline = time.monotonic() + 120
+    while len(printed) < 251 and time.monotonic() < deadline:  # every row printed
+        time.sleep(0.2)
+    assert len(printed) == 251
+    proc.send_signal(signal.SIGINT)  # it is now waiting for more input, like tail -f
+    proc.stdin.close()
+    proc.wait(timeout=60)
+    reader.join(timeout=10)
+    assert proc.stderr is not None
+    err = proc.stderr.read()
+    assert proc.returncode == 130
+    assert "interrupted after 250 row(s); checkpoint written to" in err
+    det = Detector.load(state)
+    assert det.last_seen_ == pd.Timestamp(lines[250].split(",")[0])
