@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from _rcf_numpy import score_forest_numpy
-from anomark.detectors.rcf import _kernels
+from anomark.detectors.rcf import _kernels, _stream_kernels
 from anomark.detectors.rcf.forest import RandomCutForest, balanced_samples
 from anomark.errors import ConfigurationError, DataError, NotFittedError, PersistenceError
 from anomark.windowing import Windowing
@@ -132,6 +132,7 @@ def test_kernel_twins_have_their_own_cache_files_and_serial_ones_start_no_thread
         (_kernels.score_rows, _kernels.score_rows_parallel),
         (_kernels.boxes_from_leaves, _kernels.boxes_from_leaves_parallel),
         (_kernels.attribute_rows, _kernels.attribute_rows_parallel),
+        (_stream_kernels.stream_chunk, _stream_kernels.stream_chunk_parallel),
     ]:
         assert serial.py_func.__code__ is parallel.py_func.__code__  # one body
         assert serial.targetoptions.get("parallel") is not True
@@ -148,6 +149,11 @@ def test_kernel_twins_have_their_own_cache_files_and_serial_ones_start_no_thread
         f.score_series(x, 4); f.score_series(x, 4, score_type="codisp")
         f.attribution_series(x, 4, np.arange(5))
         RandomCutForest.from_arrays(f.to_arrays())
+        from anomark.detectors.rcf.streaming import StreamingForest
+        s = StreamingForest(20, 32, shingle_size=4, random_state=0)
+        s.process(x, attribution=True)
+        StreamingForest.from_arrays(s.to_arrays(), num_trees=20, num_samples_per_tree=32,
+                                    shingle_size=4).process(x[:10])
         print(pool._is_initialized)
         RandomCutForest(20, 32, random_state=0, n_jobs=2).fit_series(x, 4).score_series(x, 4)
         print(pool._is_initialized)
