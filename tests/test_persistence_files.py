@@ -255,3 +255,133 @@ def test_overwrite_never_replaces_a_folder_without_config(tmp_path: Path) -> Non
     assert sorted(os.listdir(other)) == ["cat.jpg", "config.json"]
     with pytest.raises(SaveExistsError):
         save(other)
+
+
+# ---------------------------------------------------------------------- second mutation round
+def test_lazy_param_type_module_is_imported_when_a_file_names_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """In-process version of the fresh-interpreter check: with the registering module not
+    imported (and its type not registered), decoding imports it on demand."""
+    import anomark.sagemaker.config  # noqa: F401  (so that monkeypatch can restore it)
+
+    monkeypatch.delitem(sys.modules, "anomark.sagemaker.config")
+    monkeypatch.delitem(pm._PARAM_TYPES, "SageMakerConfig")
+    value = decode_value({"__type__": "SageMakerConfig", "value": {
+        "role": "arn:aws:iam::123456789012:role/r", "bucket": "b"}}, "params")
+    assert type(value).__name__ == "SageMakerConfig" and value.bucket == "b"
+    assert "SageMakerConfig" in pm._PARAM_TYPES
+
+
+def test_registered_param_type_round_trips(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Span:
+        def __init__(self, lo: int, hi: int) -> None:
+            self.lo, self.hi = lo, hi
+
+    monkeypatch.setattr(pm, "_PARAM_TYPES", dict(pm._PARAM_TYPES))
+    pm.register_param_type("Span", Span, lambda s: {"lo": s.lo, "hi": s.hi},
+                           lambda d: Span(**d))
+    encoded = encode_value({"span": Span(1, 5)}, "params")
+    assert encoded == {"span": {"__type__": "Span", "value": {"lo": 1, "hi": 5}}}
+    decoded = decode_value(json.loads(json.dumps(encoded)), "params")["span"]
+    assert isinstance(decoded, Span) and (decoded.lo, decoded.hi) == (1, 5)
+
+
+def test_unsavable_type_message() -> None:
+    with pytest.raises(PersistenceError) as info:
+        encode_value({"f": open}, "params")
+    assert str(info.value) == (
+        "cannot save builtin_function_or_method in params: only numbers, strings, lists, dicts "
+        "and anomark objects are saved"
+    )
+
+
+def test_missing_dependency_is_skipped_not_the_rest(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = metadata.version
+
+    def version(dist: str) -> str:
+        if dist == "pandas":
+            raise metadata.PackageNotFoundError(dist)
+        return real(dist)
+
+    monkeypatch.setattr(pm.metadata, "version", version)
+    deps = pm._dependency_versions()
+    assert "pandas" not in deps and {"numpy", "scikit-learn"} <= set(deps)
+    assert deps["scikit-learn"] == real("scikit-learn")
+
+
+def test_save_creates_missing_parent_folders(tmp_path: Path) -> None:
+    folder = save(tmp_path / "a" / "b" / "d")
+    assert read_saved(folder)[0]["class"] == "X"
+
+
+def test_save_stages_in_a_hidden_sibling_and_moves_the_old_one_aside(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The new folder is filled in ``.NAME.saving-*`` beside the target, the previous save is
+    moved to ``.NAME.old-*`` beside it (same file system: both renames are atomic)."""
+    staged: list[Path] = []
+
+    def extra(tmp: Path) -> list[str]:
+        staged.append(tmp)
+        (tmp / "extra.bin").write_bytes(b"x")
+        return ["extra.bin"]
+
+    target = tmp_path / "d"
+    save(target, write_extra=extra)
+    assert staged[0].parent == tmp_path and staged[0].name.startswith(".d.saving-")
+    renames: list[tuple[Path, Path]] = []
+    real_replace = pm.os.replace
+
+    def replace(src: Any, dst: Any) -> None:
+        renames.append((Path(src), Path(dst)))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(pm.os, "replace", replace)
+    save(target, write_extra=extra, overwrite=True)
+    (aside, first_dst), (new, second_dst) = renames
+    assert aside == target and first_dst.parent == tmp_path
+    assert first_dst.name.startswith(".d.old-") and not first_dst.exists()
+    assert new == staged[1] and second_dst == target
+    assert os.listdir(tmp_path) == ["d"]
+
+
+def test_previous_save_removal_is_best_effort(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Failing to delete the moved-aside previous save does not fail a completed save."""
+    target = save(tmp_path / "d")
+    real_rmtree = pm.shutil.rmtree
+
+    def rmtree(path: Any, ignore_errors: bool = False) -> None:
+        if not ignore_errors:
+            raise OSError("busy")
+        real_rmtree(path, ignore_errors=True)
+
+    monkeypatch.setattr(pm.shutil, "rmtree", rmtree)
+    save(target, params={"a": 2}, overwrite=True)
+    assert read_saved(target)[0]["params"] == {"a": 2}
+
+
+def test_refusal_to_replace_a_foreign_folder_says_so(tmp_path: Path) -> None:
+    other = tmp_path / "notes.txt"
+    other.write_text("hello")
+    with pytest.raises(PersistenceError) as info:
+        save(other, overwrite=True)
+    assert str(info.value) == (
+        f"{other} exists and is not a saved anomark detector; refusing to replace it even with "
+        "overwrite=True"
+    )
+
+
+def test_future_format_message_ends_with_the_advice(tmp_path: Path) -> None:
+    folder = save(tmp_path / "d")
+    config = json.loads((folder / "config.json").read_text())
+    config["format_version"] = 7
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(PersistenceError) as info:
+        read_saved(folder)
+    assert str(info.value).endswith(
+        f"this anomark {pm.__version__} reads up to version {pm.FORMAT_VERSION}. "
+        "Upgrade anomark to load it."
+    ), str(info.value)
