@@ -130,3 +130,100 @@ def test_write_outputs_creates_chart(nab_dir: Path, tmp_path: Path) -> None:
     files = write_outputs(result, tmp_path / "o")
     assert [f.name for f in files] == ["summary.csv", "per_series.csv", "results.json",
                                        "scoreboard.png"]
+
+
+# ---------------------------------------------------------------------- stream mode
+def test_alarm_onsets_by_time_treat_irregular_sampling_alike() -> None:
+    import pandas as pd
+
+    times = pd.to_datetime(["2024-01-01 00:00", "2024-01-01 06:00", "2024-01-02 00:00",
+                            "2024-01-02 00:05", "2024-01-05 00:00", "2024-01-05 01:00"])
+    flags = np.ones(6, dtype=bool)
+    assert np.flatnonzero(alarm_onsets(flags, "1D", times)).tolist() == [0, 3, 4]
+    assert np.flatnonzero(alarm_onsets(flags, None, times)).tolist() == [0, 3, 4]  # one day
+    assert np.flatnonzero(alarm_onsets(flags, "2h", times)).tolist() == [0, 1, 2, 4]
+    with pytest.raises(ConfigurationError, match="needs the rows' timestamps"):
+        alarm_onsets(flags, "1D")
+    with pytest.raises(ConfigurationError, match="duration"):
+        alarm_onsets(flags, "soon", times)
+
+
+def test_stream_mode_runs_online_with_default_postprocessing(nab_dir: Path, tmp_path: Path) -> None:
+    from anomark.benchmark import DEFAULT_STREAM_POSTPROCESS, postprocess_scores
+    from anomark.datasets import nab
+
+    cache = tmp_path / "cache"
+    result = run_nab_benchmark(["rcf"], series=SERIES, mode="stream", cache_dir=cache,
+                               progress=False)
+    assert result.config["mode"] == "stream"
+    assert result.config["postprocess"] == DEFAULT_STREAM_POSTPROCESS
+    assert -100 < result.summary.loc["rcf", "standard"] <= 100
+    assert len(sorted(cache.rglob("*.npz"))) == 2 and all("stream" in str(p) for p in
+                                                          cache.rglob("*.npz"))
+    # another post-processing reuses the cached raw scores (nothing is rescored)
+    mtimes = sorted(f.stat().st_mtime_ns for f in cache.rglob("*.npz"))
+    raw_run = run_nab_benchmark(["rcf"], series=SERIES, mode="stream", postprocess="none",
+                                cache_dir=cache, progress=False)
+    assert sorted(f.stat().st_mtime_ns for f in cache.rglob("*.npz")) == mtimes
+    assert raw_run.config["postprocess"] == "none"
+    # the thresholds are NAB's corpus optimum of the post-processed scores
+    ds = nab.load(SERIES[0])
+    cached = np.load(next(cache.rglob(SERIES[0].replace("/", "__") + ".npz")))["raw"]
+    post = postprocess_scores(DEFAULT_STREAM_POSTPROCESS, cached, ds.values)
+    assert post.shape == (len(ds),) and np.isfinite(post).all()
+
+
+def test_stream_mode_never_looks_ahead(nab_dir: Path) -> None:
+    """Scores, post-processed scores and alarm onsets of a row never depend on later rows."""
+    from anomark import Dataset
+    from anomark.benchmark import DEFAULT_STREAM_POSTPROCESS, postprocess_scores, stream_scores
+    from anomark.datasets import nab
+
+    ds = nab.load(SERIES[0])
+    frame = ds.frame.iloc[:2500]
+    cut = 1800
+    changed = frame.copy()
+    changed.iloc[cut:, 0] = np.random.default_rng(0).normal(0.0, 500.0, len(frame) - cut)
+    outs = []
+    for f in (frame, changed):
+        part = Dataset(f, name=ds.name)
+        raw, ready, _, _ = stream_scores("rcf", part, seed=3)
+        assert not ready[:47].any() and ready[-1]
+        post = postprocess_scores(DEFAULT_STREAM_POSTPROCESS, raw, part.values, ready)
+        onsets = alarm_onsets(post >= 2.0, "1D", part.index)
+        outs.append((raw, post, onsets))
+    for a, b in zip(outs[0], outs[1], strict=True):
+        np.testing.assert_array_equal(a[:cut], b[:cut])
+    # the benchmark post-processes exactly as the detector does with postprocess= steps
+    from anomark.benchmark import make_nab_detector
+    from anomark.postprocess import parse_postprocess
+
+    part = Dataset(frame, name=ds.name)
+    det = make_nab_detector("rcf", part, probation_rows(len(part)), 3)
+    det.set_params(postprocess=parse_postprocess(DEFAULT_STREAM_POSTPROCESS))
+    np.testing.assert_array_equal(det.score_update(part).to_numpy(), outs[0][1])
+    assert not np.array_equal(outs[0][0][cut:], outs[1][0][cut:])  # the future did change
+
+
+def test_stream_mode_needs_a_streaming_detector(nab_dir: Path, tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(ConfigurationError, match="cannot learn a stream"):
+        run_nab_benchmark(["iforest"], series=SERIES[:1], mode="stream", cache_dir=tmp_path,
+                          progress=False)
+    with pytest.raises(ConfigurationError, match="mode must be one of"):
+        run_nab_benchmark(["rcf"], series=SERIES[:1], mode="online", cache_dir=tmp_path)
+    with pytest.raises(ConfigurationError, match="refits applies to batch mode"):
+        run_nab_benchmark(["rcf"], series=SERIES[:1], mode="stream", refits=2,
+                          cache_dir=tmp_path)
+    with pytest.raises(ConfigurationError, match="unknown post-processor"):
+        run_nab_benchmark(["rcf"], series=SERIES[:1], mode="stream", postprocess="smooth",
+                          cache_dir=tmp_path)
+    out = tmp_path / "out"
+    argv = ["benchmark", "nab", "--detectors", "rcf", "--series", SERIES[0], "--mode",
+            "stream", "--postprocess", "zscore+range:value=10", "--cache-dir",
+            str(tmp_path / "c"), "--output-dir", str(out), "--quiet"]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "mode stream, post-processing zscore+range:value=10.0" in text
+    payload = json.loads((out / "results.json").read_text())
+    assert payload["config"]["postprocess"] == "zscore+range:value=10.0"

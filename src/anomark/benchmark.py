@@ -1,20 +1,28 @@
 """Run detectors over the whole NAB corpus the way NAB requires, and score them.
 
-No look-ahead: each detector is fitted on the first rows of a series (NAB's probationary
-period, ``min(floor(0.15 n), 750)`` rows, which NAB's scorer ignores) and then scores the
-whole series with windows that end at the scored timestamp, so a score never depends on later
-data. Scores are standardised per series with the mean and standard deviation of the
-probationary scores (also no look-ahead), so one threshold can serve the corpus.
+No look-ahead, in two modes:
+
+* ``mode="batch"``: each detector is fitted on the first rows of a series (NAB's
+  probationary period, ``min(floor(0.15 n), 750)`` rows, which NAB's scorer ignores) and then
+  scores the whole series with windows that end at the scored timestamp, so a score never
+  depends on later data (``refits`` refits it on expanding history). Scores are standardised
+  per series with the mean and standard deviation of the model's training scores.
+* ``mode="stream"``: the detector learns the series row by row (``score_update``: each row is
+  scored, then learned), from the first row on; the probationary rows warm the detector and
+  the post-processing up and are ignored by NAB's scorer. The raw scores then go through causal
+  post-processing (:mod:`anomark.postprocess`; default :data:`DEFAULT_STREAM_POSTPROCESS`).
 
 NAB counts every flagged row outside a window as a false positive, so a detector that stays
 above the threshold for a while is charged many times for one alarm. Following NAB's own
 detectors (which report an alarm once and then stay quiet), flags are turned into *alarm
-onsets*: a row is a detection when its score crosses the threshold and no detection happened in
-the previous ``refractory`` rows (default: one day of samples, at least 1). The threshold is then
-chosen as NAB prescribes: one per detector and profile, maximising the corpus raw score.
+onsets*: a row is a detection when its score is at or above the threshold and no detection
+happened in the previous ``refractory`` (default: one day of time, so irregularly sampled
+series are treated like the others). The threshold is then chosen as NAB prescribes: one per
+detector and profile, maximising the corpus score (:class:`anomark._nab_search.PreparedCorpus`).
 
 Results are cached per detector and series (``.npz`` + JSON, written atomically), so an
-interrupted run resumes where it stopped.
+interrupted run resumes where it stopped; post-processing runs on the cached raw scores, so
+trying another ``postprocess`` does not rescore.
 """
 
 from __future__ import annotations
@@ -24,7 +32,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +41,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from anomark._nab_search import PreparedCorpus, alarm_onsets
 from anomark.dataset import Dataset
 from anomark.detectors.base import Detector, get_detector_class
 from anomark.errors import ConfigurationError, DataError
@@ -41,18 +50,26 @@ from anomark.persistence import atomic_write_bytes
 from anomark.windowing import DEFAULT_WINDOW_CAP
 
 __all__ = [
+    "DEFAULT_STREAM_POSTPROCESS",
+    "MODES",
     "PROFILES",
     "BenchmarkResult",
     "alarm_onsets",
     "make_nab_detector",
+    "postprocess_scores",
     "probation_rows",
     "published_scores",
     "run_nab_benchmark",
     "score_nab_series",
+    "stream_nab_series",
+    "stream_scores",
 ]
 
 PROFILES = tuple(NAB_PROFILES)
-CACHE_FORMAT = 1
+MODES = ("batch", "stream")
+CACHE_FORMAT = 2
+#: Post-processing of ``mode="stream"`` (see docs/benchmarks.md for how it was chosen).
+DEFAULT_STREAM_POSTPROCESS = "zscore:burn_in=128+range:value=10.0"
 
 
 def _rows_per_day(ds: Dataset) -> int:
@@ -139,25 +156,96 @@ def score_nab_series(
     }
 
 
+def stream_scores(
+    detector: str, ds: Dataset, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, float, Detector]:
+    """Raw streaming scores of one series: the detector scores each row, then learns it.
+
+    The detector is :func:`make_nab_detector`'s (window capped by the probationary period),
+    started cold on the first row; rows before the detector can score get its own
+    convention (RCF: ``0.0`` until its samples hold ``output_after`` shingles). Returns the
+    scores, which rows the detector was ready to score (its post-processing sees only
+    those, as in :meth:`~anomark.detectors.rcf.RCFDetector.score_update`), the seconds spent
+    and the detector.
+
+    Raises
+    ------
+    ConfigurationError
+        A detector without ``score_update`` (only streaming detectors run in stream mode).
+    """
+    det = make_nab_detector(detector, ds, probation_rows(len(ds)), seed)
+    if not callable(getattr(det, "score_update", None)):
+        raise ConfigurationError(
+            f"detector {detector!r} cannot learn a stream (no score_update); stream mode "
+            "needs a streaming detector such as rcf (use mode='batch' for the others)"
+        )
+    t0 = time.perf_counter()
+    raw = np.asarray(det.score_update(ds), dtype=np.float64)  # type: ignore[attr-defined]
+    seconds = time.perf_counter() - t0
+    first = _first_ready_row(det)
+    ready = np.arange(len(raw)) >= (first if first is not None else 0)
+    return raw, ready, seconds, det
+
+
+def _first_ready_row(det: Detector) -> int | None:
+    """The first row a cold-started streaming detector scores: a full window, and the
+    forest's ``output_after`` shingles before it (RCF); ``None`` when it does not say."""
+    forest = getattr(det, "forest_", None)
+    output_after = getattr(forest, "output_after_", None)
+    size = getattr(det, "shingle_size", None)
+    if output_after is None or size is None:
+        return None
+    return int(size) - 1 + int(output_after)
+
+
+def stream_nab_series(detector: str, series: str, seed: int = 0) -> dict[str, Any]:
+    """:func:`stream_scores` on one NAB series, as the benchmark caches it."""
+    from anomark.datasets import nab
+
+    ds = nab.load(series)
+    raw, ready, seconds, det = stream_scores(detector, ds, seed)
+    return {
+        "scores": raw,
+        "raw": raw,
+        "ready": ready,
+        "fit_seconds": 0.0,
+        "score_seconds": seconds,
+        "params": {k: v for k, v in det.get_params().items() if _jsonable(v)},
+        "rows_per_day": _rows_per_day(ds),
+        "refit_points": [],
+    }
+
+
+def postprocess_scores(
+    postprocess: Any, scores: np.ndarray, values: np.ndarray, ready: np.ndarray | None = None
+) -> np.ndarray:
+    """Run fresh copies of the post-processing steps over one series' scores (in order).
+
+    ``postprocess`` is their text form (``"zscore+range:value=10"``, ``"none"``) or a list of
+    post-processors; each series gets fresh copies, so no state crosses series. With
+    ``ready`` only those rows are post-processed (the others keep their score), as a
+    streaming detector does with its own ``postprocess=`` steps.
+    """
+    from sklearn.base import clone
+
+    from anomark.postprocess import Chain, check_postprocess, parse_postprocess
+
+    steps = parse_postprocess(postprocess) if isinstance(postprocess, str) else (
+        check_postprocess(postprocess))
+    scores = np.asarray(scores, dtype=np.float64)
+    if not steps:
+        return scores
+    chain = Chain([clone(s) for s in steps])
+    if ready is None:
+        return np.asarray(chain.update(scores, values=values))
+    out = scores.copy()
+    if ready.any():
+        out[ready] = chain.update(scores[ready], values=np.asarray(values)[ready])
+    return out
+
+
 def _jsonable(value: Any) -> bool:
     return value is None or isinstance(value, bool | int | float | str)
-
-
-def alarm_onsets(flags: np.ndarray, refractory: int) -> np.ndarray:
-    """Keep a flag only when no kept flag lies in the previous ``refractory`` rows.
-
-    ``refractory=0`` keeps every flag. Runs in a single pass over the flagged rows.
-    """
-    flags = np.asarray(flags, dtype=bool)
-    if refractory <= 0:
-        return flags.copy()
-    out = np.zeros_like(flags)
-    last = -(10**18)
-    for i in np.flatnonzero(flags):
-        if i - last > refractory:
-            out[i] = True
-            last = int(i)
-    return out
 
 
 @dataclass
@@ -173,11 +261,20 @@ class BenchmarkResult:
         over the series with windows; total fit and score seconds.
     per_series : pandas.DataFrame
         One row per detector and series.
+    thresholds : dict
+        The corpus threshold per detector and profile.
+    config : dict
+        Mode, post-processing (text form), seed, refits and refractory period of the run.
+    timings : dict
+        Seconds per detector spent post-processing the cached scores and searching the
+        thresholds (scoring time is in the summary's ``seconds``).
     """
 
     summary: pd.DataFrame
     per_series: pd.DataFrame
     thresholds: dict[str, dict[str, float]] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def to_text(self) -> str:
         """The summary as a plain-text table."""
@@ -215,17 +312,20 @@ def _range_metrics(
     return out
 
 
-def _cache_key(detector: str, seed: int, refits: int) -> str:
+def _cache_key(detector: str, seed: int, refits: int, mode: str = "batch") -> str:
     from anomark._version import __version__
 
-    text = json.dumps({"detector": detector, "seed": seed, "refits": refits,
+    text = json.dumps({"detector": detector, "seed": seed, "refits": refits, "mode": mode,
                        "version": __version__, "format": CACHE_FORMAT})
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-def _cache_file(cache_dir: Path, detector: str, seed: int, refits: int, series: str) -> Path:
+def _cache_file(
+    cache_dir: Path, detector: str, seed: int, refits: int, series: str, mode: str = "batch"
+) -> Path:
     safe = series.replace("/", "__")
-    return cache_dir / f"{detector}-{_cache_key(detector, seed, refits)}" / f"{safe}.npz"
+    key = _cache_key(detector, seed, refits, mode)
+    return cache_dir / f"{detector}-{mode}-{key}" / f"{safe}.npz"
 
 
 def _load_cached(file: Path) -> dict[str, Any] | None:
@@ -238,16 +338,20 @@ def _load_cached(file: Path) -> dict[str, Any] | None:
         info = json.loads(meta.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    return {**info, "scores": arrays["scores"], "raw": arrays["raw"]}
+    out = {**info, "scores": arrays["scores"], "raw": arrays["raw"]}
+    if "ready" in arrays:
+        out["ready"] = arrays["ready"].astype(bool)
+    return out
 
 
 def _store_cached(file: Path, result: Mapping[str, Any]) -> None:
     import io
 
     buf = io.BytesIO()
-    np.savez(buf, scores=result["scores"], raw=result["raw"])
+    arrays = {k: np.asarray(result[k]) for k in ("scores", "raw", "ready") if k in result}
+    np.savez(buf, **arrays)  # type: ignore[arg-type]
     atomic_write_bytes(file, buf.getvalue())
-    info = {k: v for k, v in result.items() if k not in ("scores", "raw")}
+    info = {k: v for k, v in result.items() if k not in arrays}
     atomic_write_bytes(file.with_suffix(".json"), json.dumps(info).encode())
 
 
@@ -260,35 +364,43 @@ def _score_all(
     jobs: int,
     cache_dir: Path,
     progress: bool,
+    mode: str = "batch",
 ) -> dict[str, dict[str, Any]]:
     from tqdm.auto import tqdm
+
+    def work(name: str) -> tuple[Any, tuple[Any, ...]]:
+        if mode == "stream":
+            return stream_nab_series, (detector, name, seed)
+        return score_nab_series, (detector, name, seed, refits)
+
+    def file(name: str) -> Path:
+        return _cache_file(cache_dir, detector, seed, refits, name, mode)
 
     results: dict[str, dict[str, Any]] = {}
     todo = []
     for name in series:
-        cached = _load_cached(_cache_file(cache_dir, detector, seed, refits, name))
+        cached = _load_cached(file(name))
         if cached is not None:
             results[name] = cached
         else:
             todo.append(name)
-    bar = tqdm(total=len(series), initial=len(results), desc=f"NAB {detector}",
+    bar = tqdm(total=len(series), initial=len(results), desc=f"NAB {detector} ({mode})",
                disable=not progress, unit="series")
     try:
         def done(name: str, result: dict[str, Any]) -> None:
             results[name] = result
-            _store_cached(_cache_file(cache_dir, detector, seed, refits, name), result)
+            _store_cached(file(name), result)
             bar.update(1)
 
         if jobs > 1 and len(todo) > 1:
             with ProcessPoolExecutor(max_workers=jobs) as pool:
-                futures = {
-                    pool.submit(score_nab_series, detector, n, seed, refits): n for n in todo
-                }
+                futures = {pool.submit(work(n)[0], *work(n)[1]): n for n in todo}
                 for fut in as_completed(futures):
                     done(futures[fut], fut.result())
         else:
             for name in todo:
-                done(name, score_nab_series(detector, name, seed, refits))
+                func, args = work(name)
+                done(name, func(*args))
     finally:
         bar.close()
     return {n: results[n] for n in series}
@@ -302,8 +414,10 @@ def run_nab_benchmark(
     jobs: int = 1,
     seed: int = 0,
     refits: int = 0,
+    mode: str = "batch",
+    postprocess: Any = None,
     cache_dir: str | os.PathLike[str] = ".anomark-bench",
-    refractory: int | Callable[[int], int] | None = None,
+    refractory: Any = None,
     progress: bool = True,
 ) -> BenchmarkResult:
     """Run detectors over NAB and score them with NAB's rules.
@@ -321,13 +435,21 @@ def run_nab_benchmark(
     seed : int, default 0
         Seed for every detector.
     refits : int, default 0
-        Refit each detector this many times on expanding history after the probationary
-        period (evenly spaced); 0 fits once, on the probationary period.
+        Batch mode: refit each detector this many times on expanding history after the
+        probationary period (evenly spaced); 0 fits once, on the probationary period.
+    mode : {"batch", "stream"}, default "batch"
+        ``"stream"``: every series online with the detector's ``score_update`` (RCF's
+        streaming engine), see the module docstring.
+    postprocess : str or list of PostProcessor, optional
+        Causal post-processing of the scores (text form such as ``"zscore+range:value=10"``,
+        ``"none"``, or post-processors; each series gets fresh copies). Default: none in batch
+        mode (scores standardised by the training scores), :data:`DEFAULT_STREAM_POSTPROCESS`
+        in stream mode (applied to the raw streaming scores).
     cache_dir : path, default ".anomark-bench"
         Per-series results are cached here; a rerun (or an interrupted run) reuses them.
-    refractory : int or callable, optional
-        Rows after a detection during which no new detection is reported; a callable gets
-        the series' rows per day. Default: one day of samples.
+    refractory : int, str or Timedelta, optional
+        After a detection, no new one for this long: a duration (``"12h"``) or a number of
+        rows (``0``: every flagged row counts, as NAB's own scorer does). Default: one day.
     progress : bool, default True
         Show a progress bar per detector.
 
@@ -336,7 +458,7 @@ def run_nab_benchmark(
     BenchmarkResult
     """
     from anomark.datasets import nab
-    from anomark.evaluation import event_scores, nab_optimize_threshold, nab_score
+    from anomark.evaluation import event_scores
 
     names = list(series) if series is not None else nab.names()
     if not names:
@@ -350,46 +472,48 @@ def run_nab_benchmark(
         raise ConfigurationError(f"jobs must be >= 1, got {jobs}")
     if isinstance(refits, bool) or not isinstance(refits, int) or refits < 0:
         raise ConfigurationError(f"refits must be an integer >= 0, got {refits!r}")
-    windows = {n: nab.windows(n) for n in names}
-    cache = Path(cache_dir)
+    if mode not in MODES:
+        raise ConfigurationError(f"mode must be one of {MODES}, got {mode!r}")
+    if mode == "stream" and refits:
+        raise ConfigurationError("refits applies to batch mode; a stream learns every row")
+    if postprocess is None:
+        postprocess = DEFAULT_STREAM_POSTPROCESS if mode == "stream" else "none"
+    from anomark.postprocess import check_postprocess, format_postprocess, parse_postprocess
 
-    def refractory_for(rows_per_day: int) -> int:
-        if refractory is None:
-            return rows_per_day
-        return int(refractory(rows_per_day)) if callable(refractory) else int(refractory)
+    steps = (parse_postprocess(postprocess) if isinstance(postprocess, str)
+             else check_postprocess(postprocess))
+    post_text = format_postprocess(steps)
+    windows = {n: nab.windows(n) for n in names}
+    data = {n: nab.load(n) for n in names}
+    indexes: dict[str, pd.DatetimeIndex] = {n: pd.DatetimeIndex(d.index) for n, d in data.items()}
+    corpus = PreparedCorpus(indexes, windows, refractory)
+    cache = Path(cache_dir)
 
     summary_rows = []
     series_rows = []
     thresholds: dict[str, dict[str, float]] = {}
+    timings: dict[str, dict[str, float]] = {}
     for det_name in detectors:
         results = _score_all(det_name, names, seed=seed, refits=refits, jobs=jobs,
-                             cache_dir=cache, progress=progress)
-        index = {n: nab.load(n).index for n in names}
-        scores = {n: pd.Series(r["scores"], index=index[n]) for n, r in results.items()}
-        gaps = {n: refractory_for(int(r["rows_per_day"])) for n, r in results.items()}
-        # NAB's rule: one threshold per profile over the corpus. Onsets depend on the
-        # threshold, so search candidate thresholds (quantiles of all scores, plus the exact
-        # optimum of the raw flags) and keep the best.
+                             cache_dir=cache, progress=progress, mode=mode)
+        t0 = time.perf_counter()
+        arrays = {n: postprocess_scores(steps, r["scores"], data[n].values, r.get("ready"))
+                  for n, r in results.items()}
+        post_seconds = time.perf_counter() - t0
+        # NAB's rule: one threshold per profile over the corpus (onsets depend on it)
         row: dict[str, Any] = {"detector": det_name}
         thresholds[det_name] = {}
-        all_scores = np.concatenate([s.to_numpy() for s in scores.values()])
-        candidates = np.unique(np.quantile(all_scores, np.linspace(0.80, 0.99999, 240)))
+        t0 = time.perf_counter()
         for profile in profiles:
-            exact, _ = nab_optimize_threshold(scores, windows, profile)
-            cands = np.append(candidates, exact) if math.isfinite(exact) else candidates
-            best = (-math.inf, math.inf)
-            for thr in cands:
-                flags = {n: pd.Series(alarm_onsets(s.to_numpy() >= thr, gaps[n]), index=s.index)
-                         for n, s in scores.items()}
-                value = nab_score(flags, windows, profile)
-                if value > best[0]:
-                    best = (value, float(thr))
-            row[profile] = best[0]
-            thresholds[det_name][profile] = best[1]
+            thr, value = corpus.search(arrays, profile)
+            row[profile] = value
+            thresholds[det_name][profile] = thr
+        search_seconds = time.perf_counter() - t0
         thr = thresholds[det_name].get("standard", next(iter(thresholds[det_name].values())))
         prf = []
-        for n, s in scores.items():
-            onsets = pd.Series(alarm_onsets(s.to_numpy() >= thr, gaps[n]), index=s.index)
+        for n, a in arrays.items():
+            s = pd.Series(a, index=data[n].index)
+            onsets = pd.Series(corpus.flags(n, a, thr), index=s.index)
             ev = event_scores(onsets, windows[n])
             ev.update(_range_metrics(n, s, windows[n], thr))
             prf.append(ev)
@@ -409,9 +533,13 @@ def run_nab_benchmark(
         for col in RANGE_COLUMNS:
             row[col] = float(np.nanmean(frame[col].astype(float)))
         row["seconds"] = float(sum(r["fit_seconds"] + r["score_seconds"] for r in results.values()))
+        timings[det_name] = {"postprocess_seconds": post_seconds,
+                             "threshold_search_seconds": search_seconds}
         summary_rows.append(row)
     summary = pd.DataFrame(summary_rows).set_index("detector")
-    return BenchmarkResult(summary, pd.DataFrame(series_rows), thresholds)
+    config = {"mode": mode, "postprocess": post_text, "seed": seed, "refits": refits,
+              "refractory": "1 day" if refractory is None else str(refractory)}
+    return BenchmarkResult(summary, pd.DataFrame(series_rows), thresholds, config, timings)
 
 
 def published_scores() -> dict[str, dict[str, float]]:
@@ -438,6 +566,8 @@ def write_outputs(result: BenchmarkResult, out_dir: str | os.PathLike[str],
         atomic_write_bytes(out / name, frame.to_csv().encode())
         files.append(out / name)
     payload = {"summary": json.loads(result.summary.to_json(orient="index")),
+               "config": result.config,
+               "timings": result.timings,
                "thresholds": result.thresholds,
                "per_series": json.loads(result.per_series.to_json(orient="records"))}
     atomic_write_bytes(out / "results.json", json.dumps(payload, indent=2).encode())

@@ -55,8 +55,17 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                    help="worker processes, one series per task (default: 1)")
     q.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default: 0)")
     q.add_argument("--refits", type=int, default=0, metavar="N",
-                   help="refit N times on expanding history after the probationary period "
-                        "(default: 0, fit once)")
+                   help="batch mode: refit N times on expanding history after the "
+                        "probationary period (default: 0, fit once)")
+    q.add_argument("--mode", choices=("batch", "stream"), default="batch",
+                   help="batch: fit on the probationary period, then score; stream: learn "
+                        "every series row by row (score, then learn) with the detector's "
+                        "streaming engine, e.g. rcf (default: batch)")
+    q.add_argument("--postprocess", metavar="STEPS",
+                   help="causal post-processing of the scores, e.g. 'zscore+range:value=10', "
+                        "'likelihood+range' or 'none' (default: none in batch mode; in stream "
+                        "mode anomark.benchmark.DEFAULT_STREAM_POSTPROCESS, printed with the "
+                        "results)")
     q.add_argument("--series", metavar="A,B",
                    help="only these NAB series (default: all 58; the scores of a subset are "
                         "not comparable with NAB's scoreboard)")
@@ -89,13 +98,15 @@ def run_nab(args: argparse.Namespace) -> int:
     series = [n.strip() for n in args.series.split(",")] if args.series else None
     result = run_nab_benchmark(
         detectors, series=series, jobs=args.jobs, seed=args.seed, refits=args.refits,
+        mode=args.mode, postprocess=args.postprocess,
         cache_dir=args.cache_dir, progress=progress_enabled(args),
     )
     say(f"NAB scores ({len(result.per_series) // len(detectors)} series; null = 0, "
         "perfect = 100) with mean event precision / recall / F1 at the standard threshold, "
         "mean VUS-PR / VUS-ROC of the scores and mean range F1 of the flags:")
     say(result.to_text())
-    say("thresholds (z-score of the probationary scores) per profile:")
+    say(f"mode {result.config['mode']}, post-processing {result.config['postprocess']}; "
+        "thresholds per profile:")
     for det, by_profile in result.thresholds.items():
         say(f"  {det}: " + ", ".join(f"{p} {v:.3f}" for p, v in by_profile.items()))
     for file in write_outputs(result, out, profile=profile):
