@@ -323,13 +323,21 @@ class MultiWorkerCluster(Cluster):
     ----------
     strategy : tf.distribute.MultiWorkerMirroredStrategy, optional
         Default: a new one (connects to the other workers; all must start).
+    timeout : float, default 900
+        Seconds a collective operation waits for the other workers before failing, so that a
+        worker that died (bad data on its shard...) fails the job instead of leaving the
+        others waiting until the job's ``max_runtime``.
     """
 
-    def __init__(self, strategy: Any = None) -> None:
+    def __init__(self, strategy: Any = None, *, timeout: float = 900.0) -> None:
         import tensorflow as tf
 
         self.strategy = strategy if strategy is not None else (
-            tf.distribute.MultiWorkerMirroredStrategy()
+            tf.distribute.MultiWorkerMirroredStrategy(
+                communication_options=tf.distribute.experimental.CommunicationOptions(
+                    timeout_seconds=float(timeout)
+                )
+            )
         )
         resolver = self.strategy.cluster_resolver
         self.n_workers = int(resolver.cluster_spec().num_tasks("worker"))
