@@ -262,6 +262,8 @@ def test_detect_update_flags_with_a_causal_running_threshold() -> None:
     det = _det()
     result = det.detect_update(frame)
     scores = result.scores.to_numpy()
+    # the attribution computed alongside changes no score
+    np.testing.assert_array_equal(scores, _det().score_update(frame).to_numpy())
     forest = det.forest_
     assert isinstance(forest, StreamingForest)
     ready = np.zeros(len(scores), dtype=bool)
