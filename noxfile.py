@@ -132,7 +132,7 @@ MUTATE: dict[str, tuple[list[str], list[str]]] = {
     ),
     "labels": (
         ["src/anomark/labels.py"],
-        ["tests/test_labels.py", "tests/test_evaluation.py"],
+        ["tests/test_labels.py", "tests/test_labels_messages.py", "tests/test_evaluation.py"],
     ),
     "threshold": (
         ["src/anomark/threshold.py", "src/anomark/_gpd.py"],
