@@ -1,0 +1,129 @@
+"""Event metrics and the NAB score at their edges, found unpinned by the mutation run.
+
+``best_event_f1`` against a brute force over every threshold with ``event_scores`` (false-alarm
+arithmetic included), windows holding no row, time-zone-aware flags and windows, and the input
+each message names.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from anomark.errors import DataError
+from anomark.evaluation import best_event_f1, event_scores, nab_score_series
+
+SETTINGS = settings(max_examples=80, deadline=None, derandomize=True, database=None,
+                    suppress_health_check=[HealthCheck.too_slow])
+
+
+@st.composite
+def scored_series(draw: Any) -> tuple[pd.Series, list[tuple[pd.Timestamp, pd.Timestamp]]]:
+    n = draw(st.integers(3, 40))
+    values = draw(st.lists(st.sampled_from([0.0, 0.1, 0.5, 0.7, 0.9, 1.0]), min_size=n,
+                           max_size=n))
+    index = pd.date_range("2024-01-01", periods=n, freq="h")
+    windows = []
+    for _ in range(draw(st.integers(0, 3))):
+        a = draw(st.integers(-3, n + 2))  # may start before or end after the data
+        b = draw(st.integers(a, a + 6))
+        start = index[0] + pd.Timedelta(hours=a)
+        windows.append((start, index[0] + pd.Timedelta(hours=b)))
+    return pd.Series(values, index=index), windows
+
+
+def _brute_force(scores: pd.Series, windows: list[Any]) -> tuple[float, float]:
+    best = (-math.inf, math.nan)
+    for thr in sorted(set(scores.to_numpy()), reverse=True):  # highest threshold wins ties
+        f1 = event_scores(scores >= thr, windows)["f1"]
+        if f1 > best[0]:
+            best = (f1, thr)
+    return best
+
+
+@SETTINGS
+@given(case=scored_series())
+def test_best_event_f1_equals_the_best_of_every_threshold(case: Any) -> None:
+    scores, windows = case
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # windows outside the data
+        f1, threshold = best_event_f1(scores, windows)
+        has_rows = [((scores.index >= a) & (scores.index <= b)).any() for a, b in windows]
+        if not any(has_rows):
+            assert math.isnan(f1) and threshold == math.inf
+            return
+        expected_f1, expected_threshold = _brute_force(scores, windows)
+    assert f1 == pytest.approx(expected_f1, abs=1e-12)
+    assert threshold == expected_threshold
+
+
+def test_false_alarm_runs_counted_by_hand() -> None:
+    """Two outside runs above 0.5 at the best threshold (0.5): F1 = 2*1 / (1 + 1 + 2)."""
+    index = pd.date_range("2024-01-01", periods=10, freq="h")
+    scores = pd.Series([0.9, 0.9, 0.0, 0.6, 0.0, 0.5, 0.5, 0.0, 0.0, 0.0], index=index)
+    window = [(index[5], index[6])]
+    assert best_event_f1(scores, window) == (0.5, 0.5)
+    assert event_scores(scores >= 0.5, window)["false_alarms"] == 2
+
+
+def test_windows_without_rows_are_left_out_with_a_warning() -> None:
+    index = pd.date_range("2024-01-01", periods=6, freq="D")
+    scores = pd.Series([0.1, 0.2, 0.9, 0.3, 0.5, 0.1], index=index)
+    windows = [("2024-01-03", "2024-01-04"), ("2025-01-01", "2025-01-02")]
+    with pytest.warns(UserWarning, match=r"^1 of 2 window\(s\) contain no timestamp of the "
+                      r"scores; they are left out"):
+        assert best_event_f1(scores, windows) == (1.0, 0.9)
+    with pytest.warns(UserWarning, match=r"^1 of 2 window\(s\) contain no timestamp of the flags"):
+        result = event_scores(scores >= 0.9, windows)
+    assert result["n_windows"] == 1 and result["detected"] == 1
+    gap = [("2024-01-03 06:00", "2024-01-03 18:00")]  # between two rows
+    with pytest.warns(UserWarning, match="1 of 1 window"):
+        assert best_event_f1(scores, gap) == (pytest.approx(math.nan, nan_ok=True), math.inf)
+
+
+def test_aware_flags_and_windows() -> None:
+    tz = "Europe/Paris"
+    index = pd.date_range("2024-03-31 00:00", periods=6, freq="h", tz=tz)
+    scores = pd.Series([0.1, 0.2, 0.9, 0.8, 0.1, 0.1], index=index)
+    window = [(pd.Timestamp("2024-03-31 03:00", tz=tz), pd.Timestamp("2024-03-31 04:00", tz=tz))]
+    assert best_event_f1(scores, window) == (1.0, 0.9)  # rows 2 (03:00 CEST) and 3 (04:00)
+    assert event_scores(scores > 0.5, window)["detected"] == 1
+    assert nab_score_series(scores > 0.5, window) == pytest.approx(
+        nab_score_series(scores.tz_convert("UTC") > 0.5,
+                         [(w[0].tz_convert("UTC"), w[1].tz_convert("UTC")) for w in window])
+    )
+
+
+@pytest.mark.parametrize(
+    ("call", "name"),
+    [(lambda: event_scores(pd.Series([0.5, 1.0], index=pd.date_range("2024", periods=2)), []),
+      "flags"),
+     (lambda: nab_score_series(pd.Series([1, 0], index=pd.date_range("2024", periods=2)), []),
+      "flags"),
+     (lambda: best_event_f1(pd.Series(["a", "b"], index=pd.date_range("2024", periods=2)), []),
+      "scores")],
+    ids=["event_scores", "nab_score_series", "best_event_f1"],
+)
+def test_messages_name_the_argument(call: Any, name: str) -> None:
+    with pytest.raises(DataError) as info:
+        call()
+    assert str(info.value).startswith(f"{name} must be"), str(info.value)
+
+
+def test_default_profile_is_standard() -> None:
+    index = pd.date_range("2024-01-01", periods=2000, freq="5min")
+    flags = pd.Series(False, index=index)
+    flags.iloc[1500] = True  # a false alarm: costs A_FP = 0.11 in the standard profile
+    window = [(index[1000], index[1100])]
+    assert nab_score_series(flags, window) == pytest.approx(
+        nab_score_series(flags, window, "standard"))
+    assert nab_score_series(flags, window) != pytest.approx(
+        nab_score_series(flags, window, "reward_low_FP_rate"))
+    assert np.isfinite(nab_score_series(flags, window))
