@@ -485,14 +485,10 @@ class Dataset:
 
         Parameters
         ----------
-        uri : str
-            ``s3://bucket/prefix/`` (all objects whose key ends with ``suffix``) or one object.
-        session : boto3.Session, optional
-            Credentials/region to use; the default session otherwise.
-        suffix : str, default ".csv"
-            Only keys ending with this are read (``""`` reads all).
-        endpoint_url : str, optional
-            S3 endpoint (S3-compatible stores, tests); ``AWS_ENDPOINT_URL`` also works.
+        uri, session, suffix, endpoint_url
+            As for :func:`anomark.readers.read_s3`: ``s3://bucket/prefix/`` (every object
+            whose key ends with ``suffix``, default ``".csv"``) or one object; the boto3
+            session and S3 endpoint to use (defaults: the default session, ``AWS_ENDPOINT_URL``).
         time_column, columns, duplicates, dayfirst, time_format, **read_csv_kwargs
             As for :meth:`from_csv`.
 
