@@ -119,3 +119,16 @@ def test_labels_file_messages(tmp_path: Path) -> None:
     ok = tmp_path / "ok.json"
     ok.write_text(json.dumps([["2024-01-01", "2024-01-02"]]))
     assert read_windows_file(ok) == [(pd.Timestamp("2024-01-01"), pd.Timestamp("2024-01-02"))]
+
+
+def test_a_window_mixing_naive_and_aware_ends_is_refused() -> None:
+    """Was a bare TypeError from comparing the two ends (found by the mutation run)."""
+    naive, aware = pd.Timestamp("2024-01-01"), pd.Timestamp("2024-01-02", tz="UTC")
+    for windows in ([(naive, naive), (naive, aware)], [(naive, naive), (aware, naive)]):
+        assert message(lambda w=windows: windows_to_ns(w, None, "w")).startswith(
+            "w[1] mixes a timezone-naive and a timezone-aware end"
+        )
+    assert message(lambda: parse_windows([("2024-01-01", aware)])) == (
+        "windows[0] mixes a timezone-naive and a timezone-aware end: start 2024-01-01 00:00:00, "
+        "end 2024-01-02 00:00:00+00:00"
+    )

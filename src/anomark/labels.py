@@ -115,6 +115,11 @@ def parse_windows(windows: Any, what: str = "windows") -> list[Window]:
     for k, (a, b) in enumerate(window_pairs(windows, what)):
         where = f"{what}[{k}]"
         start, end = to_timestamp(a, where), to_timestamp(b, where)
+        if (start.tz is None) != (end.tz is None):  # would raise a bare TypeError below
+            raise DataError(
+                f"{where} mixes a timezone-naive and a timezone-aware end: start {start}, "
+                f"end {end}"
+            )
         if start > end:
             raise DataError(f"{where} starts after it ends: start {start}, end {end}")
         out.append((start, end))
