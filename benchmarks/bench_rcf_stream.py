@@ -144,6 +144,7 @@ def bench_nyc(root: Path, quick: bool) -> None:
     anomark_stream(ds, 48, LEARN, 99, None)  # load the compiled kernels
     runs: dict[str, list[tuple[float, float]]] = {"krcf": [], "a1": [], "a2": []}
     f1s: dict[str, list[float]] = {"krcf": [], "a1": [], "batch": []}
+    pairs: list[tuple[np.ndarray, np.ndarray]] = []
     n_rep = 1 if quick else 3
     for seed in range(n_rep):
         t, ks = timed_cpu(krcf_stream, values, 48, LEARN, seed)
@@ -152,6 +153,7 @@ def bench_nyc(root: Path, quick: bool) -> None:
         t, s1 = timed_cpu(anomark_stream, ds, 48, LEARN, seed, None)
         runs["a1"].append(t)
         f1s["a1"].append(best_f1(pd.Series(s1, index=index), windows))
+        pairs.append((s1, ks))
         t, _ = timed_cpu(anomark_stream, ds, 48, LEARN, seed, -1)
         runs["a2"].append(t)
         batch = RCFDetector(shingle_size=48, random_state=seed).fit(ds.frame.iloc[:LEARN])
@@ -175,6 +177,11 @@ def bench_nyc(root: Path, quick: bool) -> None:
         vals = ", ".join(f"{v:.3f}" for v in f1s[key])
         print(f"best event F1, {label}: mean {np.mean(f1s[key]):.3f} (seeds: {vals})")
     print(f"F1 anomark online - krcf online = {np.mean(f1s['a1']) - np.mean(f1s['krcf']):+.3f}")
+    rho = [pd.Series(a).corr(pd.Series(k), method="spearman") for a, k in pairs]
+    a0, k0 = pairs[0]
+    print(f"Spearman rank correlation of the online scores, anomark vs krcf (one pair per seed): "
+          f"{', '.join(f'{r:.3f}' for r in rho)}; mean score anomark {a0.mean():.3f}, "
+          f"krcf {k0.mean():.3f}")
 
 
 # ---------------------------------------------------------------------- 2. whole NAB
