@@ -2,7 +2,8 @@
 
 Generated CSV files (good, empty, with a BOM, bad lines, text or missing values, too short)
 are combined with generated options (thresholds, ``--param``, window sizes, columns, resampling,
-fill, labels files, ``--train-until``, ``--load`` of damaged folders). ``main`` must return 0 with
+fill, labels files, ``--train-until``, time formats and ``--duplicates``, ``--load`` of damaged
+folders). ``main`` must return 0 with
 consistent results (the anomalies CSV holds exactly the flagged points, all above the printed
 threshold) or 2 with one ``error: ...`` line naming a problem the input actually has. An
 exception escaping ``main`` (anything but an anomark error is re-raised only under ``--debug``)
@@ -136,6 +137,13 @@ OPTIONS: dict[str, list[tuple[list[str], list[str]]]] = {
     ],
     "max_events": [([], []), (["--max-events", "0"], []), (["--max-events", "-1"], [">= 0"])],
     "detector": [([], []), (["--detector", "nope"], ["unknown detector"])],
+    "timestamps": [
+        ([], []), (["--time-format", "%Y-%m-%d %H:%M:%S"], []), (["--time-format", "ISO8601"], []),
+        (["--dayfirst"], []), (["--duplicates", "mean"], []), (["--duplicates", "error"], []),
+        (["--time-format", "%d/%m/%Y %H:%M"], ["does not match", "cannot parse timestamps"]),
+        (["--duplicates", "average"], ["invalid choice"]),
+        (["--time-column", "when"], ["time column 'when' not found"]),
+    ],
 }
 #: Problems whose error may be reported instead (they are checked first or late).
 LABEL_FILES = {
