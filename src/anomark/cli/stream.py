@@ -82,8 +82,10 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                         "interval, at most 48)")
     g.add_argument("--seed", type=int, default=None, metavar="N",
                    help="random seed (random_state; default: 0)")
-    g.add_argument("--threshold", metavar="mean_std:K",
-                   help="online threshold: mean + K sd of the earlier scores (default K=3)")
+    g.add_argument("--threshold", metavar="METHOD[:PARAM]",
+                   help="online threshold: mean_std:K (mean + K sd of the earlier scores; the "
+                        "default, K=3), spot:Q (streaming peaks over threshold) or fixed:V; "
+                        "other rules use mean + 3 sd")
     g.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                    help="any RCFDetector parameter (--param time_decay=0.001 --param "
                         "num_samples_per_tree=512)")
@@ -240,13 +242,6 @@ def _new_detector(args: argparse.Namespace, first: list[tuple[Any, list[float]]]
     from anomark.cli.detect import build_detector
     from anomark.dataset import Dataset
 
-    if args.threshold:
-        from anomark.threshold import Threshold
-
-        if Threshold.parse(args.threshold).method != "mean_std":
-            raise ConfigurationError(
-                "anomark stream flags with a running mean + K sd: use --threshold mean_std:K"
-            )
     # with --window-size the stand-in is not read; without, two rows give the interval
     step = first[1][0] - first[0][0] if len(first) > 1 else pd.Timedelta(1, "D")
     idx = pd.date_range(first[0][0], periods=1000, freq=step)
