@@ -127,3 +127,138 @@ def test_default_profile_is_standard() -> None:
     assert nab_score_series(flags, window) != pytest.approx(
         nab_score_series(flags, window, "reward_low_FP_rate"))
     assert np.isfinite(nab_score_series(flags, window))
+
+
+# ---------------------------------------------------------------------- NAB threshold and messages
+from anomark.evaluation import nab_optimize_threshold, nab_score  # noqa: E402
+
+CUSTOM = {"tpWeight": 2.0, "fpWeight": 0.3, "fnWeight": 0.5}  # weights other than 1
+
+
+@st.composite
+def corpus(draw: Any) -> tuple[dict[str, pd.Series], dict[str, list[Any]]]:
+    scores, windows = {}, {}
+    for key in ("a", "b")[: draw(st.integers(1, 2))]:
+        n = draw(st.integers(8, 50))
+        index = pd.date_range("2024-01-01", periods=n, freq="h")
+        values = draw(st.lists(st.sampled_from([0.0, 0.2, 0.5, 0.8, 1.0]), min_size=n,
+                               max_size=n))
+        scores[key] = pd.Series(values, index=index)
+        spans, free = [], 0  # NAB windows are disjoint: each starts after the previous end
+        for _ in range(draw(st.integers(0, 2))):
+            if free >= n:
+                break
+            a = draw(st.integers(free, n - 1))
+            b = min(n - 1, a + draw(st.integers(0, 5)))
+            spans.append((index[a], index[b]))
+            free = b + 1
+        windows[key] = spans
+    return scores, windows
+
+
+@settings(SETTINGS, max_examples=60)
+@given(case=corpus(), profile=st.sampled_from(["standard", "reward_low_FN_rate", "custom"]))
+def test_nab_optimize_threshold_equals_the_best_of_every_threshold(
+    case: Any, profile: str
+) -> None:
+    scores, windows = case
+    weights: Any = CUSTOM if profile == "custom" else profile
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        try:
+            threshold, best = nab_optimize_threshold(scores, windows, weights)
+        except DataError as exc:  # no window after the probationary period: undefined
+            assert "normalised NAB score is undefined" in str(exc)
+            with pytest.raises(DataError, match="undefined"):
+                nab_score({k: s >= math.inf for k, s in scores.items()}, windows, weights)
+            return
+        values = sorted({v for s in scores.values() for v in s.to_numpy()}, reverse=True)
+        expected = (nab_score({k: s >= math.inf for k, s in scores.items()}, windows, weights),
+                    math.inf)
+        for thr in values:  # highest threshold first: ties keep the higher one
+            value = nab_score({k: s >= thr for k, s in scores.items()}, windows, weights)
+            if value > expected[0] + 1e-9:
+                expected = (value, thr)
+    assert best == pytest.approx(expected[0], abs=1e-9)
+    assert threshold == expected[1]
+
+
+def test_nab_custom_weights_by_hand() -> None:
+    """One window detected at its first row, one false alarm before it: raw = 2 - 0.3,
+    null = -0.5, perfect = 2 -> 100 * 2.2 / 2.5 = 88."""
+    index = pd.date_range("2024-01-01", periods=100, freq="h")
+    flags = pd.Series(False, index=index)
+    flags.iloc[30] = True  # after the 15-row probation, no window before it: costs fpWeight
+    flags.iloc[60] = True  # the window's first row
+    windows = {"s": [(index[60], index[69])]}
+    assert nab_score({"s": flags}, windows, CUSTOM) == pytest.approx(88.0)
+    assert nab_score_series(flags, windows["s"], CUSTOM) == pytest.approx(1.7)
+    scores = flags.astype(float)
+    assert nab_optimize_threshold({"s": scores}, windows, CUSTOM) == (1.0, pytest.approx(88.0))
+
+
+def test_single_scored_row() -> None:
+    index = pd.date_range("2024-01-01", periods=1, freq="h")
+    scores = {"s": pd.Series([0.7], index=index)}
+    windows = {"s": [(index[0], index[0])]}
+    assert nab_optimize_threshold(scores, windows) == (0.7, pytest.approx(100.0))
+
+
+def test_nab_aware_index_and_window_names() -> None:
+    index = pd.date_range("2024-01-01", periods=40, freq="h", tz="Asia/Tokyo")
+    scores = pd.Series(0.0, index=index)
+    scores.iloc[20] = 1.0
+    windows = {"s": [(index[20], index[25])]}
+    assert nab_score({"s": scores > 0.5}, windows) == pytest.approx(100.0)
+    assert nab_optimize_threshold({"s": scores}, windows) == (1.0, pytest.approx(100.0))
+    naive = {"s": [(pd.Timestamp("2024-01-01 20:00"), pd.Timestamp("2024-01-02"))]}
+    for call in (lambda: nab_score({"s": scores > 0.5}, naive),
+                 lambda: nab_optimize_threshold({"s": scores}, naive)):
+        with pytest.raises(DataError, match=r"^windows of series 's'\[0\]: 2024-01-01 20:00:00 "
+                           r"is timezone-naive"):
+            call()
+
+
+def test_nab_messages_name_the_argument() -> None:
+    index = pd.date_range("2024-01-01", periods=40, freq="h")
+    flags = pd.Series(False, index=index)
+    cases = [
+        (lambda: nab_score([flags], {}), "flags_by_series must be a dict of series name to "
+         "pandas Series, got list"),
+        (lambda: nab_score({}, {}), "flags_by_series is empty"),
+        (lambda: nab_optimize_threshold((), {}), "scores_by_series must be a dict of series "
+         "name to pandas Series, got tuple"),
+        (lambda: nab_optimize_threshold({}, {}), "scores_by_series is empty"),
+        (lambda: nab_score({"s": flags}, [("2024", "2025")]), "windows_by_series must be a dict "
+         "of series name to windows, got list"),
+        (lambda: nab_score({k: flags for k in "abcde"}, {"a": []}), "windows_by_series has no "
+         "entry for 4 series, e.g. ['b', 'c', 'd']; it needs the same keys as the flags/scores "
+         "(an empty list for no window)"),
+        (lambda: nab_score({"s": flags}, {"s": []}), "no labelled window falls after the "
+         "probationary period of any series (or the profile gives no weight to windows), so "
+         "the normalised NAB score is undefined"),
+        (lambda: nab_optimize_threshold({"s": flags.astype(float).rename(None)},
+                                        {"s": [("2024-01-01 00:00", "x")]}),
+         "windows of series 's'[0]: 'x' is not a timestamp"),
+    ]
+    for call, text in cases:
+        with pytest.raises(DataError) as info:
+            call()
+        assert str(info.value) == text
+
+
+def test_nab_window_errors_name_the_series() -> None:
+    """NAB maps windows to rows by exact timestamp: a window start that is not a row is
+    refused, naming the flags/scores of the series."""
+    index = pd.date_range("2024-01-01", periods=40, freq="h")
+    flags = pd.Series(False, index=index)
+    windows = {"s": [(index[30], index[35]), ("2030-01-01", "2030-01-02")]}
+    tail = "the start of window 1 (2030-01-01 00:00:00) is not a timestamp of the series"
+    cases = [(lambda: nab_score({"s": flags}, windows), f"flags of series 's': {tail}"),
+             (lambda: nab_optimize_threshold({"s": flags.astype(float)}, windows),
+              f"scores of series 's': {tail}"),
+             (lambda: nab_score_series(flags, windows["s"]), f"flags: {tail}")]
+    for call, text in cases:
+        with pytest.raises(DataError) as info:
+            call()
+        assert str(info.value).startswith(text), str(info.value)
