@@ -23,16 +23,7 @@ nox.options.error_on_missing_interpreters = False
 ROOT = Path(__file__).resolve().parent
 NAB = ROOT.parent / "shared" / "data" / "nab"
 PYTHON = os.environ.get("ANOMARK_NOX_PYTHON") or None  # None: the Python running nox
-TEST_EXTRAS = ".[dev,sagemaker]"
-# The tests need TensorFlow's CPU build only. On Linux x86-64 that is `tensorflow-cpu`: a 274 MB
-# download and about 0.9 GB installed, against 572 MB and 1.9 GB for `tensorflow` (which adds
-# the GPU kernels), the largest part of a fresh `nox -s tests`. Elsewhere the `tensorflow`
-# wheel is the CPU build. Same bounds as the package's `tensorflow` extra.
-TEST_TENSORFLOW = (
-    'tensorflow-cpu>=2.16; sys_platform == "linux" and platform_machine == "x86_64"',
-    'tensorflow>=2.16; sys_platform != "linux" or platform_machine != "x86_64"',
-    "keras>=3.3",
-)
+TEST_EXTRAS = ".[dev,tensorflow,sagemaker]"
 # Reference implementations the range-metric tests compare against (tests/test_evaluation_
 # reference.py). Installed without their dependencies: TimeEval 1.5 pins dask 2022.12 and prts
 # pins NumPy < 2, yet TimeEval's metrics subpackage needs only NumPy, scikit-learn and prts.
@@ -58,7 +49,7 @@ def _install(session: nox.Session, *args: str) -> None:
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """The default test suite (everything not marked slow), in parallel on all cores."""
-    _install(session, "-e", TEST_EXTRAS, *TEST_TENSORFLOW)
+    _install(session, "-e", TEST_EXTRAS)
     _install(session, "--no-deps", "--ignore-requires-python", *METRIC_REFERENCES)
     session.run(
         "pytest", "-m", "not slow", "-n", "auto", "--dist", "loadfile", *session.posargs,
@@ -69,7 +60,7 @@ def tests(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def slow(session: nox.Session) -> None:
     """Tests marked slow (long training runs, whole-corpus checks, examples)."""
-    _install(session, "-e", TEST_EXTRAS, *TEST_TENSORFLOW)
+    _install(session, "-e", TEST_EXTRAS)
     _install(session, "--no-deps", "--ignore-requires-python", *METRIC_REFERENCES)
     session.run("pytest", "-m", "slow", *session.posargs, env=_env())
 
