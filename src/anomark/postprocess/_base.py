@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import inspect
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -273,8 +274,6 @@ class PostProcessor(BaseEstimator, ABC):  # type: ignore[misc]
     # ------------------------------------------------------------------ text form
     def to_text(self) -> str:
         """``NAME[:k=v,...]`` with the parameters that differ from the defaults (exact floats)."""
-        from anomark.postprocess._text import format_step
-
         return format_step(self)
 
     def __str__(self) -> str:
@@ -411,8 +410,6 @@ class Chain(PostProcessor):
         return self
 
     def to_text(self) -> str:
-        from anomark.postprocess._text import format_postprocess
-
         return format_postprocess(self._steps())
 
     def __eq__(self, other: object) -> bool:
@@ -446,3 +443,38 @@ def check_postprocess(value: Any, owner: str = "") -> list[PostProcessor]:
         step._check_params()
     return list(value)
 
+
+# ---------------------------------------------------------------------- text form
+def _defaults(cls: type) -> dict[str, Any]:
+    return {
+        name: p.default
+        for name, p in inspect.signature(cls).parameters.items()
+        if p.default is not inspect.Parameter.empty
+    }
+
+
+def _format_value(value: Any) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def format_step(step: PostProcessor) -> str:
+    """``NAME[:k=v,...]`` listing the parameters that differ from the defaults."""
+    defaults = _defaults(type(step))
+    parts = []
+    for key, value in step.get_params(deep=False).items():
+        if key in defaults and type(defaults[key]) is type(value) and defaults[key] == value:
+            continue
+        parts.append(f"{key}={_format_value(value)}")
+    return step.name + (":" + ",".join(parts) if parts else "")
+
+
+def format_postprocess(steps: Any) -> str:
+    """The text form of a list of post-processors (``"none"`` for an empty one)."""
+    steps = check_postprocess(steps)
+    return "+".join(format_step(s) for s in steps) if steps else "none"

@@ -2,60 +2,26 @@
 
 from __future__ import annotations
 
-import inspect
 import re
 from typing import Any
 
 from anomark.errors import ConfigurationError
-from anomark.postprocess._base import PostProcessor
+from anomark.postprocess._base import (
+    PostProcessor,
+    _defaults,
+    format_postprocess,
+    format_step,
+)
+from anomark.postprocess._likelihood import AnomalyLikelihood
+from anomark.postprocess._range import RangeRule
+from anomark.postprocess._zscore import RunningZScore
 
 __all__ = ["format_postprocess", "format_step", "parse_postprocess", "postprocessor_classes"]
 
 
 def postprocessor_classes() -> dict[str, type[PostProcessor]]:
     """The post-processors by text name."""
-    from anomark.postprocess._likelihood import AnomalyLikelihood
-    from anomark.postprocess._range import RangeRule
-    from anomark.postprocess._zscore import RunningZScore
-
     return {cls.name: cls for cls in (RunningZScore, AnomalyLikelihood, RangeRule)}
-
-
-def _defaults(cls: type) -> dict[str, Any]:
-    return {
-        name: p.default
-        for name, p in inspect.signature(cls).parameters.items()
-        if p.default is not inspect.Parameter.empty
-    }
-
-
-def _format_value(value: Any) -> str:
-    if value is None:
-        return "none"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return repr(value)
-    return str(value)
-
-
-def format_step(step: PostProcessor) -> str:
-    """``NAME[:k=v,...]`` listing the parameters that differ from the defaults."""
-    defaults = _defaults(type(step))
-    parts = []
-    for key, value in step.get_params(deep=False).items():
-        if key in defaults and type(defaults[key]) is type(value) and defaults[key] == value:
-            continue
-        parts.append(f"{key}={_format_value(value)}")
-    return step.name + (":" + ",".join(parts) if parts else "")
-
-
-def format_postprocess(steps: Any) -> str:
-    """The text form of a list of post-processors (``"none"`` for an empty one)."""
-    from anomark.postprocess._base import check_postprocess
-
-    steps = check_postprocess(steps)
-    return "+".join(format_step(s) for s in steps) if steps else "none"
 
 
 def _parse_value(text: str, default: Any, where: str) -> Any:
