@@ -262,3 +262,79 @@ def test_nab_window_errors_name_the_series() -> None:
         with pytest.raises(DataError) as info:
             call()
         assert str(info.value).startswith(text), str(info.value)
+
+
+# ---------------------------------------------------------------------- NAB profiles and windows
+from anomark.errors import ConfigurationError  # noqa: E402
+from anomark.evaluation.nab import resolve_profile  # noqa: E402
+
+
+def test_profile_mappings() -> None:
+    custom = resolve_profile({"CostMatrix": {"tpWeight": 1, "fpWeight": 0, "fnWeight": 2.5}})
+    assert (custom.name, custom.tp_weight, custom.fp_weight, custom.fn_weight) == (
+        "custom", 1.0, 0.0, 2.5)  # a zero weight is allowed
+    for bad, shown in [({"tpWeight": 1, "fpWeight": math.nan, "fnWeight": 1}, "nan"),
+                       ({"tpWeight": 1, "fpWeight": -0.1, "fnWeight": 1}, "-0.1"),
+                       ({"tpWeight": True, "fpWeight": 1, "fnWeight": 1}, "True"),
+                       ({"CostMatrix": 5}, "None")]:
+        with pytest.raises(ConfigurationError) as info:
+            resolve_profile(bad)
+        assert str(info.value).startswith("NAB profile mapping needs a finite non-negative "
+                                          "number for "), str(info.value)
+        assert str(info.value).endswith(f"got {shown}"), str(info.value)
+    with pytest.raises(ConfigurationError) as info:
+        resolve_profile("nope")
+    assert str(info.value) == (
+        "unknown NAB profile 'nope'; use one of ['reward_low_FN_rate', 'reward_low_FP_rate', "
+        "'standard'] (or 'low_fp' / 'low_fn'), or a mapping with tpWeight, fpWeight and fnWeight"
+    )
+    with pytest.raises(ConfigurationError) as info:
+        resolve_profile(3)
+    assert str(info.value) == "profile must be a profile name or a mapping of weights, got int"
+
+
+def test_window_ends_that_are_not_rows_are_named() -> None:
+    index = pd.date_range("2024-01-01", periods=40, freq="h")
+    flags = pd.Series(False, index=index)
+    with pytest.raises(DataError) as info:
+        nab_score_series(flags, [(index[3], index[5]), (index[10], "2024-01-01 12:30")])
+    assert str(info.value) == (
+        "flags: the end of window 1 (2024-01-01 12:30:00) is not a timestamp of the series; NAB "
+        "maps windows to rows by exact timestamp, so score the full series the windows were "
+        "labelled on"
+    )
+
+
+def test_a_window_ending_on_an_earlier_row_is_refused() -> None:
+    """Rows are taken in the order given: with the index reversed, a window's end is on an
+    earlier row than its start."""
+    index = pd.date_range("2024-01-01", periods=40, freq="h")[::-1]
+    flags = pd.Series(False, index=index)
+    with pytest.raises(DataError) as info:
+        nab_score_series(flags, [("2024-01-01 03:00", "2024-01-01 05:00")])
+    assert str(info.value) == "flags: window 0 ends on a row before the row it starts on"
+
+
+@pytest.mark.parametrize(
+    ("spans", "rows"),
+    [([(0, 5), (5, 9)], "0-5 and 5-9"),  # sharing a row
+     ([(0, 2), (10, 20), (15, 25)], "10-20 and 15-25"),  # the 2nd and 3rd, not the 1st
+     ([(30, 35), (0, 2), (10, 20), (12, 14)], "10-20 and 12-14")],  # listed out of order
+)
+def test_overlapping_windows_are_refused_naming_the_rows(
+    spans: list[tuple[int, int]], rows: str
+) -> None:
+    index = pd.date_range("2024-01-01", periods=40, freq="h")
+    flags = pd.Series(False, index=index)
+    with pytest.raises(DataError) as info:
+        nab_score_series(flags, [(index[a], index[b]) for a, b in spans])
+    assert str(info.value) == f"flags: windows overlap (rows {rows}); NAB windows must be disjoint"
+
+
+def test_optimize_names_the_series_of_bad_scores() -> None:
+    index = pd.date_range("2024-01-01", periods=40, freq="h")
+    scores = pd.Series(0.0, index=index)
+    scores.iloc[7] = math.nan
+    with pytest.raises(DataError) as info:
+        nab_optimize_threshold({"s": scores}, {"s": []})
+    assert str(info.value).startswith("scores of series 's' has 1 NaN/infinite value(s)")
