@@ -338,3 +338,19 @@ def test_optimize_names_the_series_of_bad_scores() -> None:
     with pytest.raises(DataError) as info:
         nab_optimize_threshold({"s": scores}, {"s": []})
     assert str(info.value).startswith("scores of series 's' has 1 NaN/infinite value(s)")
+
+
+def test_duplicate_start_timestamp_maps_to_its_first_row() -> None:
+    """Rows are taken in the order given; a window starts at the first row (in row order)
+    holding its start timestamp, even among 50 rows with that timestamp in a shuffled
+    index (an unstable sort would pick another of them)."""
+    rng = np.random.default_rng(1)
+    hours = np.r_[200:260, np.full(50, 100), rng.permutation(np.r_[0:100, 101:200, 260:350])]
+    index = pd.Timestamp("2024-01-01") + pd.to_timedelta(hours, unit="h")
+    flags = pd.Series(False, index=index)
+    flags.iloc[60] = True  # the first row at hour 100, after the 59-row probation
+    end = pd.Timestamp("2024-01-01") + pd.Timedelta(hours=150)
+    assert nab_score_series(flags, [(index[60], end)]) == pytest.approx(1.0)  # A_TP, first row
+    scores = flags.astype(float)
+    assert nab_optimize_threshold({"s": scores}, {"s": [(index[60], end)]}) == (
+        1.0, pytest.approx(100.0))
