@@ -354,3 +354,13 @@ def test_duplicate_start_timestamp_maps_to_its_first_row() -> None:
     scores = flags.astype(float)
     assert nab_optimize_threshold({"s": scores}, {"s": [(index[60], end)]}) == (
         1.0, pytest.approx(100.0))
+
+
+def test_the_first_window_ending_before_its_start_is_named() -> None:
+    """A one-row window before it is fine (its start and end are the same row)."""
+    index = pd.date_range("2024-01-01", periods=40, freq="h")[::-1]
+    flags = pd.Series(False, index=index)
+    windows = [("2024-01-02 10:00", "2024-01-02 10:00"), ("2024-01-01 03:00", "2024-01-01 05:00")]
+    with pytest.raises(DataError) as info:
+        nab_score_series(flags, windows)
+    assert str(info.value) == "flags: window 1 ends on a row before the row it starts on"
