@@ -107,3 +107,21 @@ def test_unknown_attribute():
 def test_version_and_dir():
     assert isinstance(anomark.__version__, str)
     assert set(anomark.__all__) <= set(dir(anomark))
+
+
+def test_installed_versions_reports_tensorflow_cpu_as_tensorflow(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import anomark._optional as optional
+
+    def version(dist: str) -> str:
+        known = {"tensorflow-cpu": "2.21.0", "numpy": "2.0.0"}
+        if dist not in known:
+            raise optional.metadata.PackageNotFoundError(dist)
+        return known[dist]
+
+    monkeypatch.setattr(optional.metadata, "version", version)
+    assert optional.installed_versions(("numpy", "tensorflow", "keras")) == {
+        "numpy": "2.0.0",
+        "tensorflow": "2.21.0",
+    }

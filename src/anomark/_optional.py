@@ -11,11 +11,21 @@ from __future__ import annotations
 
 import importlib
 import os
+from collections.abc import Iterable
+from importlib import metadata
 from types import ModuleType
 
 from anomark.errors import DependencyError
 
-__all__ = ["EXTRAS", "import_optional", "install_hint", "require_keras", "require_tensorflow"]
+__all__ = [
+    "DISTRIBUTIONS",
+    "EXTRAS",
+    "import_optional",
+    "install_hint",
+    "installed_versions",
+    "require_keras",
+    "require_tensorflow",
+]
 
 #: Top-level module -> the extra of ``anomark`` that installs it.
 EXTRAS: dict[str, str] = {
@@ -24,6 +34,32 @@ EXTRAS: dict[str, str] = {
     "sagemaker": "sagemaker",
     "matplotlib": "plot",
 }
+
+
+#: Project name -> the distributions that can provide it, in order. TensorFlow ships as
+#: ``tensorflow`` or as the CPU-only ``tensorflow-cpu`` (and ``tensorflow-intel`` /
+#: ``tensorflow-macos``); all of them provide the module ``tensorflow``.
+DISTRIBUTIONS: dict[str, tuple[str, ...]] = {
+    "tensorflow": ("tensorflow", "tensorflow-cpu", "tensorflow-intel", "tensorflow-macos"),
+}
+
+
+def installed_versions(projects: Iterable[str]) -> dict[str, str]:
+    """Installed versions by project name (``{"numpy": "2.4.6", "tensorflow": "2.21.0"}``).
+
+    A project provided by one of several distributions (:data:`DISTRIBUTIONS`: TensorFlow as
+    ``tensorflow-cpu``, say) is reported under its project name; projects not installed are
+    left out.
+    """
+    out: dict[str, str] = {}
+    for project in projects:
+        for dist in DISTRIBUTIONS.get(project, (project,)):
+            try:
+                out[project] = metadata.version(dist)
+            except metadata.PackageNotFoundError:
+                continue
+            break
+    return out
 
 
 def install_hint(extra: str) -> str:

@@ -21,12 +21,12 @@ import shutil
 import tempfile
 import zipfile
 from collections.abc import Callable, Mapping
-from importlib import metadata
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
 
+from anomark._optional import installed_versions
 from anomark._version import __version__
 from anomark.errors import PersistenceError, SaveExistsError
 
@@ -187,13 +187,7 @@ def _umask() -> int:
 
 
 def _dependency_versions() -> dict[str, str]:
-    out = {}
-    for dist in ("numpy", "pandas", "scikit-learn", "keras", "tensorflow"):
-        try:
-            out[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            continue
-    return out
+    return installed_versions(("numpy", "pandas", "scikit-learn", "keras", "tensorflow"))
 
 
 def _is_saved_detector(path: Path) -> bool:

@@ -751,16 +751,10 @@ class ConvAutoencoderDetector(SageMakerScoring, Detector):
 
 
 def _framework_versions() -> dict[str, str]:
-    """Versions of Keras and TensorFlow in this process (those installed, as strings)."""
-    from importlib import metadata
+    """Versions of Keras and TensorFlow installed (``tensorflow-cpu`` counts as TensorFlow)."""
+    from anomark._optional import installed_versions
 
-    out = {}
-    for dist in ("keras", "tensorflow"):
-        try:
-            out[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            continue
-    return out
+    return installed_versions(("keras", "tensorflow"))
 
 
 def _load_failure(folder: Path, writer: Mapping[str, str], exc: BaseException) -> str:
