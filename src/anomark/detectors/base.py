@@ -116,44 +116,6 @@ def _import_builtin_detectors() -> None:
                 raise
 
 
-def check_int(value: Any, name: str, low: int | None = None, high: int | None = None) -> int:
-    """Validate an integer parameter within ``[low, high]``; raise ConfigurationError."""
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise ConfigurationError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
-    if (low is not None and value < low) or (high is not None and value > high):
-        lo = "-inf" if low is None else low
-        hi = "inf" if high is None else high
-        raise ConfigurationError(f"{name} must be in [{lo}, {hi}], got {value}")
-    return int(value)
-
-
-def check_float(
-    value: Any, name: str, low: float | None = None, high: float | None = None,
-    *, low_open: bool = False, high_open: bool = False,
-) -> float:
-    """Validate a real parameter within bounds; raise ConfigurationError."""
-    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        raise ConfigurationError(f"{name} must be a number, got {type(value).__name__} {value!r}")
-    v = float(value)
-    bad = not np.isfinite(v)
-    if low is not None:
-        bad |= v <= low if low_open else v < low
-    if high is not None:
-        bad |= v >= high if high_open else v > high
-    if bad:
-        lb = "(" if low_open else "["
-        hb = ")" if high_open else "]"
-        raise ConfigurationError(f"{name} must be in {lb}{low}, {high}{hb}, got {value!r}")
-    return v
-
-
-def check_choice(value: Any, name: str, choices: tuple[Any, ...]) -> Any:
-    """Validate that ``value`` is one of ``choices``."""
-    if value not in choices:
-        raise ConfigurationError(f"{name} must be one of {choices}, got {value!r}")
-    return value
-
-
 class Detector(BaseEstimator, ABC):  # type: ignore[misc]
     """Abstract anomaly detector: ``fit`` / ``score`` / ``detect`` / ``save`` / ``load``.
 
