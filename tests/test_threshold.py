@@ -159,9 +159,13 @@ def test_threshold_beyond_float64_is_refused():
         Threshold.mean_std(3.0).fit([1.7e308, -1.7e308])
 
 
-def test_complex_scores_are_refused():
-    with pytest.raises(DataError, match=r"scores must be real numbers, got complex"):
+def test_complex_and_boolean_scores_are_refused():
+    with pytest.raises(DataError, match=r"scores must be real numbers, got dtype complex128"):
         Threshold.mean_std().fit(np.array([1.0 + 1j, 2.0]))
+    # flags passed where scores belong: one check of score arrays (anomark.scoring.as_scores)
+    with pytest.raises(DataError, match=r"Threshold.mad.fit: scores must be real numbers, got "
+                                        r"dtype bool"):
+        Threshold.mad().fit(np.array([True, False, True]))
 
 
 @pytest.mark.parametrize("method", [["mean_std"], {"a": 1}, 3, None])

@@ -1,5 +1,6 @@
-"""Reconstruction scoring: from an autoencoder's output to one anomaly score per window.
+"""Scores: the one check of score arrays, and reconstruction scoring.
 
+:func:`as_scores` is how every consumer of scores (thresholds, post-processors) reads them.
 :class:`ReconstructionScorer` gives the per-window MSE or MAE between the input windows and
 their reconstructions, optionally per feature (which column drove an anomaly). Engines that
 emit scores natively (RCF, Isolation Forest) need no scorer: the detectors check their
@@ -11,10 +12,58 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import numpy as np
+import pandas as pd
 
 from anomark.errors import ConfigurationError, DataError
 
-__all__ = ["ReconstructionScorer"]
+__all__ = ["ReconstructionScorer", "as_scores"]
+
+
+def as_scores(
+    scores: Any, what: str, *, allow_empty: bool = False
+) -> tuple[np.ndarray, pd.Index | None]:
+    """Scores as a finite float64 1-D array, and the index of a Series input (else ``None``).
+
+    Parameters
+    ----------
+    scores : array-like or pandas.Series
+        One real score per row.
+    what : str
+        The caller, for messages (``"Threshold.mad.fit"``).
+    allow_empty : bool, default False
+        Accept no scores (a stream chunk may be empty).
+
+    Raises
+    ------
+    DataError
+        A DataFrame, text, complex or boolean values, not 1-D, empty (unless allowed), NaN or
+        infinite values (the message gives the first position).
+    """
+    if isinstance(scores, pd.DataFrame):
+        raise DataError(
+            f"{what}: expected one score per row (a Series or 1-D array), got a DataFrame"
+        )
+    index = scores.index if isinstance(scores, pd.Series) else None
+    try:
+        raw = np.asarray(scores)
+        if np.iscomplexobj(raw) or raw.dtype == np.bool_:
+            raise DataError(f"{what}: scores must be real numbers, got dtype {raw.dtype}")
+        arr = np.asarray(raw, dtype=np.float64)
+    except (ValueError, TypeError) as exc:
+        if isinstance(exc, DataError):
+            raise
+        raise DataError(f"{what}: scores must be numbers ({exc})") from None
+    if arr.ndim != 1:
+        raise DataError(f"{what}: scores must be 1-D, got shape {arr.shape}")
+    if arr.size == 0 and not allow_empty:
+        raise DataError(f"{what}: no scores given")
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        raise DataError(
+            f"{what}: {int(bad.sum())} score(s) are NaN or infinite (first at position "
+            f"{int(np.flatnonzero(bad)[0])})"
+        )
+    return arr, index
 
 
 def _as_float(raw: Any, what: str) -> np.ndarray:

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from anomark.errors import ConfigurationError, DataError, NotFittedError
+from anomark.scoring import as_scores
 
 __all__ = ["Threshold"]
 
@@ -37,31 +38,6 @@ _EVT_PARAMS: dict[str, tuple[str, ...]] = {"pot": ("q", "level"), "spot": ("q", 
 _EVT_DEFAULTS: dict[str, float | int | None] = {"q": 1e-4, "level": 0.98, "depth": None}
 _METHODS = (*_PARAM_NAMES, *_EVT_PARAMS)
 _MAD_TO_STD = 1.4826
-
-
-def _as_scores(scores: Any, what: str) -> np.ndarray:
-    if isinstance(scores, pd.DataFrame):
-        raise DataError(f"{what}: expected one score per row (a Series), got a DataFrame")
-    try:
-        raw = np.asarray(scores)
-        if np.iscomplexobj(raw):
-            raise DataError(f"{what}: scores must be real numbers, got complex values")
-        arr = np.asarray(raw, dtype=np.float64)
-    except (ValueError, TypeError) as exc:
-        if isinstance(exc, DataError):
-            raise
-        raise DataError(f"{what}: scores must be numbers ({exc})") from None
-    if arr.ndim != 1:
-        raise DataError(f"{what}: scores must be 1-D, got shape {arr.shape}")
-    if arr.size == 0:
-        raise DataError(f"{what}: no scores given")
-    bad = ~np.isfinite(arr)
-    if bad.any():
-        raise DataError(
-            f"{what}: {int(bad.sum())} score(s) are NaN or infinite (first at position "
-            f"{int(np.flatnonzero(bad)[0])})"
-        )
-    return arr
 
 
 class Threshold:
@@ -288,7 +264,7 @@ class Threshold:
             overflows the float64 range (e.g. ``mean_std`` on scores near ``±1.7e308``).
         """
         what = f"Threshold.{self.method}.fit"
-        arr = _as_scores(scores, what)
+        arr, _ = as_scores(scores, what)
         if self.method == "fixed":
             self.value_ = self.param
             return self
@@ -402,7 +378,7 @@ class Threshold:
                 f"Threshold.{self.method} does not learn from a stream; use Threshold.spot(...) "
                 "for update(), or apply() for a fixed threshold"
             )
-        arr = _as_scores_or_empty(scores, "Threshold.spot.update")
+        arr, _ = as_scores(scores, "Threshold.spot.update", allow_empty=True)
         flags = np.zeros(len(arr), dtype=bool)
         thresholds = np.full(len(arr), math.inf)
         start = 0
@@ -452,7 +428,7 @@ class Threshold:
         which is left unchanged.
         """
         self._check_is_fitted()
-        arr = _as_scores(scores, f"Threshold.{self.method}.apply")
+        arr, _ = as_scores(scores, f"Threshold.{self.method}.apply")
         index = scores.index if isinstance(scores, pd.Series) else None
         if self.method == "spot":
             from anomark import _gpd
@@ -735,10 +711,3 @@ def _finite(value: Any, what: str) -> float:
     if not math.isfinite(float(value)):
         raise ConfigurationError(f"{what} must be finite, got {value!r}")
     return float(value)
-
-
-def _as_scores_or_empty(scores: Any, what: str) -> np.ndarray:
-    """:func:`_as_scores`, but an empty stream chunk is allowed."""
-    if isinstance(scores, pd.Series | np.ndarray | list | tuple) and len(scores) == 0:
-        return np.empty(0)
-    return _as_scores(scores, what)

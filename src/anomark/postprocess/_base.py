@@ -15,35 +15,9 @@ from sklearn.base import BaseEstimator
 
 from anomark._validation import Constraint, validate_params
 from anomark.errors import ConfigurationError, DataError, PersistenceError
+from anomark.scoring import as_scores
 
 __all__ = ["Chain", "PostProcessor"]
-
-
-def _as_scores(scores: Any, what: str) -> tuple[np.ndarray, pd.Index | None]:
-    """Scores as a finite float64 1-D array, plus the index of a Series input."""
-    if isinstance(scores, pd.DataFrame):
-        raise DataError(
-            f"{what}: expected one score per row (a Series or 1-D array), got a DataFrame"
-        )
-    index = scores.index if isinstance(scores, pd.Series) else None
-    try:
-        raw = np.asarray(scores)
-        if np.iscomplexobj(raw) or raw.dtype == np.bool_:
-            raise DataError(f"{what}: scores must be real numbers, got dtype {raw.dtype}")
-        arr = np.asarray(raw, dtype=np.float64)
-    except (ValueError, TypeError) as exc:
-        if isinstance(exc, DataError):
-            raise
-        raise DataError(f"{what}: scores must be numbers ({exc})") from None
-    if arr.ndim != 1:
-        raise DataError(f"{what}: scores must be 1-D, got shape {arr.shape}")
-    bad = ~np.isfinite(arr)
-    if bad.any():
-        raise DataError(
-            f"{what}: {int(bad.sum())} score(s) are NaN or infinite (first at position "
-            f"{int(np.flatnonzero(bad)[0])})"
-        )
-    return arr, index
 
 
 def _as_values(values: Any, n: int, what: str) -> np.ndarray | None:
@@ -145,7 +119,7 @@ class PostProcessor(BaseEstimator, ABC):  # type: ignore[misc]
         """
         what = f"{type(self).__name__}.update"
         self._check_params()
-        arr, index = _as_scores(scores, what)
+        arr, index = as_scores(scores, what, allow_empty=True)
         vals = _as_values(values, len(arr), what) if self.uses_values else None
         if not self.is_started:
             self._start(None if vals is None else vals.shape[1])
@@ -347,7 +321,7 @@ class Chain(PostProcessor):
     def update(self, scores: Any, values: Any = None) -> Any:
         what = "Chain.update"
         self._check_params()
-        arr, index = _as_scores(scores, what)
+        arr, index = as_scores(scores, what, allow_empty=True)
         steps = self._steps()
         vals = _as_values(values, len(arr), what) if self.uses_values else None
         if not self.is_started:
