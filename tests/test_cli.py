@@ -68,7 +68,9 @@ def test_detect_nab_taxi_end_to_end(
 
     csv = tmp_path / "nyc_taxi_anomalies.csv"  # the default output name
     table = pd.read_csv(csv, parse_dates=["timestamp"])
-    assert list(table.columns) == ["timestamp", "event", "score", "value"]
+    # the default seasonal stage adds the residual against the same time in earlier weeks
+    assert list(table.columns) == ["timestamp", "event", "score", "value",
+                                   "value.seasonal_residual"]
     assert len(table) == _flagged(out) > 0
     assert table["timestamp"].is_monotonic_increasing
     assert table["event"].iloc[0] == 1 and table["event"].is_monotonic_increasing

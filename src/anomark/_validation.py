@@ -12,6 +12,7 @@ Constraints:
 * :class:`Options` — one of a fixed set of values (strings, ``True``/``False``, ...);
 * :class:`InstanceOf` — an instance of a class (named lazily: ``"anomark.threshold.Threshold"``);
 * :class:`IntSequence` — a non-empty sequence of integers in a range (e.g. Keras filters);
+* :class:`Duration` — a positive length of time (a Timedelta or text such as ``"7D"``);
 * ``None`` — the value ``None`` itself.
 
 Messages name the parameter, what it must be and what it got:
@@ -33,6 +34,7 @@ from __future__ import annotations
 
 import importlib
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from numbers import Integral, Real
@@ -44,6 +46,7 @@ from anomark.errors import ConfigurationError
 
 __all__ = [
     "Constraint",
+    "Duration",
     "InstanceOf",
     "IntSequence",
     "Interval",
@@ -176,7 +179,42 @@ class IntSequence:
         return f"a sequence of 1 to {self.max_len} entries, each {self.item}"
 
 
-Constraint = Interval | Options | InstanceOf | IntSequence | None
+@dataclass(frozen=True)
+class Duration:
+    """A positive length of time: a :class:`pandas.Timedelta` (or ``datetime.timedelta``,
+    ``numpy.timedelta64``) or a text pandas reads as one with a unit (``"7D"``, ``"1w"``,
+    ``"12h"``; a bare number such as ``"336"`` is refused: pandas would read nanoseconds)."""
+
+    def accepts(self, value: Any) -> bool:
+        return self._parse(value) is not None
+
+    @staticmethod
+    def _parse(value: Any) -> Any:
+        import datetime
+
+        import pandas as pd
+
+        if isinstance(value, str):
+            if not any(c.isalpha() for c in value):
+                return None
+        elif not isinstance(value, datetime.timedelta | np.timedelta64):
+            return None
+        try:
+            with warnings.catch_warnings():  # pandas' deprecation notes on unit aliases
+                warnings.simplefilter("ignore")
+                delta = pd.Timedelta(value)
+        except (ValueError, TypeError, OverflowError):
+            return None
+        return delta if delta is not pd.NaT and delta > pd.Timedelta(0) else None
+
+    def normalise(self, value: Any) -> Any:
+        return value
+
+    def __str__(self) -> str:
+        return "a positive duration (a Timedelta or text such as '7D', '1w', '12h')"
+
+
+Constraint = Interval | Options | InstanceOf | IntSequence | Duration | None
 
 
 def _describe(constraints: Sequence[Constraint]) -> str:

@@ -80,18 +80,34 @@ def _rows_per_day(ds: Dataset) -> int:
     return max(1, round(pd.Timedelta("1D") / step))
 
 
-def make_nab_detector(name: str, ds: Dataset, n_train: int, seed: int = 0) -> Detector:
+def make_nab_detector(
+    name: str, ds: Dataset, n_train: int, seed: int = 0, seasonal: str = "none"
+) -> Detector:
     """The configuration used for detector ``name`` on one NAB series.
 
     The window follows the detector's own default rule (:meth:`Detector.default_window`: one
     day of samples, at most 48), capped so that the probationary period still holds at least 8
-    windows; the detector's :attr:`~Detector.benchmark_params` are added.
+    windows; the detector's :attr:`~Detector.benchmark_params` are added. ``seasonal`` is the
+    text form of the ``seasonal=`` stage (:func:`anomark.seasonal.parse_seasonal`: ``"auto"``,
+    ``"none"``, ``"7D"``...).
+
+    Raises
+    ------
+    ConfigurationError
+        A seasonal stage for a detector without the ``seasonal`` parameter.
     """
+    from anomark.seasonal import parse_seasonal
+
     cls = get_detector_class(name)
     params: dict[str, Any] = {"random_state": seed, **cls.benchmark_params}
     if cls.window_param is not None:
         cap = max(1, min(DEFAULT_WINDOW_CAP, n_train // 8))
         params[cls.window_param] = cls.default_window(ds, cap=cap)
+    stage = parse_seasonal(seasonal)
+    if stage is not None:
+        if "seasonal" not in cls._get_param_names():
+            raise ConfigurationError(f"detector {name!r} has no seasonal stage (seasonal=)")
+        params["seasonal"] = stage
     return cls(**params)
 
 
@@ -109,7 +125,7 @@ def refit_points(n_rows: int, refits: int) -> list[int]:
 
 
 def score_nab_series(
-    detector: str, series: str, seed: int = 0, refits: int = 0
+    detector: str, series: str, seed: int = 0, refits: int = 0, seasonal: str = "none"
 ) -> dict[str, Any]:
     """Score one NAB series without look-ahead; standardised scores + timings.
 
@@ -131,7 +147,7 @@ def score_nab_series(
     det: Detector | None = None
     for k, cut in enumerate(points):
         train = Dataset(frame.iloc[:cut], name=ds.name)
-        det = make_nab_detector(detector, ds, points[0], seed)
+        det = make_nab_detector(detector, ds, points[0], seed, seasonal)
         t0 = time.perf_counter()
         ref = det.fit_detect(train).scores.to_numpy()
         t1 = time.perf_counter()
@@ -157,7 +173,7 @@ def score_nab_series(
 
 
 def stream_scores(
-    detector: str, ds: Dataset, seed: int = 0
+    detector: str, ds: Dataset, seed: int = 0, seasonal: str = "none"
 ) -> tuple[np.ndarray, np.ndarray, float, Detector]:
     """Raw streaming scores of one series: the detector scores each row, then learns it.
 
@@ -173,7 +189,7 @@ def stream_scores(
     ConfigurationError
         A detector without ``score_update`` (only streaming detectors run in stream mode).
     """
-    det = make_nab_detector(detector, ds, probation_rows(len(ds)), seed)
+    det = make_nab_detector(detector, ds, probation_rows(len(ds)), seed, seasonal)
     if not callable(getattr(det, "score_update", None)):
         raise ConfigurationError(
             f"detector {detector!r} cannot learn a stream (no score_update); stream mode "
@@ -198,12 +214,14 @@ def _first_ready_row(det: Detector) -> int | None:
     return int(size) - 1 + int(output_after)
 
 
-def stream_nab_series(detector: str, series: str, seed: int = 0) -> dict[str, Any]:
+def stream_nab_series(
+    detector: str, series: str, seed: int = 0, seasonal: str = "none"
+) -> dict[str, Any]:
     """:func:`stream_scores` on one NAB series, as the benchmark caches it."""
     from anomark.datasets import nab
 
     ds = nab.load(series)
-    raw, ready, seconds, det = stream_scores(detector, ds, seed)
+    raw, ready, seconds, det = stream_scores(detector, ds, seed, seasonal)
     return {
         "scores": raw,
         "raw": raw,
@@ -312,19 +330,25 @@ def _range_metrics(
     return out
 
 
-def _cache_key(detector: str, seed: int, refits: int, mode: str = "batch") -> str:
+def _cache_key(
+    detector: str, seed: int, refits: int, mode: str = "batch", seasonal: str = "none"
+) -> str:
     from anomark._version import __version__
 
-    text = json.dumps({"detector": detector, "seed": seed, "refits": refits, "mode": mode,
-                       "version": __version__, "format": CACHE_FORMAT})
+    config = {"detector": detector, "seed": seed, "refits": refits, "mode": mode,
+              "version": __version__, "format": CACHE_FORMAT}
+    if seasonal != "none":  # runs without a seasonal stage keep their earlier keys
+        config["seasonal"] = seasonal
+    text = json.dumps(config)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def _cache_file(
-    cache_dir: Path, detector: str, seed: int, refits: int, series: str, mode: str = "batch"
+    cache_dir: Path, detector: str, seed: int, refits: int, series: str, mode: str = "batch",
+    seasonal: str = "none",
 ) -> Path:
     safe = series.replace("/", "__")
-    key = _cache_key(detector, seed, refits, mode)
+    key = _cache_key(detector, seed, refits, mode, seasonal)
     return cache_dir / f"{detector}-{mode}-{key}" / f"{safe}.npz"
 
 
@@ -365,16 +389,17 @@ def _score_all(
     cache_dir: Path,
     progress: bool,
     mode: str = "batch",
+    seasonal: str = "none",
 ) -> dict[str, dict[str, Any]]:
     from tqdm.auto import tqdm
 
     def work(name: str) -> tuple[Any, tuple[Any, ...]]:
         if mode == "stream":
-            return stream_nab_series, (detector, name, seed)
-        return score_nab_series, (detector, name, seed, refits)
+            return stream_nab_series, (detector, name, seed, seasonal)
+        return score_nab_series, (detector, name, seed, refits, seasonal)
 
     def file(name: str) -> Path:
-        return _cache_file(cache_dir, detector, seed, refits, name, mode)
+        return _cache_file(cache_dir, detector, seed, refits, name, mode, seasonal)
 
     results: dict[str, dict[str, Any]] = {}
     todo = []
@@ -419,6 +444,7 @@ def run_nab_benchmark(
     cache_dir: str | os.PathLike[str] = ".anomark-bench",
     refractory: Any = None,
     progress: bool = True,
+    seasonal: str = "none",
 ) -> BenchmarkResult:
     """Run detectors over NAB and score them with NAB's rules.
 
@@ -452,6 +478,10 @@ def run_nab_benchmark(
         rows (``0``: every flagged row counts, as NAB's own scorer does). Default: one day.
     progress : bool, default True
         Show a progress bar per detector.
+    seasonal : str, default "none"
+        The detectors' ``seasonal=`` stage in text form (:func:`anomark.seasonal.parse_seasonal`:
+        ``"auto"``, ``"none"``, ``"7D"``...); causal, so it keeps the no-look-ahead rule. Every
+        detector must take the parameter (RCF and the Isolation Forest do).
 
     Returns
     -------
@@ -478,6 +508,18 @@ def run_nab_benchmark(
         raise ConfigurationError("refits applies to batch mode; a stream learns every row")
     if postprocess is None:
         postprocess = DEFAULT_STREAM_POSTPROCESS if mode == "stream" else "none"
+    from anomark.seasonal import parse_seasonal
+
+    stage = parse_seasonal(seasonal)
+    seasonal = "none" if stage is None else stage.to_text()
+    if stage is not None:
+        lacking = [d for d in detectors
+                   if "seasonal" not in get_detector_class(d)._get_param_names()]
+        if lacking:
+            raise ConfigurationError(
+                f"detector(s) {lacking} have no seasonal stage (seasonal=); run them with "
+                "seasonal='none'"
+            )
     from anomark.postprocess import check_postprocess, format_postprocess, parse_postprocess
 
     steps = (parse_postprocess(postprocess) if isinstance(postprocess, str)
@@ -495,7 +537,7 @@ def run_nab_benchmark(
     timings: dict[str, dict[str, float]] = {}
     for det_name in detectors:
         results = _score_all(det_name, names, seed=seed, refits=refits, jobs=jobs,
-                             cache_dir=cache, progress=progress, mode=mode)
+                             cache_dir=cache, progress=progress, mode=mode, seasonal=seasonal)
         t0 = time.perf_counter()
         arrays = {n: postprocess_scores(steps, r["scores"], data[n].values, r.get("ready"))
                   for n, r in results.items()}
@@ -537,7 +579,8 @@ def run_nab_benchmark(
                              "threshold_search_seconds": search_seconds}
         summary_rows.append(row)
     summary = pd.DataFrame(summary_rows).set_index("detector")
-    config = {"mode": mode, "postprocess": post_text, "seed": seed, "refits": refits,
+    config = {"mode": mode, "postprocess": post_text, "seasonal": seasonal, "seed": seed,
+              "refits": refits,
               "refractory": "1 day" if refractory is None else str(refractory)}
     return BenchmarkResult(summary, pd.DataFrame(series_rows), thresholds, config, timings)
 

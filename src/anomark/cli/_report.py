@@ -20,6 +20,7 @@ __all__ = [
     "figure_bytes",
     "format_scores",
     "scores_csv",
+    "seasonal_lines",
 ]
 
 PLOT_FORMATS = (".png", ".svg", ".pdf", ".jpg", ".jpeg")
@@ -43,6 +44,12 @@ def _same(a: Any, b: Any) -> bool:
         return bool(a == b) and type(a) is type(b)
     except (TypeError, ValueError):  # pragma: no cover - arrays and the like
         return False
+
+
+def seasonal_lines(det: Detector) -> list[str]:
+    """``seasonal: ...`` describing the detector's fitted seasonal stage (none without one)."""
+    stage = getattr(det, "seasonal_", None)
+    return [] if stage is None else [f"seasonal:  {stage.describe()}"]
 
 
 def describe_threshold(rule: Threshold) -> str:

@@ -66,6 +66,11 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                         "'likelihood+range' or 'none' (default: none in batch mode; in stream "
                         "mode anomark.benchmark.DEFAULT_STREAM_POSTPROCESS, printed with the "
                         "results)")
+    q.add_argument("--seasonal", default="none", metavar="auto|none|PERIOD",
+                   help="the detectors' causal seasonal stage: each column next to its "
+                        "residual against the median of the same slot in the previous 4 "
+                        "periods; auto (a day or a week, as the rows so far show), a period "
+                        "such as 7D, or none (default: none)")
     q.add_argument("--series", metavar="A,B",
                    help="only these NAB series (default: all 58; the scores of a subset are "
                         "not comparable with NAB's scoreboard)")
@@ -98,15 +103,15 @@ def run_nab(args: argparse.Namespace) -> int:
     series = [n.strip() for n in args.series.split(",")] if args.series else None
     result = run_nab_benchmark(
         detectors, series=series, jobs=args.jobs, seed=args.seed, refits=args.refits,
-        mode=args.mode, postprocess=args.postprocess,
+        mode=args.mode, postprocess=args.postprocess, seasonal=args.seasonal,
         cache_dir=args.cache_dir, progress=progress_enabled(args),
     )
     say(f"NAB scores ({len(result.per_series) // len(detectors)} series; null = 0, "
         "perfect = 100) with mean event precision / recall / F1 at the standard threshold, "
         "mean VUS-PR / VUS-ROC of the scores and mean range F1 of the flags:")
     say(result.to_text())
-    say(f"mode {result.config['mode']}, post-processing {result.config['postprocess']}; "
-        "thresholds per profile:")
+    say(f"mode {result.config['mode']}, post-processing {result.config['postprocess']}, "
+        f"seasonal {result.config['seasonal']}; thresholds per profile:")
     for det, by_profile in result.thresholds.items():
         say(f"  {det}: " + ", ".join(f"{p} {v:.3f}" for p, v in by_profile.items()))
     for file in write_outputs(result, out, profile=profile):

@@ -29,7 +29,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from anomark.dataset import Dataset
     from anomark.detectors.base import Detector
 
-__all__ = ["build_detector", "parse_param", "register", "run"]
+__all__ = ["DEFAULT_SEASONAL", "build_detector", "parse_param", "register", "run"]
+
+#: ``--seasonal`` when not given (detectors that take a ``seasonal=`` stage).
+DEFAULT_SEASONAL = "auto"
 
 EPILOG = """\
 sources:
@@ -98,6 +101,12 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                         "default: one day of samples, at most 48")
     g.add_argument("--seed", type=int, default=None, metavar="N",
                    help="random seed (random_state) for reproducible results (default: 0)")
+    g.add_argument("--seasonal", metavar="auto|none|PERIOD",
+                   help="seasonal baseline: the detector also reads each column's residual "
+                        "against the median of the same time in the previous 4 periods; auto "
+                        "(default for detectors that take it): a day or a week, as the data "
+                        "shows, or none; PERIOD: e.g. 7D, 24h, or a number of rows; add :K "
+                        "for K periods (7D:8)")
     g.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                    help="any detector parameter; VALUE is read as JSON when possible "
                         "(--param n_estimators=200 --param max_samples=auto)")
@@ -155,6 +164,8 @@ def build_detector(args: argparse.Namespace, data: Dataset, quiet: bool) -> Dete
         key, value = parse_param(text)
         if key == "threshold":
             raise ConfigurationError("set the threshold with --threshold METHOD[:PARAM]")
+        if key == "seasonal":
+            raise ConfigurationError("set the seasonal stage with --seasonal auto|none|PERIOD")
         if key not in valid:
             raise ConfigurationError(
                 f"detector {cls.name!r} has no parameter {key!r}; its parameters are "
@@ -186,6 +197,13 @@ def build_detector(args: argparse.Namespace, data: Dataset, quiet: bool) -> Dete
 
     if args.threshold:
         params["threshold"] = Threshold.parse(args.threshold)
+    seasonal = getattr(args, "seasonal", None)
+    if "seasonal" in valid:
+        from anomark.seasonal import parse_seasonal
+
+        params["seasonal"] = parse_seasonal(seasonal or DEFAULT_SEASONAL)
+    elif seasonal not in (None, "none"):
+        raise ConfigurationError(f"detector {cls.name!r} has no seasonal stage; drop --seasonal")
     return cls(**params)
 
 
@@ -218,12 +236,17 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigurationError(f"--max-events must be >= 0, got {args.max_events}")
     if args.load and (
         args.param or args.window_size is not None or args.detector or args.seed is not None
-        or args.train_until
+        or args.train_until or args.seasonal is not None
     ):
         raise ConfigurationError(
             "--load scores with the saved detector as it is; drop --detector, --param, "
-            "--window-size, --seed and --train-until (use --threshold to change the threshold)"
+            "--window-size, --seed, --seasonal and --train-until (use --threshold to change "
+            "the threshold)"
         )
+    if args.seasonal is not None:
+        from anomark.seasonal import parse_seasonal
+
+        parse_seasonal(args.seasonal)  # a bad value fails before any work
 
     # validate what can be validated before any (slow) work
     from anomark.threshold import Threshold
@@ -266,11 +289,12 @@ def run(args: argparse.Namespace) -> int:
             how = f"loaded from {args.load}"
         else:
             det = build_detector(args, data, quiet)
+            hidden = frozenset({"seasonal"})  # reported on its own line
             verbosity = _epoch_output(det, args, progress)
             if verbosity is not None:
                 before = det.get_params(deep=False)["verbose"]
                 det.set_params(verbose=verbosity)
-                hidden = frozenset({"verbose"})
+                hidden = hidden | {"verbose"}
             train = data
             if args.train_until:
                 train, _ = data.split(at=args.train_until)
@@ -302,6 +326,7 @@ def run(args: argparse.Namespace) -> int:
             f"source:    {source.label} ({len(data)} rows x {columns} column"
             f"{'s' if columns != 1 else ''}{span})",
             f"detector:  {_report.describe_detector(det, hidden)}, {how}",
+            *_report.seasonal_lines(det),
             f"threshold: {_report.describe_threshold(rule_used)} = {detection.threshold:.6g}",
             f"flagged:   {detection.n_flagged} point(s) in {len(detection.events)} event(s)",
             "",

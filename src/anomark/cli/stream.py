@@ -89,6 +89,11 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     g.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                    help="any RCFDetector parameter (--param time_decay=0.001 --param "
                         "num_samples_per_tree=512)")
+    g.add_argument("--seasonal", default="none", metavar="auto|none|PERIOD",
+                   help="seasonal baseline: the forest also reads each column's residual "
+                        "against the median of the same time in the previous 4 periods; a "
+                        "period such as 7D or 24h, auto (a day after three days of rows, a "
+                        "week after three weeks, as the rows so far show), or none (default)")
     g = p.add_argument_group("state and output")
     g.add_argument("--state", metavar="DIR",
                    help="checkpoint folder: resumed from when it holds a saved detector, "
@@ -279,15 +284,19 @@ def run(args: argparse.Namespace) -> int:
 
     if args.checkpoint_every < 1 or args.batch < 1:
         raise ConfigurationError("--checkpoint-every and --batch must be at least 1")
+    from anomark.seasonal import parse_seasonal
+
+    parse_seasonal(args.seasonal)  # a bad value fails before any row is read
     state = Path(args.state) if args.state else None
     det: Any = None
     if state is not None and (state / "config.json").exists():
         det = Detector.load(state)
         if not isinstance(det, RCFDetector):
             raise ConfigurationError(f"{state} holds a {type(det).__name__}, not an RCFDetector")
-        if args.window_size is not None or args.param or args.seed is not None:
+        if (args.window_size is not None or args.param or args.seed is not None
+                or args.seasonal != "none"):
             warn(f"resuming from {state}: its saved parameters are used, --window-size, "
-                 "--param and --seed are ignored", args.quiet)
+                 "--param, --seed and --seasonal are ignored", args.quiet)
     interrupt = _Interrupt()
     try:
         previous = signal.signal(signal.SIGINT, interrupt)

@@ -37,6 +37,8 @@ from anomark.errors import ConfigurationError, DataError, NotFittedError, Persis
 from anomark.persistence import read_saved, register_param_type, write_saved
 from anomark.postprocess import PostProcessor, check_postprocess
 from anomark.postprocess import _detector as _post
+from anomark.seasonal import SeasonalResidual
+from anomark.seasonal import _detector as _seasonal
 from anomark.threshold import Threshold
 from anomark.windowing import DEFAULT_WINDOW_CAP, default_window_size
 
@@ -46,6 +48,9 @@ register_param_type("Threshold", Threshold, Threshold.to_dict, Threshold.from_di
 register_param_type(
     "PostProcessor", PostProcessor, _post.postprocess_to_dict, _post.postprocess_from_dict
 )
+register_param_type(
+    "SeasonalResidual", SeasonalResidual, SeasonalResidual.to_dict, SeasonalResidual.from_dict
+)
 
 #: Constraints shared by the detectors' tables.
 THRESHOLD = InstanceOf("anomark.threshold.Threshold", "a Threshold (e.g. Threshold.mean_std(3))")
@@ -54,11 +59,15 @@ N_JOBS: list[Constraint] = [Interval(int, None, -1), Interval(int, 1, None), Non
 SAGEMAKER = InstanceOf(
     "anomark.sagemaker.config.SageMakerConfig", "a SageMakerConfig (anomark.SageMakerConfig)"
 )
+SEASONAL = InstanceOf(
+    "anomark.seasonal.SeasonalResidual", "a SeasonalResidual (anomark.seasonal)"
+)
 
 _REGISTRY: dict[str, type[Detector]] = {}
 #: Keys of the ``fitted`` section of a saved config (written by :meth:`Detector.save`).
 _FITTED_KEYS = frozenset(
-    {"n_features_in_", "feature_names_in_", "fitted_with_names", "threshold_", "postprocess_"}
+    {"n_features_in_", "feature_names_in_", "fitted_with_names", "threshold_", "postprocess_",
+     "seasonal_"}
 )
 
 
@@ -154,6 +163,7 @@ class Detector(BaseEstimator, ABC):  # type: ignore[misc]
     #: :mod:`anomark._validation`); subclasses extend it with their own parameters.
     _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
         "threshold": [THRESHOLD, None],
+        "seasonal": [SEASONAL, None],  # checked for the detectors that declare it
     }
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -227,7 +237,14 @@ class Detector(BaseEstimator, ABC):  # type: ignore[misc]
 
     def _check_pinned_params(self, problem: str, advice: str) -> None:
         params = self.get_params(deep=False)
-        for name, pin in self._pinned_params().items():
+        pins = self._pinned_params()
+        if "seasonal" in params:  # the model reads the columns the fitted stage makes
+            stage = getattr(self, "seasonal_", None)
+            pins["seasonal"] = Pinned(
+                lambda v: (v is None) if stage is None else bool(stage == v),
+                "no seasonal stage" if stage is None else f"the stage {stage.to_text()!r}",
+            )
+        for name, pin in pins.items():
             value = params[name]
             try:
                 ok = bool(pin.accepts(value))
@@ -246,6 +263,12 @@ class Detector(BaseEstimator, ABC):  # type: ignore[misc]
     def _min_rows(self) -> int:
         """Fewest rows ``score`` accepts (e.g. the window size)."""
         return 1
+
+    def _n_model_features(self) -> int:
+        """Columns the model reads: ``n_features_in_`` plus the residual columns of the
+        ``seasonal=`` stage (:mod:`anomark.seasonal`). Called on a fitted detector (and by
+        ``_set_state``, after the stage is restored)."""
+        return _seasonal.n_model_features(self)
 
     # ------------------------------------------------------------------ input
     def _make_threshold(self) -> Threshold:
@@ -325,12 +348,13 @@ class Detector(BaseEstimator, ABC):  # type: ignore[misc]
     def _fit_scores(self, data: DataLike) -> tuple[Dataset, np.ndarray]:
         self._validate_params()
         ds = self._check_input(data, reset=True)
-        self._fit(ds)
-        scores = np.asarray(self._score(ds), dtype=np.float64)
+        model = _seasonal.fit_seasonal(self, ds)  # seasonal= stage: the columns it appends
+        self._fit(model)
+        scores = np.asarray(self._score(model), dtype=np.float64)
         self._check_scores(scores, len(ds))
         scores = _post.fit_postprocess(self, scores, ds.values)  # postprocess= steps
         self.threshold_ = self._make_threshold().fit(scores)
-        return ds, scores
+        return model, scores
 
     def fit(self, data: DataLike, y: Any = None) -> Detector:
         """Fit the detector, score the training data and fit the threshold on those scores.
@@ -368,10 +392,11 @@ class Detector(BaseEstimator, ABC):  # type: ignore[misc]
     def _score_data(self, data: DataLike) -> tuple[Dataset, pd.Series]:
         self._check_fitted()
         ds = self._check_input(data, reset=False)
-        scores = np.asarray(self._score(ds), dtype=np.float64)
+        model = _seasonal.transform_seasonal(self, ds)  # seasonal= stage
+        scores = np.asarray(self._score(model), dtype=np.float64)
         self._check_scores(scores, len(ds))
         scores = _post.transform_postprocess(self, scores, ds.values)  # postprocess= steps
-        return ds, pd.Series(scores, index=ds.index, name="score")
+        return model, pd.Series(scores, index=ds.index, name="score")
 
     def _check_scores(self, scores: np.ndarray, n: int) -> None:
         if scores.shape != (n,):
@@ -467,6 +492,10 @@ class Detector(BaseEstimator, ABC):  # type: ignore[misc]
         if post_state is not None:
             fitted["postprocess_"] = post_state
             arrays = {**arrays, **post_arrays}
+        stage_state, stage_arrays = _seasonal.seasonal_state(self)
+        if stage_state is not None:
+            fitted["seasonal_"] = stage_state
+            arrays = {**arrays, **stage_arrays}
         return write_saved(
             path,
             class_name=type(self).__name__,
@@ -549,7 +578,9 @@ class Detector(BaseEstimator, ABC):  # type: ignore[misc]
             threshold = Threshold.from_dict(fitted["threshold_"])
             if not threshold.is_fitted and threshold.method != "spot":  # spot may calibrate
                 raise TypeError("threshold_ has no value")
+            arrays, stage_arrays = _seasonal.split_arrays(arrays)
             own_arrays, post_arrays = _post.split_arrays(arrays)
+            _seasonal.restore_seasonal(det, fitted.get("seasonal_"), stage_arrays, str(path))
             det._set_state(config["state"], own_arrays, Path(path))
             _post.restore_postprocess(det, fitted.get("postprocess_"), post_arrays, str(path))
             det._check_pinned_params(

@@ -26,6 +26,7 @@ from anomark.dataset import Dataset
 from anomark.detectors.base import N_JOBS, SEED, Detector, Pinned
 from anomark.errors import DataError, PersistenceError
 from anomark.postprocess import PostProcessor
+from anomark.seasonal import SeasonalResidual
 from anomark.threshold import Threshold
 from anomark.windowing import Windowing
 
@@ -283,6 +284,11 @@ class IsolationForestDetector(Detector):
         Causal post-processing of the scores (:mod:`anomark.postprocess`, e.g.
         ``[RunningZScore(), RangeRule(value=10)]``), applied inside ``score`` and fitted and
         saved with the detector; the threshold is fitted on the post-processed scores.
+    seasonal : SeasonalResidual, optional
+        A causal seasonal baseline (:class:`anomark.seasonal.SeasonalResidual`): the model
+        reads each column and, next to it, its residual against the same slot of the
+        previous periods (e.g. ``SeasonalResidual()`` picks one day or one week as the data
+        shows); fitted and saved with the detector. Detections' ``data`` holds those columns.
 
     Attributes
     ----------
@@ -343,6 +349,7 @@ class IsolationForestDetector(Detector):
         threshold: Threshold | None = None,
         n_jobs: int | None = None,
         postprocess: list[PostProcessor] | None = None,
+        seasonal: SeasonalResidual | None = None,
     ) -> None:
         self.n_estimators = n_estimators
         self.max_samples = max_samples
@@ -351,6 +358,7 @@ class IsolationForestDetector(Detector):
         self.threshold = threshold
         self.n_jobs = n_jobs
         self.postprocess = postprocess
+        self.seasonal = seasonal
 
     # ------------------------------------------------------------------ hooks
     def _min_rows(self) -> int:
@@ -452,7 +460,7 @@ class IsolationForestDetector(Detector):
                 f"{folder}: state window_size {state['window_size']!r} does not match the "
                 f"parameter window_size={self.window_size!r}"
             )
-        n_features = int(self.n_features_in_)
+        n_features = self._n_model_features()  # the input columns and any seasonal residuals
         scaling: dict[str, np.ndarray] = {}
         for key in ("offset_", "scale_"):
             arr = arrays.get(key)

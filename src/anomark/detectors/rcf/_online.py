@@ -8,7 +8,9 @@ the sampled shingles get reservoir weights by their arrival), and from then on e
 call uses the streaming trees. A detector that never saw ``fit`` starts cold.
 
 Scores go through the detector's ``postprocess=`` steps (their state continues from call to
-call) for the rows the forest was ready to score; rows before that keep the score 0.0.
+call) for the rows the forest was ready to score; rows before that keep the score 0.0. With
+``seasonal=`` the forest reads the model data (each column and its seasonal residual); the
+stage's state continues from call to call as well (a cold start starts it on the first rows).
 
 Online threshold (``detect_update``): with ``threshold=Threshold.spot(...)`` the flags come
 from SPOT/DSPOT learning from the (post-processed) scores of the ready rows, ``threshold_``
@@ -40,6 +42,7 @@ from anomark.detectors.rcf.forest import RandomCutForest
 from anomark.detectors.rcf.streaming import StreamingForest, StreamOutput, locate_offsets
 from anomark.errors import ConfigurationError, DataError, PersistenceError
 from anomark.postprocess import _detector as _post
+from anomark.seasonal import _detector as _seasonal
 from anomark.threshold import Threshold
 from anomark.windowing import Windowing
 
@@ -253,6 +256,7 @@ class OnlineMixin:
                 "attribution is defined for score_type='anomaly' (AWS's DiVector), not codisp"
             )
         ds = self._check_input(data, reset=False)  # type: ignore[attr-defined]
+        ds = _seasonal.transform_seasonal(self, ds)  # the columns the forest reads
         values = ds.values
         size, n_features = int(self.shingle_size), ds.n_features
         n_windows = self.windowing_.n_windows(len(ds))
@@ -382,11 +386,15 @@ class OnlineMixin:
         self._refuse_sagemaker(what)
         cold = getattr(self, "forest_", None) is None
         ds = self._stream_input(data, cold=cold)
-        if cold:
+        if not cold:
+            _seasonal.check_unchanged(self)
+        values = ds.values  # the input columns (what the post-processing reads)
+        if cold:  # the seasonal= stage starts on these rows (its columns size the forest)
+            model = _seasonal.update_seasonal(self, ds, cold=True)
             size = int(self.shingle_size)
-            self._check_feature_dim(size, ds.n_features)  # type: ignore[attr-defined]
+            self._check_feature_dim(size, model.n_features)  # type: ignore[attr-defined]
             self.windowing_ = Windowing(size, stride=1, align="end")
-            self.feature_dim_ = size * ds.n_features
+            self.feature_dim_ = size * model.n_features
             self._stream_rows_ = 0
             self._stream_index_ = ds.index[:0]
             self._online_ = np.zeros(3)
@@ -406,12 +414,14 @@ class OnlineMixin:
                     f"{type(self).__name__}.{what}: rows must continue the stream: the first "
                     f"timestamp {ds.index[0]} is not after the last one seen, {last}"
                 )
-        stream = self._streaming_forest(ds.n_features)
-        out = stream.process(ds.values, attribution=attribution)
+        if not cold:  # the seasonal= stage continues (the input columns + their residuals)
+            model = _seasonal.update_seasonal(self, ds, cold=False)
+        stream = self._streaming_forest(model.n_features)
+        out = stream.process(model.values, attribution=attribution)
         if out.ready.any():  # the postprocess= steps continue on the rows the forest scored
             scores = out.scores.copy()
             scores[out.ready] = _post.update_postprocess(
-                self, out.scores[out.ready], ds.values[out.ready]
+                self, out.scores[out.ready], values[out.ready]
             )
             out = dataclasses.replace(out, scores=scores)
         # the detector's own rule when it works online (Threshold.spot / fixed), else the
@@ -433,7 +443,7 @@ class OnlineMixin:
             self.threshold_ = Threshold.fixed(
                 value if math.isfinite(value) else _NO_THRESHOLD
             ).fit([0.0])
-        return ds, out, thresholds
+        return model, out, thresholds
 
     def _online_k(self) -> float:
         rule = self.threshold

@@ -25,6 +25,7 @@ from anomark.detectors.rcf.forest import SCORE_TYPE, RandomCutForest
 from anomark.detectors.rcf.streaming import StreamingForest
 from anomark.errors import ConfigurationError, DataError, PersistenceError
 from anomark.postprocess import PostProcessor
+from anomark.seasonal import SeasonalResidual
 from anomark.threshold import Threshold
 from anomark.windowing import Windowing
 
@@ -94,6 +95,11 @@ class RCFDetector(OnlineMixin, Detector):
         ``[RunningZScore(), RangeRule(value=10)]``), applied inside ``score`` and
         ``score_update`` and fitted and saved with the detector; the threshold is fitted on
         the post-processed scores.
+    seasonal : SeasonalResidual, optional
+        A causal seasonal baseline (:class:`anomark.seasonal.SeasonalResidual`): the model
+        reads each column and, next to it, its residual against the same slot of the
+        previous periods (e.g. ``SeasonalResidual()`` picks one day or one week as the data
+        shows); fitted and saved with the detector. Detections' ``data`` holds those columns.
 
     Attributes
     ----------
@@ -161,6 +167,7 @@ class RCFDetector(OnlineMixin, Detector):
         time_decay: float | None = None,
         output_after: int | None = None,
         postprocess: list[PostProcessor] | None = None,
+        seasonal: SeasonalResidual | None = None,
     ) -> None:
         self.num_trees = num_trees
         self.num_samples_per_tree = num_samples_per_tree
@@ -173,6 +180,7 @@ class RCFDetector(OnlineMixin, Detector):
         self.time_decay = time_decay
         self.output_after = output_after
         self.postprocess = postprocess
+        self.seasonal = seasonal
 
     # ------------------------------------------------------------------ hooks
     def _validate_params(self) -> None:
@@ -465,10 +473,11 @@ class RCFDetector(OnlineMixin, Detector):
             )
         feature_dim = state.get("feature_dim")
         size = int(self.shingle_size)
-        if not isinstance(feature_dim, int) or feature_dim != size * int(self.n_features_in_):
+        n_model = self._n_model_features()  # the input columns and any seasonal residuals
+        if not isinstance(feature_dim, int) or feature_dim != size * n_model:
             raise PersistenceError(
                 f"{folder}: feature_dim {feature_dim!r} does not match shingle_size {size} x "
-                f"{self.n_features_in_} features"
+                f"{n_model} features"
             )
         self.windowing_ = Windowing(size, stride=1, align="end")
         self.feature_dim_ = feature_dim
@@ -517,7 +526,7 @@ class RCFDetector(OnlineMixin, Detector):
             )
             tail = np.asarray(online.get("fit_tail", np.zeros((0, 0))))
             if tail.dtype.kind != "f" or tail.shape != (
-                min(size - 1, self._stream_rows_), int(self.n_features_in_)
+                min(size - 1, self._stream_rows_), n_model
             ) or not np.isfinite(tail).all():
                 raise PersistenceError(f"{folder}: the saved last training rows are invalid")
             self._fit_tail_ = np.ascontiguousarray(tail, dtype=np.float64)
