@@ -170,6 +170,100 @@ def test_batch_forest_converts_without_changing_its_trees() -> None:
     _trees_are_consistent(stream)
 
 
+def test_maintained_boxes_equal_the_boxes_of_the_leaves() -> None:
+    # many evictions (small samples, fast decay), duplicates, two columns: every box kept up
+    # by insertion (extension) and deletion (shrinking up the path) is exactly the bounding
+    # box of its leaves, and its side sum matches
+    x = _series(3000, columns=2)
+    x[1000:1400] = np.round(x[1000:1400], 1)
+    forest = _stream(num_samples_per_tree=16, time_decay=0.02)
+    forest.process(x)
+    trees = forest.trees_
+    kept = (trees.lo.copy(), trees.hi.copy(), trees.range_sum.copy())
+    forest._recompute_boxes()
+    used = trees.mass > 0
+    np.testing.assert_array_equal(kept[0][used], trees.lo[used])
+    np.testing.assert_array_equal(kept[1][used], trees.hi[used])
+    np.testing.assert_allclose(kept[2][used], trees.range_sum[used], rtol=1e-12, atol=1e-15)
+    _trees_are_consistent(forest)
+
+
+def test_insertion_draws_cuts_with_aws_probabilities() -> None:
+    # each tree learns a = (0, 0), b = (1, 1), then x = (2, 0.5). At the root (box [0,1]^2,
+    # side sum 2) x extends dimension 0 by 1: a random cut of the extended box separates x
+    # with probability 1/3, at a value uniform in [1, 2); otherwise x goes down to a leaf,
+    # where the cut always separates it (b: dimension 0 with probability 1/1.5; a: 2/2.5)
+    n = 4000
+    forest = StreamingForest(n, 3, time_decay=0.0, initial_accept_fraction=1.0, random_state=7)
+    forest.process(np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 0.5]]))
+    trees = forest.trees_
+    assert (trees.mass[:, 0] == 3).all()
+    pair = trees.left[:, 0]
+    rows = np.arange(n)
+    x_alone = (trees.mass[rows, pair] == 1) & (trees.leaf_point[rows, pair] == 2)
+    x_alone |= (trees.mass[rows, pair + 1] == 1) & (trees.leaf_point[rows, pair + 1] == 2)
+    at_root = x_alone & (trees.cut_dim[:, 0] == 0) & (trees.cut_value[:, 0] >= 1.0)
+    sd = math.sqrt(1 / 3 * 2 / 3 / n)
+    assert abs(at_root.mean() - 1 / 3) < 4 * sd
+    values = trees.cut_value[at_root, 0]
+    assert ((values >= 1.0) & (values < 2.0)).all()
+    assert abs(values.mean() - 1.5) < 4 * math.sqrt(1 / 12 / len(values))
+    # below the root, x's cut against a single leaf: dimension 0 with probability
+    # 1 / 1.5 next to b, 2 / 2.5 next to a
+    below = ~at_root
+    leaf_cut = np.empty(n, dtype=np.int64)
+    next_to_b = np.zeros(n, dtype=bool)
+    for t in np.flatnonzero(below):
+        node = parent = 0
+        point = np.array([2.0, 0.5])
+        while trees.left[t, node] >= 0:
+            parent = node
+            right = point[trees.cut_dim[t, node]] > trees.cut_value[t, node]
+            node = trees.left[t, node] + int(right)
+        leaf_cut[t] = trees.cut_dim[t, parent]
+        sibling = 2 * trees.left[t, parent] + 1 - node
+        next_to_b[t] = forest.reservoir_.points[t, trees.leaf_point[t, sibling], 0] == 1.0
+    for mask, p0 in ((below & next_to_b, 1 / 1.5), (below & ~next_to_b, 2 / 2.5)):
+        share = float(np.mean(leaf_cut[mask] == 0))
+        assert abs(share - p0) < 4 * math.sqrt(p0 * (1 - p0) / mask.sum())
+    _trees_are_consistent(forest)
+
+
+def test_sure_rejection_bound_agrees_with_the_exact_test() -> None:
+    # below the bound the sampler's exact weight test rejects; the bound is tight
+    forest = _stream(num_samples_per_tree=8, shingle_size=1)
+    forest.process(_series(100)[:, 0])
+    res = forest.reservoir_
+    for w_max, decay in [(-1.0, 0.5), (0.3, 2.0), (-30.0, 10.0), (-4000.0, 4000.2),
+                         (2.0, 0.0), (-700.0, 0.0), (650.0, 60.0)]:
+        res.weight[0, 0] = w_max
+        bound = sk.sure_rejection(res, 0, decay)
+        exact = math.exp(-math.exp(w_max + decay)) if w_max + decay < 700 else 0.0
+        assert bound <= exact
+        if exact > 1e-300:
+            assert bound >= exact * (1 - 1e-6) or exact - bound < 1e-12
+        u = bound
+        for _ in range(64):  # the largest uniforms below the bound
+            u = np.nextafter(u, 0.0)
+            if u <= 0.0:
+                break
+            assert math.log(-math.log(u)) - decay >= w_max
+    res.size[1] = 3  # a sample that is not full takes its decisions on the exact path
+    assert sk.sure_rejection(res, 1, 0.0) == 0.0
+
+
+def test_learning_does_not_depend_on_what_is_scored() -> None:
+    x = _series(1200, columns=2)
+    a, b, c = _stream(), _stream(), _stream(score_type="codisp")
+    a.process(x)
+    b.process(x[:500], score=False)
+    b.process(x[500:], attribution=True)
+    c.process(x)
+    for other in (b, c):
+        for k, v in a.to_arrays().items():
+            np.testing.assert_array_equal(v, other.to_arrays()[k], err_msg=k)
+
+
 @pytest.mark.parametrize(
     ("key", "edit", "match"),
     [

@@ -11,14 +11,17 @@ when that draw fails) it is taken if its weight is below the largest one in the 
 which it then evicts (a max-heap on weights). The evicted point is deleted from the tree,
 the new one inserted.
 
-Insertion is the usual Random Cut Forest rule, top-down: at a node with box ``B``, a cut of
-``B`` extended by the point is drawn (dimension with probability proportional to its side,
-value uniform along it, from one uniform as AWS's ``randomCut``); if it separates the point
-from ``B`` a new node with that cut takes the node's place, with the point as a new leaf on
-one side and the old node on the other; otherwise the point follows the existing cut down.
-A point equal to a leaf's point only increases the leaf's mass. Deletion follows the cuts to
-the point's leaf, removes it (its sibling takes the parent's place) or decreases the mass of
-a leaf holding duplicates, and shrinks the boxes above, stopping where a box is unchanged.
+Insertion is the usual Random Cut Forest rule, top-down: at a node with box ``B`` not holding
+the point, a cut of ``B`` extended by the point is drawn (dimension with probability
+proportional to its side, value uniform along it); if it separates the point from ``B`` a new
+node with that cut takes the node's place, with the point as a new leaf on one side and the
+old node on the other; otherwise the point follows the existing cut down. The cut comes from
+one uniform, as in AWS's ``randomCut``, with the parts of the sides that lie outside ``B``
+laid out first (see :func:`insert_point`): the same distribution, and a cut that does not
+separate is never located. A point equal to a leaf's point only increases the leaf's mass.
+Deletion follows the cuts to the point's leaf, removes it (its sibling takes the parent's
+place) or decreases the mass of a leaf holding duplicates, and shrinks the boxes above,
+stopping where a box is unchanged.
 
 Node slots are managed in pairs (children are always slots ``2k+1, 2k+2``, so the right
 child is ``left + 1`` and the scoring kernels of :mod:`anomark.detectors.rcf._kernels` apply
@@ -163,26 +166,29 @@ def side_sum(lo: np.ndarray, hi: np.ndarray, node: int) -> float:  # pragma: no 
 
 
 @njit(cache=True, fastmath=_FAST)
-def _extend(lo: np.ndarray, hi: np.ndarray, node: int, x: np.ndarray) -> None:  # pragma: no cover
-    for j in range(x.shape[0]):
-        lo[node, j] = min(lo[node, j], x[j])
-        hi[node, j] = max(hi[node, j], x[j])
-
-
-@njit(cache=True, fastmath=_FAST)
 def _union_of_children(
-    lo: np.ndarray, hi: np.ndarray, node: int, c: int
-) -> int:  # pragma: no cover - compiled
-    """Set ``node``'s box to the union of its children ``c, c+1``; return how many of its
-    bounds changed."""
-    changed = 0
+    lo: np.ndarray, hi: np.ndarray, range_sum: np.ndarray, node: int, c: int
+) -> bool:  # pragma: no cover - compiled
+    """Set ``node``'s box to the union of its children ``c, c+1`` (and its side sum, when it
+    changed); return whether it changed.
+
+    The box can only shrink, so it changed exactly when the sum of the (non-negative)
+    differences between the old and new bounds is positive: a float reduction that
+    vectorises, where counting changed bounds would not.
+    """
+    shrink = 0.0
+    s = 0.0
     for j in range(lo.shape[1]):
         new_lo = min(lo[c, j], lo[c + 1, j])
         new_hi = max(hi[c, j], hi[c + 1, j])
-        changed += (new_lo != lo[node, j]) + (new_hi != hi[node, j])
+        shrink += (new_lo - lo[node, j]) + (hi[node, j] - new_hi)
         lo[node, j] = new_lo
         hi[node, j] = new_hi
-    return changed
+        s += new_hi - new_lo
+    if shrink > 0.0:
+        range_sum[node] = s
+        return True
+    return False
 
 
 @njit(cache=True, fastmath=_FAST)
@@ -200,8 +206,10 @@ def _copy_node(tree: Trees, src: int, dst: int) -> None:  # pragma: no cover - c
     tree.cut_value[dst] = tree.cut_value[src]
     tree.mass[dst] = tree.mass[src]
     tree.leaf_point[dst] = tree.leaf_point[src]
-    tree.lo[dst, :] = tree.lo[src, :]
-    tree.hi[dst, :] = tree.hi[src, :]
+    lo, hi = tree.lo, tree.hi
+    for j in range(lo.shape[1]):
+        lo[dst, j] = lo[src, j]
+        hi[dst, j] = hi[src, j]
     tree.range_sum[dst] = tree.range_sum[src]
 
 
@@ -212,19 +220,76 @@ def _make_leaf(tree: Trees, node: int, x: np.ndarray, slot: int) -> None:  # pra
     tree.cut_value[node] = 0.0
     tree.mass[node] = 1
     tree.leaf_point[node] = slot
-    tree.lo[node, :] = x
-    tree.hi[node, :] = x
+    lo, hi = tree.lo, tree.hi
+    for j in range(x.shape[0]):
+        lo[node, j] = x[j]
+        hi[node, j] = x[j]
     tree.range_sum[node] = 0.0
+
+
+@njit(cache=True, fastmath=_FAST)
+def _extend_sum(
+    lo: np.ndarray, hi: np.ndarray, node: int, x: np.ndarray
+) -> float:  # pragma: no cover - compiled
+    """Extend ``node``'s box to ``x``; return the new box's side sum."""
+    s = 0.0
+    for j in range(x.shape[0]):
+        a = min(lo[node, j], x[j])
+        b = max(hi[node, j], x[j])
+        lo[node, j] = a
+        hi[node, j] = b
+        s += b - a
+    return s
+
+
+@njit(cache=True)
+def _separating_cut(
+    x: np.ndarray, lo: np.ndarray, hi: np.ndarray, node: int, r: float
+) -> tuple[int, float]:  # pragma: no cover - compiled
+    """The cut at offset ``r`` (``0 <= r < grow``) along the parts of the extended box that
+    lie outside ``node``'s box, dimension by dimension: ``(dim, value)`` with ``x`` on one
+    side of ``value`` and the whole box on the other."""
+    acc = 0.0
+    dim = -1
+    offset = 0.0
+    for j in range(x.shape[0]):
+        g = max(lo[node, j] - x[j], 0.0) + max(x[j] - hi[node, j], 0.0)
+        if g > 0.0:
+            dim = j
+            offset = r - acc
+            acc += g
+            if acc > r:
+                break
+    xv = x[dim]
+    if xv < lo[node, dim]:  # x below the box: value in [x, lo)
+        value = xv + max(offset, 0.0)
+        if not value < lo[node, dim]:  # rounding at the end of the gap (or r beyond it)
+            value = xv
+    else:  # x above the box: value in [hi, x)
+        value = hi[node, dim] + max(offset, 0.0)
+        if not value < xv:
+            value = hi[node, dim]
+    return dim, value
 
 
 @njit(cache=True)
 def insert_point(
     tree: Trees, res: Reservoir, t: int, x: np.ndarray, slot: int, rng: np.ndarray
 ) -> None:  # pragma: no cover - compiled
-    """Insert the point ``x`` (held in sample slot ``slot``) into tree ``t``."""
+    """Insert the point ``x`` (held in sample slot ``slot``) into tree ``t``.
+
+    At a node whose box ``B`` does not hold ``x``, a random cut of ``B`` extended by ``x``
+    is drawn from one uniform ``r`` over the extended box's side sum ``R + G`` (``G``: how
+    much ``x`` extends it); the cut separates ``x`` from ``B`` exactly when it falls in the
+    part of a side that lies outside ``B``, which has measure ``G``. Those parts are laid out
+    first: ``r < G`` separates, and ``r`` then picks the dimension (with probability
+    proportional to its part) and the value (uniform in it), as AWS's ``randomCut`` does with
+    the sides in dimension order; otherwise the cut falls inside ``B``'s extent, does not
+    separate, and ``x`` follows the node's own cut. Same distribution as AWS's rule, without
+    locating the non-separating cuts.
+    """
     left, cut_dim, cut_value, mass = tree.left, tree.cut_dim, tree.cut_value, tree.mass
     lo, hi = tree.lo, tree.hi
-    d = x.shape[0]
     if mass[0] == 0:
         _make_leaf(tree, 0, x, slot)
         return
@@ -232,33 +297,13 @@ def insert_point(
     while True:
         grow = _grow(x, lo, hi, node)
         if grow > 0.0:
-            # a cut of the box extended by x, from one uniform (AWS's randomCut)
             r = uniform(rng) * (tree.range_sum[node] + grow)
-            acc = 0.0
-            prev = 0.0
-            dim = -1
-            cut_lo = 0.0
-            cut_hi = 0.0
-            for j in range(d):
-                a = min(lo[node, j], x[j])
-                b = max(hi[node, j], x[j])
-                if b > a:
-                    dim = j
-                    cut_lo = a
-                    cut_hi = b
-                    prev = acc
-                    acc += b - a
-                    if acc > r:
-                        break
-            value = cut_lo + (r - prev)
-            if value >= cut_hi or value < cut_lo:  # rounding at the ends of the side
-                value = cut_lo
-            xv = x[dim]
-            if (xv <= value and value < lo[node, dim]) or (hi[node, dim] <= value and value < xv):
+            if r < grow or left[node] < 0:  # (a leaf's box is a point: every cut separates)
                 # the cut separates x from the node's box: a new node takes its place
+                dim, value = _separating_cut(x, lo, hi, node, r)
                 res.n_free[t] -= 1
                 pair = 2 * res.free_pairs[t, res.n_free[t]] + 1
-                if xv <= value:
+                if x[dim] <= value:
                     new_leaf, moved = pair, pair + 1
                 else:
                     new_leaf, moved = pair + 1, pair
@@ -269,11 +314,9 @@ def insert_point(
                 cut_value[node] = value
                 tree.leaf_point[node] = -1
                 mass[node] = mass[moved] + 1
-                _extend(lo, hi, node, x)
-                tree.range_sum[node] = side_sum(lo, hi, node)
+                tree.range_sum[node] = _extend_sum(lo, hi, node, x)
                 return
-            _extend(lo, hi, node, x)
-            tree.range_sum[node] = side_sum(lo, hi, node)
+            tree.range_sum[node] = _extend_sum(lo, hi, node, x)
         elif left[node] < 0:  # x equals the leaf's point: one more duplicate
             mass[node] += 1
             return
@@ -332,10 +375,7 @@ def delete_point(
         a = path[i]
         mass[a] -= 1
         if shrinking:
-            if _union_of_children(lo, hi, a, left[a]):
-                tree.range_sum[a] = side_sum(lo, hi, a)
-            else:
-                shrinking = False
+            shrinking = _union_of_children(lo, hi, tree.range_sum, a, left[a])
 
 
 @njit(cache=True)
@@ -361,12 +401,20 @@ def offer(
     u = 0.0
     while u == 0.0:
         u = uniform(rng)
+    return offer_drawn(res, t, u, decay, initial_fraction)
+
+
+@njit(cache=True)
+def offer_drawn(
+    res: Reservoir, t: int, u: float, decay: float, initial_fraction: float
+) -> tuple[int, int, float]:  # pragma: no cover - compiled
+    """:func:`offer` with its first uniform ``u > 0`` already drawn."""
     w = math.log(-math.log(u)) - decay
     capacity = res.weight.shape[1]
     n = res.size[t]
     initial = False
     if n < capacity:
-        initial = uniform(rng) < _accept_probability(n / capacity, initial_fraction)
+        initial = uniform(res.rng[t, :4]) < _accept_probability(n / capacity, initial_fraction)
     if initial:
         slot = n
     elif n > 0 and w < res.weight[t, 0]:
@@ -375,6 +423,27 @@ def offer(
         return -1, n, w
     _heap_push(res, t, w, slot)
     return slot, n, w
+
+
+@njit(cache=True)
+def sure_rejection(res: Reservoir, t: int, decay_max: float) -> float:  # pragma: no cover
+    """A bound below which a uniform is certainly rejected by tree ``t``'s full sampler at
+    every decay up to ``decay_max`` (0.0 when the sample is not full).
+
+    A point is taken when ``log(-log u) - decay < w_max`` (the heap's top), i.e. when
+    ``u > exp(-exp(w_max + decay))``, a bound that falls as the decay grows; the returned
+    value is that bound at ``decay_max`` with a margin far above the rounding of both
+    computations (``1e-9`` plus ``1e-12`` of the weights' magnitude in the exponent, relative
+    ``1e-12`` in ``u``), so a uniform below it would be rejected by the exact test too and
+    the two logarithms can be skipped.
+    """
+    if res.size[t] < res.weight.shape[1]:
+        return 0.0
+    w_max = res.weight[t, 0]
+    c = w_max + decay_max + 1e-9 + 1e-12 * (abs(w_max) + abs(decay_max))
+    if c > 700.0:
+        return 0.0
+    return math.exp(-math.exp(c)) * (1.0 - 1e-12)
 
 
 @njit(cache=True)
@@ -446,11 +515,12 @@ def _stream_chunk_py(
     its split over the dimensions into ``tree_attr[t, r]``), then offered to every tree's
     sampler when ``learn``. ``prange`` over trees: each tree runs through the rows alone.
 
-    A tree changes only when its sampler takes a point (about one point in ten once the
-    sample is full), and the sampler's decisions do not depend on the tree, so the rows
-    between two changes are scored together, a group at a time (as the batch kernels do, to
-    overlap their memory latencies), just before the change; the result is the same as
-    scoring each row right before learning it.
+    A tree changes only when its sampler takes a point (about one point in seven for a full
+    sample of 256 and ``lambda = 1/2560``), and the sampler's decisions do not depend on the
+    tree, so the rows between two changes are scored together, a group at a time (as the
+    batch kernels do, to overlap their memory latencies), just before the change; the result
+    is the same as scoring each row right before learning it. A full sampler rejects a
+    uniform below :func:`sure_rejection`'s bound without computing its weight.
     """
     n_trees = trees.left.shape[0]
     capacity = res.weight.shape[1]
@@ -468,13 +538,24 @@ def _stream_chunk_py(
         for r in range(n_rows):
             out[r] = 0.0
         pending = first_ready  # first row not scored yet
+        sample_rng = res.rng[t, :4]
+        decay_max = decay_base + (entries0 + n_rows - 1 - decay_start) * time_decay
+        u_sure = sure_rejection(res, t, decay_max) if learn else 0.0
         for r in range(n_rows):
             slot = -1
             n_used = 0
             if learn:
-                entry = entries0 + r
-                decay = decay_base + (entry - decay_start) * time_decay
-                slot, n_used, _ = offer(res, t, decay, initial_fraction)
+                u = uniform(sample_rng)
+                if u < u_sure and u > 0.0:
+                    n_used = capacity  # rejected: the sample is full (see sure_rejection)
+                else:
+                    while u == 0.0:
+                        u = uniform(sample_rng)
+                    entry = entries0 + r
+                    decay = decay_base + (entry - decay_start) * time_decay
+                    slot, n_used, _ = offer_drawn(res, t, u, decay, initial_fraction)
+                    if slot >= 0:
+                        u_sure = sure_rejection(res, t, decay_max)
             if slot >= 0 or r == n_rows - 1:
                 if score_kind != 0 and pending <= r:
                     _score_pending(
