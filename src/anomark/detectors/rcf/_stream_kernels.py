@@ -167,25 +167,25 @@ def side_sum(lo: np.ndarray, hi: np.ndarray, node: int) -> float:  # pragma: no 
 
 @njit(cache=True, fastmath=_FAST)
 def _union_of_children(
-    lo: np.ndarray, hi: np.ndarray, range_sum: np.ndarray, node: int, c: int
+    lo: np.ndarray, hi: np.ndarray, range_sum: np.ndarray, node: int, c: int, p: np.ndarray
 ) -> bool:  # pragma: no cover - compiled
-    """Set ``node``'s box to the union of its children ``c, c+1`` (and its side sum, when it
-    changed); return whether it changed.
+    """Set ``node``'s box to the union of its children ``c, c+1`` after the point ``p`` left
+    its subtree (and its side sum, when it changed); return whether it changed.
 
-    The box can only shrink, so it changed exactly when the sum of the (non-negative)
-    differences between the old and new bounds is positive: a float reduction that
-    vectorises, where counting changed bounds would not.
+    Boxes are exact bounding boxes, so the old box was the new one extended to ``p``: it
+    changed exactly when ``p`` lies outside the new box, a float reduction that vectorises
+    and needs no read of the old bounds.
     """
-    shrink = 0.0
+    outside = 0.0
     s = 0.0
     for j in range(lo.shape[1]):
         new_lo = min(lo[c, j], lo[c + 1, j])
         new_hi = max(hi[c, j], hi[c + 1, j])
-        shrink += (new_lo - lo[node, j]) + (hi[node, j] - new_hi)
+        outside += max(new_lo - p[j], 0.0) + max(p[j] - new_hi, 0.0)
         lo[node, j] = new_lo
         hi[node, j] = new_hi
         s += new_hi - new_lo
-    if shrink > 0.0:
+    if outside > 0.0:
         range_sum[node] = s
         return True
     return False
@@ -375,7 +375,7 @@ def delete_point(
         a = path[i]
         mass[a] -= 1
         if shrinking:
-            shrinking = _union_of_children(lo, hi, tree.range_sum, a, left[a])
+            shrinking = _union_of_children(lo, hi, tree.range_sum, a, left[a], p)
 
 
 @njit(cache=True)
