@@ -156,7 +156,7 @@ MUTATE: dict[str, tuple[list[str], list[str]]] = {
     "threshold": (
         ["src/anomark/threshold.py", "src/anomark/_gpd.py"],
         ["tests/test_threshold.py", "tests/test_threshold_evt.py",
-         "tests/test_fuzz_components.py"],
+         "tests/test_threshold_edges.py", "tests/test_gpd.py", "tests/test_fuzz_components.py"],
     ),
     "range_metrics": (
         ["src/anomark/evaluation/range.py", "src/anomark/evaluation/vus.py"],

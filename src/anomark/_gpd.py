@@ -46,7 +46,11 @@ class GPDFit:
         r = q * self.n / self.n_excess
         if abs(self.gamma) < 1e-12:
             return self.level - self.sigma * math.log(r)
-        return self.level + self.sigma / self.gamma * (r ** (-self.gamma) - 1.0)
+        try:
+            growth = r ** (-self.gamma)
+        except OverflowError:  # a heavy tail at a tiny risk: beyond float64 (the caller refuses)
+            return math.inf
+        return self.level + self.sigma / self.gamma * (growth - 1.0)
 
     def tail(self, x: np.ndarray) -> np.ndarray:
         """``P(score > x)`` for ``x >= level`` (0 beyond a bounded tail's end)."""
@@ -219,22 +223,29 @@ def _level_and_excesses(x: np.ndarray, level: float) -> tuple[float, np.ndarray]
 
 def spot_extreme(state: SpotState, q: float) -> float:
     """The current alarm threshold on the (drift-free) variable."""
-    fit = GPDFit(state.level, state.fit.gamma, state.fit.sigma, state.n, len(state.peaks))
-    if q * fit.n / fit.n_excess >= 1.0:
-        return state.level
-    return fit.quantile(q)
+    return _extreme(state.level, state.fit, state.n, len(state.peaks), q)
+
+
+def _extreme(level: float, fit: GPDFit, n: int, n_excess: int, q: float) -> float:
+    """The score exceeded with probability ``q`` when ``n_excess`` of ``n`` scores exceed
+    ``level`` (the level itself once ``q >= n_excess / n``)."""
+    if q * n / n_excess >= 1.0:
+        return level
+    return GPDFit(level, fit.gamma, fit.sigma, n, n_excess).quantile(q)
 
 
 def spot_run(
-    state: SpotState, scores: np.ndarray, q: float, *, learn: bool = True
+    state: SpotState, scores: np.ndarray, q: float
 ) -> tuple[np.ndarray, np.ndarray, SpotState]:
     """Run SPOT/DSPOT over ``scores``: flags, the threshold each score was compared with, and
     the new state (the input state is not modified).
 
     Per score (Siffer et al., Alg. 1; DSPOT compares ``score - local mean`` instead): above
-    the extreme quantile → alarm (not learned); above the initial level → a new peak, the GPD
-    is refitted and the quantile updated; otherwise the count grows. With ``learn=False``
-    nothing is learned (the rule is applied as it stands).
+    the extreme quantile → alarm (not learned); above the initial level → a new peak and the
+    GPD is refitted; otherwise only the count grows. The quantile depends on that count too,
+    so it is recomputed after every learned score (Alg. 1 does so only after a peak): the next
+    score then meets the threshold the state reports (``Threshold.value_``), and a stream cut
+    into chunks gives exactly the flags of the whole stream.
     """
     peaks = list(state.peaks)
     n = state.n
@@ -253,15 +264,11 @@ def spot_run(
         if x > zq:
             flags[i] = True
             continue
-        if not learn:
-            continue
+        n += 1
         if x > state.level:
             peaks.append(x - state.level)
-            n += 1
             fit = fit_gpd(np.asarray(peaks), level=state.level, n=n)
-            zq = spot_extreme(SpotState(state.level, np.asarray(peaks), n, None, fit), q)
-        else:
-            n += 1
+        zq = _extreme(state.level, fit, n, len(peaks), q)
         if window is not None and depth:
             wsum += s - window[pos]
             window[pos] = s

@@ -1,0 +1,165 @@
+"""The generalised Pareto pieces behind Threshold.pot/spot (anomark._gpd), pinned by value:
+the extreme quantile, the tail probability, the profile likelihood and the maximum-likelihood
+fit against an independent maximisation (found thin by mutation testing, issue 17)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy.optimize import minimize_scalar
+from scipy.stats import genpareto
+
+from anomark._gpd import GPDFit, _profile, fit_gpd
+from anomark.errors import DataError
+
+FITS = [
+    GPDFit(level=2.0, gamma=0.0, sigma=1.5, n=1000, n_excess=40),
+    GPDFit(level=2.0, gamma=0.3, sigma=1.5, n=1000, n_excess=40),
+    GPDFit(level=-1.0, gamma=-0.4, sigma=0.8, n=500, n_excess=25),
+]
+
+
+@pytest.mark.parametrize("fit", FITS, ids=["exponential", "heavy", "bounded"])
+def test_quantile_and_tail_match_scipy_and_invert_each_other(fit: GPDFit) -> None:
+    frac = fit.n_excess / fit.n
+    for q in (1e-2, 1e-3, 1e-6):
+        z = fit.quantile(q)
+        # P(score > z) = frac * P(excess > z - level) under GPD(gamma, sigma)
+        expected = fit.level + float(genpareto.isf(q / frac, c=fit.gamma, scale=fit.sigma))
+        assert z == pytest.approx(expected, rel=1e-12)
+        assert float(fit.tail(np.array([z]))[0]) == pytest.approx(q, rel=1e-9)
+    x = fit.level + np.array([0.0, 0.1, 0.7, 1.9])
+    expected_tail = frac * genpareto.sf(x - fit.level, c=fit.gamma, scale=fit.sigma)
+    np.testing.assert_allclose(fit.tail(x), expected_tail, rtol=1e-12)
+    # at or below the level the probability is the share of excesses
+    np.testing.assert_allclose(fit.tail(np.array([fit.level, fit.level - 3.0])), [frac, frac],
+                               rtol=1e-15)
+
+
+def test_quantile_of_the_exponential_tail_by_hand() -> None:
+    fit = FITS[0]  # P(score > z) = 0.04 * exp(-(z - 2) / 1.5)
+    assert fit.quantile(1e-3) == pytest.approx(2.0 - 1.5 * math.log(1e-3 / 0.04), rel=1e-15)
+    assert fit.quantile(0.04) == pytest.approx(2.0, abs=1e-15)
+
+
+def test_tail_is_zero_beyond_a_bounded_tails_end() -> None:
+    fit = FITS[2]  # gamma -0.4, sigma 0.8: excesses end at 0.8 / 0.4 = 2
+    end = fit.level + 2.0
+    out = fit.tail(np.array([end - 1e-9, end, end + 0.5, end + 1e6]))
+    assert out[0] > 0.0
+    np.testing.assert_array_equal(out[1:], [0.0, 0.0, 0.0])
+
+
+def test_a_heavy_tail_at_a_tiny_risk_gives_an_infinite_quantile_not_an_overflow() -> None:
+    fit = GPDFit(level=0.0, gamma=2.3, sigma=1.0, n=5000, n_excess=100)
+    assert fit.quantile(1e-300) == math.inf
+    assert math.isfinite(fit.quantile(1e-10))
+
+
+def _direct_loglik(y: np.ndarray, gamma: float, sigma: float) -> float:
+    return float(genpareto.logpdf(y, c=gamma, scale=sigma).sum())
+
+
+def test_profile_likelihood_is_the_gpd_likelihood_per_excess() -> None:
+    y = np.random.default_rng(2).pareto(3.0, 200)
+    y = y / y.max()
+    thetas = np.array([-0.9, -0.3, 0.0, 0.25, 1.0, 7.5])
+    ll, gamma = _profile(y, thetas)
+    for t, got_ll, got_gamma in zip(thetas, ll, gamma, strict=True):
+        g = float(np.mean(np.log1p(t * y)))
+        s = g / t if t != 0 else float(y.mean())
+        assert got_gamma == pytest.approx(g, rel=1e-14, abs=1e-300)
+        assert got_ll == pytest.approx(_direct_loglik(y, g, s) / len(y), rel=1e-12)
+    # theta = 0 is the exponential: -log(mean) - 1
+    assert ll[2] == pytest.approx(-math.log(float(y.mean())) - 1.0, rel=1e-15)
+    # outside the support (theta < -1 / max(y)) the likelihood is -inf, never NaN or +inf
+    with np.errstate(invalid="ignore"):
+        bad, _ = _profile(y, np.array([-2.0, -1.5]))
+    np.testing.assert_array_equal(bad, [-np.inf, -np.inf])
+
+
+def _reference_fit(y: np.ndarray) -> float:
+    """The largest GPD log-likelihood over gamma >= -1, by a dense scan of theta = gamma /
+    sigma refined with a tight bounded search: independent of fit_gpd's grid and bracket."""
+    ymax = float(y.max())
+
+    def loglik(t: float) -> float:
+        if t == 0.0:
+            return _direct_loglik(y, 0.0, float(y.mean()))
+        g = float(np.mean(np.log1p(t * y)))
+        return _direct_loglik(y, g, g / t) if g >= -1.0 else -math.inf
+
+    ts = np.unique(np.concatenate((
+        -(1.0 - np.logspace(-12, 0, 300, endpoint=False)) / ymax, [0.0],
+        np.logspace(-10, 6, 600) / ymax,
+    )))
+    vals = [loglik(float(t)) for t in ts]
+    k = int(np.argmax(vals))
+    res = minimize_scalar(lambda t: -loglik(t), method="bounded",
+                          bounds=(float(ts[max(k - 1, 0)]), float(ts[min(k + 1, len(ts) - 1)])),
+                          options={"xatol": 1e-14 / ymax})
+    return max(vals[k], -float(res.fun))
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda r: r.exponential(2.0, 300),
+        lambda r: r.pareto(2.0, 300),              # gamma 0.5
+        lambda r: r.pareto(0.7, 120),              # gamma 1.4
+        lambda r: 3.0 * (1.0 - r.random(300) ** 0.7),  # bounded, gamma -0.7
+        lambda r: r.exponential(1e-6, 50),         # tiny scale
+        lambda r: 1e6 * r.pareto(4.0, 40),         # large scale
+    ],
+    ids=["exponential", "pareto", "very-heavy", "bounded", "tiny", "huge"],
+)
+def test_fit_reaches_the_maximum_likelihood(make) -> None:  # type: ignore[no-untyped-def]
+    y = make(np.random.default_rng(3))
+    fit = fit_gpd(y)
+    best = _reference_fit(y)
+    got = _direct_loglik(y, fit.gamma, fit.sigma)
+    assert got >= best - 1e-12 * abs(best), (got, best)
+
+
+def test_fit_stops_at_gamma_minus_one() -> None:
+    """Excesses crowded at their maximum would push gamma below -1 (where the likelihood is
+    unbounded): the fit keeps gamma = -1 on the profile curve, sigma = -1 / theta with
+    mean(log(1 + theta y)) = -1."""
+    y = 1.0 - np.random.default_rng(4).random(200) ** 4
+    fit = fit_gpd(y)
+    assert fit.gamma == pytest.approx(-1.0, abs=1e-12)
+    assert fit.gamma >= -1.0 - 1e-15
+    assert float(np.mean(np.log1p(-y / fit.sigma))) == pytest.approx(-1.0, abs=1e-9)
+    assert fit.sigma > y.max()
+
+
+def test_fit_keeps_level_and_counts() -> None:
+    y = np.random.default_rng(5).exponential(size=30)
+    plain = fit_gpd(y)
+    assert (plain.level, plain.n, plain.n_excess) == (0.0, 30, 30)
+    tagged = fit_gpd(y, level=2.5, n=1000)
+    assert (tagged.level, tagged.n, tagged.n_excess) == (2.5, 1000, 30)
+    assert (tagged.gamma, tagged.sigma) == (plain.gamma, plain.sigma)
+
+
+def test_fit_does_not_depend_on_the_input_float_width() -> None:
+    y32 = np.random.default_rng(6).pareto(3.0, 100).astype(np.float32) + np.float32(0.01)
+    a = fit_gpd(y32)
+    b = fit_gpd(y32.astype(np.float64))
+    assert (a.gamma, a.sigma) == (b.gamma, b.sigma)
+
+
+def test_fit_needs_ten_positive_finite_excesses() -> None:
+    ten = np.arange(1.0, 11.0)
+    assert fit_gpd(ten).n_excess == 10
+    with pytest.raises(DataError, match=r"^a peaks-over-threshold fit needs at least 10 scores "
+                                        r"above the initial level, got 9; give more reference "
+                                        r"scores or a lower level$"):
+        fit_gpd(ten[:9])
+    for bad in (0.0, -1.0, np.nan, np.inf):
+        y = ten.copy()
+        y[3] = bad
+        with pytest.raises(DataError, match=r"^GPD excesses must be positive finite numbers$"):
+            fit_gpd(y)
