@@ -28,7 +28,8 @@ def test_benchmark_reports_range_metrics(nab_dir: Path, tmp_path: Path) -> None:
         assert math.isnan(without[col])
     # the per-series numbers are the metrics of the cached z-scores
     assert _cache_key("iforest", 0, 0)  # same cache layout as the runner
-    with np.load(_cache_file(cache, "iforest", 0, 0, SERIES[0]), allow_pickle=False) as npz:
+    file = _cache_file(cache, "iforest", 0, 0, SERIES[0], "batch", "auto")  # default seasonal
+    with np.load(file, allow_pickle=False) as npz:
         z = pd.Series(npz["scores"], index=nab.load(SERIES[0]).index)
     windows = nab.windows(SERIES[0])
     want = vus(z, windows)

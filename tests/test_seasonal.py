@@ -477,3 +477,22 @@ def test_stream_seasonal_option_matches_detect_update_for_any_batch(
         assert saved.seasonal_.periods_ == [168] and saved.seasonal_.n_seen_ == len(frame)
     code, out, err = _cli(capsys, "stream", str(path), "--seasonal", "7 days please")
     assert code == 2 and "seasonal" in err
+
+
+def test_benchmark_default_seasonal_stage_applies_to_the_detectors_that_take_it(
+    nab_dir: Path, tmp_path: Path,
+) -> None:
+    from anomark.benchmark import DEFAULT_SEASONAL, run_nab_benchmark
+
+    series = ["artificialNoAnomaly/art_daily_no_noise.csv",
+              "artificialWithAnomaly/art_daily_jumpsdown.csv"]
+    result = run_nab_benchmark(["iforest"], series=series, cache_dir=tmp_path, progress=False)
+    assert DEFAULT_SEASONAL == "auto" and result.config["seasonal"] == "iforest auto"
+    assert len(list(tmp_path.rglob("*.npz"))) == 2
+    plain = run_nab_benchmark(["iforest"], series=series, cache_dir=tmp_path, progress=False,
+                              seasonal="none")
+    assert plain.config["seasonal"] == "iforest none"
+    assert len(list(tmp_path.rglob("*.npz"))) == 4  # cached apart
+    with pytest.raises(ConfigurationError, match=r"\['conv-ae'\] have no seasonal stage"):
+        run_nab_benchmark(["iforest", "conv-ae"], series=series, cache_dir=tmp_path,
+                          progress=False, seasonal="7D")

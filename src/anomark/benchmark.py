@@ -50,6 +50,7 @@ from anomark.persistence import atomic_write_bytes
 from anomark.windowing import DEFAULT_WINDOW_CAP
 
 __all__ = [
+    "DEFAULT_SEASONAL",
     "DEFAULT_STREAM_POSTPROCESS",
     "MODES",
     "PROFILES",
@@ -70,6 +71,9 @@ MODES = ("batch", "stream")
 CACHE_FORMAT = 2
 #: Post-processing of ``mode="stream"`` (see docs/benchmarks.md for how it was chosen).
 DEFAULT_STREAM_POSTPROCESS = "zscore:burn_in=128+range:value=10.0"
+#: The detectors' ``seasonal=`` stage when none is given (those that take one; see
+#: docs/seasonality.md for the corpus runs with and without it).
+DEFAULT_SEASONAL = "auto"
 
 
 def _rows_per_day(ds: Dataset) -> int:
@@ -444,7 +448,7 @@ def run_nab_benchmark(
     cache_dir: str | os.PathLike[str] = ".anomark-bench",
     refractory: Any = None,
     progress: bool = True,
-    seasonal: str = "none",
+    seasonal: str | None = None,
 ) -> BenchmarkResult:
     """Run detectors over NAB and score them with NAB's rules.
 
@@ -478,10 +482,13 @@ def run_nab_benchmark(
         rows (``0``: every flagged row counts, as NAB's own scorer does). Default: one day.
     progress : bool, default True
         Show a progress bar per detector.
-    seasonal : str, default "none"
+    seasonal : str, optional
         The detectors' ``seasonal=`` stage in text form (:func:`anomark.seasonal.parse_seasonal`:
-        ``"auto"``, ``"none"``, ``"7D"``...); causal, so it keeps the no-look-ahead rule. Every
-        detector must take the parameter (RCF and the Isolation Forest do).
+        ``"auto"``, ``"none"``, ``"7D"``...); it keeps the no-look-ahead rule (a stream decides
+        its period from earlier rows only; a batch fit from its training rows). Default:
+        :data:`DEFAULT_SEASONAL` (``"auto"``) for the detectors that take the parameter (RCF,
+        Isolation Forest) and none for the others; a value given explicitly must suit every
+        detector.
 
     Returns
     -------
@@ -510,16 +517,16 @@ def run_nab_benchmark(
         postprocess = DEFAULT_STREAM_POSTPROCESS if mode == "stream" else "none"
     from anomark.seasonal import parse_seasonal
 
-    stage = parse_seasonal(seasonal)
-    seasonal = "none" if stage is None else stage.to_text()
-    if stage is not None:
-        lacking = [d for d in detectors
-                   if "seasonal" not in get_detector_class(d)._get_param_names()]
-        if lacking:
-            raise ConfigurationError(
-                f"detector(s) {lacking} have no seasonal stage (seasonal=); run them with "
-                "seasonal='none'"
-            )
+    stage = parse_seasonal(DEFAULT_SEASONAL if seasonal is None else seasonal)
+    text = "none" if stage is None else stage.to_text()
+    takes = {d: "seasonal" in get_detector_class(d)._get_param_names() for d in detectors}
+    if seasonal is not None and stage is not None and not all(takes.values()):
+        raise ConfigurationError(
+            f"detector(s) {[d for d, ok in takes.items() if not ok]} have no seasonal stage "
+            "(seasonal=); run them with seasonal='none'"
+        )
+    # the default applies to the detectors that take a stage; the others run without one
+    per_detector = {d: text if ok else "none" for d, ok in takes.items()}
     from anomark.postprocess import check_postprocess, format_postprocess, parse_postprocess
 
     steps = (parse_postprocess(postprocess) if isinstance(postprocess, str)
@@ -537,7 +544,8 @@ def run_nab_benchmark(
     timings: dict[str, dict[str, float]] = {}
     for det_name in detectors:
         results = _score_all(det_name, names, seed=seed, refits=refits, jobs=jobs,
-                             cache_dir=cache, progress=progress, mode=mode, seasonal=seasonal)
+                             cache_dir=cache, progress=progress, mode=mode,
+                             seasonal=per_detector[det_name])
         t0 = time.perf_counter()
         arrays = {n: postprocess_scores(steps, r["scores"], data[n].values, r.get("ready"))
                   for n, r in results.items()}
@@ -579,7 +587,8 @@ def run_nab_benchmark(
                              "threshold_search_seconds": search_seconds}
         summary_rows.append(row)
     summary = pd.DataFrame(summary_rows).set_index("detector")
-    config = {"mode": mode, "postprocess": post_text, "seasonal": seasonal, "seed": seed,
+    config = {"mode": mode, "postprocess": post_text,
+              "seasonal": ", ".join(f"{d} {t}" for d, t in per_detector.items()), "seed": seed,
               "refits": refits,
               "refractory": "1 day" if refractory is None else str(refractory)}
     return BenchmarkResult(summary, pd.DataFrame(series_rows), thresholds, config, timings)

@@ -66,11 +66,13 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                         "'likelihood+range' or 'none' (default: none in batch mode; in stream "
                         "mode anomark.benchmark.DEFAULT_STREAM_POSTPROCESS, printed with the "
                         "results)")
-    q.add_argument("--seasonal", default="none", metavar="auto|none|PERIOD",
+    q.add_argument("--seasonal", metavar="auto|none|PERIOD",
                    help="the detectors' causal seasonal stage: each column next to its "
-                        "residual against the median of the same slot in the previous 4 "
-                        "periods; auto (a day or a week, as the rows so far show), a period "
-                        "such as 7D, or none (default: none)")
+                        "residual against the median of the same time in the previous 4 "
+                        "periods; auto (a day or a week, as the rows show: the training rows "
+                        "in batch mode, the rows so far in stream mode), a period such as 7D, "
+                        "or none (default: auto for the detectors that take it, rcf and "
+                        "iforest)")
     q.add_argument("--series", metavar="A,B",
                    help="only these NAB series (default: all 58; the scores of a subset are "
                         "not comparable with NAB's scoreboard)")
