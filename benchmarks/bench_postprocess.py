@@ -114,7 +114,8 @@ def corpus(jobs: int) -> None:
                                    progress=False)
         wall = time.perf_counter() - t0
     row = result.summary.loc["rcf"]
-    print(f"NAB stream mode, rcf, {result.config['postprocess']}, --jobs {jobs}: "
+    print(f"NAB stream mode, rcf, {result.config['postprocess']}, seasonal "
+          f"{result.config['seasonal']}, --jobs {jobs}: "
           f"standard {row['standard']:.2f}, low FP {row['reward_low_FP_rate']:.2f}, "
           f"low FN {row['reward_low_FN_rate']:.2f}")
     print(f"wall {wall:.1f} s (target < 180 s: {wall / 180:.2f} of it); scoring "
