@@ -197,8 +197,11 @@ class OnlineMixin:
     def detect_update(self, data: Any) -> Detection:
         """:meth:`score_update` plus flags from the causal online threshold.
 
-        A row is flagged when its score exceeds ``mean + k * sd`` of the earlier ready scores
-        (see the class docs); the events' ``located_at`` comes from each peak's attribution
+        The scores are those of :meth:`score_update` (after the ``postprocess=`` steps). The
+        flags come from the detector's online rule: ``Threshold.spot`` (SPOT/DSPOT learning
+        from the scores), ``Threshold.fixed``, or else ``mean + k * sd`` of the earlier ready
+        scores (see :mod:`anomark.detectors.rcf._online`); the events' ``located_at`` comes
+        from each peak's attribution
         over the time offsets of its shingle, computed when the row was scored; the
         Detection's ``located`` holds it for every row.
 
