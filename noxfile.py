@@ -159,7 +159,8 @@ MUTATE: dict[str, tuple[list[str], list[str]]] = {
          "tests/test_threshold_edges.py", "tests/test_gpd.py", "tests/test_fuzz_components.py"],
     ),
     "range_metrics": (
-        ["src/anomark/evaluation/range.py", "src/anomark/evaluation/vus.py"],
+        ["src/anomark/evaluation/range.py", "src/anomark/evaluation/vus.py",
+         "src/anomark/evaluation/_points.py", "src/anomark/evaluation/summary.py"],
         ["tests/test_evaluation_range.py", "tests/test_evaluation_reference.py"],
     ),
     "readers": (
@@ -235,7 +236,8 @@ def _mutate_folder(name: str, mutated: list[str], tests: list[str]) -> Path:
         "only_mutate =", *(f"    {m}" for m in mutated),
         "also_copy =", "    tests",
         "pytest_add_cli_args_test_selection =", *(f"    {t}" for t in tests),
-        "pytest_add_cli_args =", "    -p", "    no:cacheprovider",
+        # the slow suite (whole-corpus reference runs) would cost minutes per mutant
+        "pytest_add_cli_args =", "    -p", "    no:cacheprovider", "    -m", "    not slow",
         # a shared machine slows every run down: a mutant times out only when really stuck
         "timeout_multiplier = 40",
     ]

@@ -46,8 +46,10 @@ def test_evt_risk_given_positionally() -> None:
         (lambda: Threshold.mad(-0.5), "Threshold.mad: k must be >= 0, got -0.5"),
         (lambda: Threshold.contamination(0.5), "Threshold.contamination: c must be in (0, 0.5), "
                                                "got 0.5"),
-        (lambda: Threshold.fixed("1"), "Threshold.fixed: value must be a number, got str '1'"),
-        (lambda: Threshold.pot(q="0.1"), "Threshold.pot: q must be a number, got str '0.1'"),
+        (lambda: Threshold.fixed("1"),  # type: ignore[arg-type]
+         "Threshold.fixed: value must be a number, got str '1'"),
+        (lambda: Threshold.pot(q="0.1"),  # type: ignore[arg-type]
+         "Threshold.pot: q must be a number, got str '0.1'"),
         (lambda: Threshold.spot(level=True), "Threshold.spot: level must be a number, got bool "
                                              "True"),
         # q must stay below 1 - level, equality included
@@ -454,3 +456,43 @@ def test_dspot_apply_follows_the_moving_mean_without_learning() -> None:
     assert flags.name == "flag" and flags.dtype == bool
     assert int(flags.sum()) < 10                     # relative to the recent mean: no drift alarm
     assert float((drift > rule.value_).mean()) > 0.5  # the fixed value would flag the drift
+
+
+def test_an_empty_chunk_is_a_no_op_before_and_after_calibration() -> None:
+    cold = Threshold.spot(q=1e-3)
+    flags, thresholds = cold.update_with_thresholds(np.array([]))
+    assert flags.dtype == bool and len(flags) == 0 and len(thresholds) == 0
+    assert not cold.is_fitted
+    warm = Threshold.spot(q=1e-3).fit(EXP)
+    before = warm.to_dict()
+    assert len(warm.update([])) == 0
+    assert warm.to_dict() == before
+
+
+def test_a_learned_score_equal_to_the_initial_level_is_not_a_peak() -> None:
+    rule = Threshold.spot(q=1e-3).fit(EXP)
+    state = rule.to_dict()["state"]
+    rule.update([state["level"]])
+    after = rule.to_dict()["state"]
+    assert after["peaks"] == state["peaks"] and after["n"] == state["n"] + 1
+
+
+def test_fit_replaces_the_pending_calibration_scores_even_when_it_fails() -> None:
+    rule = Threshold.spot(q=1e-3)
+    rule.update(EXP[:300])
+    assert len(rule.to_dict()["pending"]) == 300
+    with pytest.raises(DataError, match="constant scores"):
+        rule.fit(np.ones(2000))
+    assert "pending" not in rule.to_dict() and not rule.is_fitted
+    # the next stream calibrates on its own scores only
+    rule.update(EXP[300:1300])
+    assert rule == Threshold.spot(q=1e-3).fit(EXP[300:1300])
+
+
+def test_spot_state_with_exactly_ten_peaks_is_accepted() -> None:
+    data = _spot_dict()
+    st = data["state"]
+    st["peaks"] = st["peaks"][:10]
+    fit = GPDFit(st["level"], data["tail"]["gamma"], data["tail"]["sigma"], st["n"], 10)
+    data["value"] = fit.quantile(1e-3)
+    assert Threshold.from_dict(data).value_ == data["value"]

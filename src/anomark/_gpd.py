@@ -46,11 +46,11 @@ class GPDFit:
         r = q * self.n / self.n_excess
         if abs(self.gamma) < 1e-12:
             return self.level - self.sigma * math.log(r)
-        try:
-            growth = r ** (-self.gamma)
+        try:  # r ** -gamma - 1 without the cancellation of a near-exponential tail
+            growth = math.expm1(-self.gamma * math.log(r))
         except OverflowError:  # a heavy tail at a tiny risk: beyond float64 (the caller refuses)
             return math.inf
-        return self.level + self.sigma / self.gamma * (growth - 1.0)
+        return self.level + self.sigma / self.gamma * growth
 
     def tail(self, x: np.ndarray) -> np.ndarray:
         """``P(score > x)`` for ``x >= level`` (0 beyond a bounded tail's end)."""
@@ -58,10 +58,11 @@ class GPDFit:
         frac = self.n_excess / self.n
         if abs(self.gamma) < 1e-12:
             return frac * np.exp(-y / self.sigma)
-        base = 1.0 + self.gamma * y / self.sigma
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            out = frac * np.power(np.maximum(base, 0.0), -1.0 / self.gamma)
-        return np.where(base > 0, out, 0.0)
+        # (1 + z) ** (-1 / gamma), accurate for a tiny gamma; a bounded tail (gamma < 0) ends
+        # at z = -1, where the log is -inf and the probability 0
+        z = np.maximum(self.gamma * y / self.sigma, -1.0)
+        with np.errstate(divide="ignore"):
+            return frac * np.exp(-np.log1p(z) / self.gamma)
 
 
 def _profile(y: np.ndarray, thetas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -120,8 +121,10 @@ def fit_gpd(excesses: np.ndarray, *, level: float = 0.0, n: int | None = None) -
             else:
                 b = mid
         lo = b
-    hi = max(2.0 * (ymean - ymin) / (ymin * ymin), 1.0)  # Grimshaw's upper bound (at least 1)
-    hi = min(hi, 1e12)
+    # Grimshaw's upper bound, at least 1 and at most 1e12 (divided twice: the square of a
+    # ymin below 1e-162 underflows to 0; a ymin below 1e-308 is 0 itself)
+    hi = 2.0 * (ymean - ymin) / ymin / ymin if ymin > 0.0 else math.inf
+    hi = min(max(hi, 1.0), 1e12)
     # theta grid: log-spaced on both sides of 0, and dense near the lower end -1
     neg = np.concatenate((
         -np.logspace(-8, math.log10(-lo), 40),
