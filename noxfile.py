@@ -161,7 +161,8 @@ MUTATE: dict[str, tuple[list[str], list[str]]] = {
     "range_metrics": (
         ["src/anomark/evaluation/range.py", "src/anomark/evaluation/vus.py",
          "src/anomark/evaluation/_points.py", "src/anomark/evaluation/summary.py"],
-        ["tests/test_evaluation_range.py", "tests/test_evaluation_reference.py"],
+        ["tests/test_evaluation_range.py", "tests/test_evaluation_range_edges.py",
+         "tests/test_evaluation_reference.py"],
     ),
     "readers": (
         ["src/anomark/readers.py", "src/anomark/dataset.py"],
