@@ -17,6 +17,7 @@ import pytest
 from _metric_references import load_timeeval_metrics
 from anomark.errors import ConfigurationError, DataError
 from anomark.evaluation import (
+    best_event_f1,
     evaluate,
     event_scores,
     nab_score,
@@ -108,6 +109,8 @@ _GAP = [(INDEX[5] + pd.Timedelta("1min"), INDEX[5] + pd.Timedelta("2min")), (IND
         (lambda: range_precision_recall(SCORES, WINDOWS),
          "flags must be bool (True = flagged), got dtype float64; turn scores into flags first, "
          "e.g. scores >= threshold"),
+        (lambda: vus(np.arange(10.0), WINDOWS, 3),
+         "scores must be a pandas Series of numbers with a DatetimeIndex, got ndarray"),
         (lambda: evaluate(SCORES.astype(str), WINDOWS, max_buffer_size=2),
          "scores must be numeric, got dtype str"),
         (lambda: evaluate(SCORES, WINDOWS, SCORES, max_buffer_size=2),
@@ -151,6 +154,7 @@ def test_evaluate_passes_every_option_through() -> None:
     scores = pd.Series(values, index=INDEX)
     windows = [(INDEX[100], INDEX[109]), (INDEX[150], INDEX[160])]
     flags = scores > 0.9
+    flags.iloc[95:105] = True  # a flagged range spilling out of the first window
     out = evaluate(scores, windows, flags)
     assert set(out) == set(SCORE_METRICS) | set(FLAG_METRICS)
     assert set(evaluate(scores, windows)) == set(SCORE_METRICS)
@@ -162,6 +166,8 @@ def test_evaluate_passes_every_option_through() -> None:
     assert (out["event_precision"], out["event_recall"], out["event_f1"], out["detected"],
             out["false_alarms"]) == (events["precision"], events["recall"], events["f1"],
                                      events["detected"], events["false_alarms"])
+    assert (out["best_event_f1"], out["best_threshold"]) == best_event_f1(scores, windows)
+    assert 0.0 < out["best_event_f1"] < 1.0
     assert out["nab_raw"] == nab_score_series(flags, windows)
     for name in NAB_PROFILES:
         assert out[f"nab_{name}"] == nab_score({"series": flags}, {"series": windows}, name)
@@ -171,6 +177,10 @@ def test_evaluate_passes_every_option_through() -> None:
     assert (chosen["range_precision"], chosen["range_recall"], chosen["range_f1"]) == (
         range_precision_recall(flags, windows, 0.3, "one", "back"))
     assert chosen["range_recall"] != out["range_recall"]
+    # the bias alone changes the numbers (partial overlaps)
+    back = evaluate(scores, windows, flags, max_buffer_size=7, bias="back")
+    assert back["range_precision"] == range_precision_recall(flags, windows, bias="back")[0]
+    assert back["range_precision"] != out["range_precision"]
 
 
 def test_evaluate_warns_once_and_blanks_every_nab_entry() -> None:
