@@ -166,15 +166,17 @@ MUTATE: dict[str, tuple[list[str], list[str]]] = {
     ),
     "readers": (
         ["src/anomark/readers.py", "src/anomark/dataset.py"],
-        ["tests/test_dataset.py", "tests/test_fuzz_dataset.py", "tests/test_dataset_files.py"],
+        ["tests/test_dataset.py", "tests/test_fuzz_dataset.py", "tests/test_dataset_files.py",
+         "tests/test_readers_edges.py"],
     ),
     "postprocess": (
         ["src/anomark/postprocess/*"],
-        ["tests/test_postprocess.py", "tests/test_postprocess_detectors.py"],
+        ["tests/test_postprocess.py", "tests/test_postprocess_detectors.py",
+         "tests/test_postprocess_edges.py"],
     ),
     "rcf_stream": (
         ["src/anomark/detectors/rcf/streaming.py", "src/anomark/detectors/rcf/_online.py"],
-        ["tests/test_rcf_stream.py", "tests/test_forest.py"],
+        ["tests/test_rcf_stream.py", "tests/test_forest.py", "tests/test_rcf_stream_edges.py"],
     ),
 }
 
