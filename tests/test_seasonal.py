@@ -106,6 +106,8 @@ def test_auto_finds_no_period_in_noise_or_a_trend() -> None:
             None]
         assert (out.frame["v" + SUFFIX] == 0).all()
         assert all(d["period"] is None for d in stage.decisions_)
+        assert "v: no period" in stage.describe()
+        assert stage.describe().endswith("; residual 0 (no period chosen)")
     # a trend alone correlates with itself at every lag; the detrended correlation does not
     trend = np.arange(24 * 30, dtype=float)
     assert np.corrcoef(trend[:-24], trend[24:])[0, 1] > 0.99

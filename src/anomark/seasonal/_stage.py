@@ -166,7 +166,9 @@ class SeasonalResidual(BaseEstimator):  # type: ignore[misc]
                 )
                 text += f" (seasonal autocorrelation {acf}; chosen on {last['row']} rows)"
             parts.append(f"{col}: {text}")
-        tail = f"; median of the last {int(self.n_periods)} periods"
+        # with no period chosen the residual columns are 0: no median is taken (yet)
+        tail = (f"; median of the last {int(self.n_periods)} periods" if any(self.periods_)
+                else "; residual 0 (no period chosen)")
         events = self._events()
         if events and self.start_ns_ is not None:
             span = _format_duration(pd.Timedelta(events[0][0] - self.start_ns_, unit="ns"))
