@@ -27,7 +27,6 @@ class LabelledPoints:
 
     values: np.ndarray
     labels: np.ndarray
-    index: pd.DatetimeIndex
 
 
 def runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -55,7 +54,6 @@ def labelled_points(series: Any, windows: Any, what: str, *, kind: str) -> Label
     else:
         t, values, tz = check_scores(series, what)
     starts, ends = windows_to_ns(windows, tz)
-    index = series.index
     if len(starts) == 0:
         raise DataError(
             f"no labelled window: range metrics compare {what} with anomalies and are "
@@ -71,9 +69,9 @@ def labelled_points(series: Any, windows: Any, what: str, *, kind: str) -> Label
             a, b = a.tz_convert(tz), b.tz_convert(tz)
         raise DataError(
             f"{int((~has_rows).sum())} of {len(has_rows)} window(s) contain no timestamp of "
-            f"the {what} (first: windows[{k}] = ({a}, {b}); the {what} span {_span(index)}); "
-            "a window outside the data or in a gap cannot be scored: drop it or give the "
-            "whole series"
+            f"the {what} (first: windows[{k}] = ({a}, {b}); the {what} span "
+            f"{_span(series.index)}); a window outside the data or in a gap cannot be scored: "
+            "drop it or give the whole series"
         )
     labels = in_any_window(t, starts, ends)
     if labels.all():
@@ -81,4 +79,4 @@ def labelled_points(series: Any, windows: Any, what: str, *, kind: str) -> Label
             f"every row of the {what} lies inside a labelled window: with no normal point "
             "the range metrics are undefined"
         )
-    return LabelledPoints(values=values, labels=labels, index=index)
+    return LabelledPoints(values=values, labels=labels)
