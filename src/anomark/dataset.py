@@ -452,7 +452,10 @@ class Dataset:
             if freq is not None:
                 if not ds.is_time_indexed:
                     raise DataError(f"sensor {sensor!r} has no time index; cannot resample")
-                frame = _resample(frame, freq, interpolate=interpolate, limit=limit)
+                # an outer join is interpolated once, after joining: a gap filled per
+                # sensor and then again on the joined index would fill up to 2 x limit bins
+                frame = _resample(frame, freq, interpolate=interpolate and how != "outer",
+                                  limit=limit)
             parts.append(frame.add_prefix(f"{sensor}."))
         if len(kinds) > 1:
             raise DataError("cannot join time-indexed sensors with position-indexed ones")

@@ -68,6 +68,10 @@ NUMERIC_KINDS = frozenset(
 IRREGULAR_SHARE = 0.01
 _INT64_MIN, _INT64_MAX = int(np.iinfo(np.int64).min), int(np.iinfo(np.int64).max)
 _HINT = "pass dayfirst=True (--dayfirst) or time_format= (--time-format)"
+_MIXED_ZONES = (
+    "timestamps mix time zones or offsets; convert them to one time zone "
+    "(e.g. pd.to_datetime(..., utc=True)) before building a Dataset"
+)
 
 
 class IrregularSamplingWarning(UserWarning):
@@ -99,6 +103,14 @@ def _swap_day_month(fmt: str) -> tuple[str, str] | None:
 
     month_first = fmt if fmt.find("%m") < fmt.find("%d") else swap(fmt)
     return month_first, swap(month_first)
+
+
+def _month_before_day(fmt: str) -> str:
+    """``fmt`` with its ``%m`` before its ``%d``: pandas guesses ``%Y/%d/%m`` for
+    ``2024/01/02`` when asked for day first, a reading no year-first date uses."""
+    if "%d" in fmt and "%m" in fmt and fmt.find("%d") < fmt.find("%m"):
+        return fmt.replace("%d", "\0").replace("%m", "%d").replace("\0", "%m")
+    return fmt
 
 
 def _usual_step(deltas: np.ndarray) -> tuple[int, float]:
@@ -179,8 +191,8 @@ def infer_time_format(
     if guessed.startswith(("%Y-%m-%d", "%Y-%d-%m")):
         return "ISO8601"
     pair = _swap_day_month(guessed)
-    if pair is None:
-        return guessed
+    if pair is None:  # no day and month, or the year first: year, month, day as in ISO 8601
+        return _month_before_day(guessed)
     month_first, day_first = pair
     if dayfirst is not None:
         return day_first if dayfirst else month_first
@@ -196,11 +208,18 @@ def infer_time_format(
             f"ambiguous; {_HINT}, e.g. time_format={day_first!r}"
         )
     if as_month is None or as_day is None:
-        bad = _first_failure(values, month_first)
+        bad_m = _first_failure(values, month_first)
+        bad_d = _first_failure(values, day_first)
+        if bad_m is None or bad_d is None:  # every value parses alone: offsets differ
+            raise DataError(f"{source}: {_MIXED_ZONES}")
+        which = (
+            f"{bad_m!r} matches neither {month_first!r} nor {day_first!r}" if bad_m == bad_d
+            else f"{bad_m!r} does not match {month_first!r} and {bad_d!r} does not match "
+            f"{day_first!r}"
+        )
         raise DataError(
-            f"{source}: cannot parse timestamps with one format: {bad!r} matches neither "
-            f"{month_first!r} nor {day_first!r} (inferred from {first!r}); pass time_format= "
-            "(--time-format) with the format of every value"
+            f"{source}: cannot parse timestamps with one format: {which} (inferred from "
+            f"{first!r}); pass time_format= (--time-format) with the format of every value"
         )
     if as_month.equals(as_day):  # every date has day == month: nothing to choose
         return month_first
@@ -255,15 +274,17 @@ def _ambiguous_example(values: pd.Index, month_first: str, day_first: str) -> st
     return str(values[int(both[0])]) if len(both) else str(values[0])
 
 
-def _first_failure(values: pd.Index, fmt: str) -> str:
+def _first_failure(values: pd.Index, fmt: str) -> str | None:
+    """The first value that ``fmt`` does not read, or ``None`` when each value is read
+    (then they fail together, e.g. dates with different UTC offsets)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
             parsed = pd.to_datetime(values, format=fmt, errors="coerce")
         except (ValueError, TypeError, OverflowError):
-            return str(values[0])
+            return None
     bad = np.flatnonzero(pd.isna(parsed))
-    return str(values[int(bad[0])]) if len(bad) else str(values[0])
+    return str(values[int(bad[0])]) if len(bad) else None
 
 
 def parse_times(
@@ -336,10 +357,7 @@ def parse_times(
     except (ValueError, TypeError, OverflowError) as exc:
         raise DataError(f"{source}: cannot parse timestamps ({exc})") from None
     if not isinstance(parsed, pd.DatetimeIndex):
-        raise DataError(
-            f"{source}: timestamps mix time zones or offsets; convert them to one time zone "
-            "(e.g. pd.to_datetime(..., utc=True)) before building a Dataset"
-        )
+        raise DataError(f"{source}: {_MIXED_ZONES}")
     if parsed.hasnans:
         row = int(np.flatnonzero(parsed.isna())[0])
         how = (
@@ -417,10 +435,11 @@ def check_sampling(index: pd.Index, source: str) -> None:
     if len(times) < 3:
         return
     deltas = np.diff(times)
-    usual, same = _usual_step(deltas)
-    share = 1.0 - same
-    if share <= IRREGULAR_SHARE:
+    usual = _usual_step(deltas)[0]
+    odd = int(np.count_nonzero(deltas != usual))
+    if odd <= IRREGULAR_SHARE * len(deltas):  # counts: 1 - 0.99 is above 0.01 in floats
         return
+    share = odd / len(deltas)
     warnings.warn(
         f"{source}: irregular sampling: {share:.0%} of the {len(deltas)} steps differ from the "
         f"usual {_short(usual)} (from {_short(int(deltas.min()))} to "
