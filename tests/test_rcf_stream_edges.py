@@ -1,0 +1,529 @@
+"""Streaming RCF edges pinned by value: every refusal of a saved streaming state with its exact
+message, states at the boundaries that must load (a forest that has seen nothing yet, equal
+reservoir weights, no decay), arrays that must not be shared with the caller or must not need
+C order, the conversion from a batch forest, the detector's saved online state (time zones,
+positions, hand-edited statistics) and the located / attribution outputs, checked against the
+engine's own per-shingle attribution (found thin by mutation testing, issue 17)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from anomark import Detector, RCFDetector, Threshold
+from anomark.detectors.rcf import _online
+from anomark.detectors.rcf.forest import RandomCutForest
+from anomark.detectors.rcf.streaming import StreamingForest, locate_offsets
+from anomark.errors import ConfigurationError, DataError, PersistenceError
+from anomark.seasonal import SeasonalResidual
+
+SHAPE = {"num_trees": 30, "num_samples_per_tree": 32, "shingle_size": 4}
+
+
+def _series(n: int, seed: int = 0, columns: int = 1) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)[:, None]
+    x = np.sin(2 * np.pi * t / 37 + np.arange(columns)) + 0.1 * rng.normal(size=(n, columns))
+    x[n // 2 : n // 2 + 6] += 4.0
+    return x
+
+
+def _streamed(n: int = 400, **kw: Any) -> StreamingForest:
+    forest = StreamingForest(**{**SHAPE, "random_state": 3, **kw})
+    forest.process(_series(n))
+    return forest
+
+
+def _load(arrays: dict[str, np.ndarray], **kw: Any) -> StreamingForest:
+    return StreamingForest.from_arrays(arrays, **{**SHAPE, **kw})
+
+
+# ---------------------------------------------------------------- StreamingForest.from_arrays
+def _set(key: str, where: Any, value: Any) -> Callable[[dict[str, np.ndarray]], None]:
+    def edit(a: dict[str, np.ndarray]) -> None:
+        a[key][where] = value
+    return edit
+
+
+Edit = Callable[[dict[str, np.ndarray]], None]
+
+
+def _replace(key: str, make: Callable[[np.ndarray], Any]) -> Edit:
+    def edit(a: dict[str, np.ndarray]) -> None:
+        a[key] = make(a[key])
+    return edit
+
+
+def _leaf_slot(a: dict[str, np.ndarray]) -> tuple[int, int]:
+    leaves = np.argwhere(a["mass"][:1] == 1)
+    return int(leaves[0, 0]), int(leaves[0, 1])
+
+
+def _leaf_range_sum(value: float) -> Callable[[dict[str, np.ndarray]], None]:
+    def edit(a: dict[str, np.ndarray]) -> None:
+        a["range_sum"][_leaf_slot(a)] = value
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda a: a.pop("decay"), "streaming forest arrays are missing ['decay']"),
+        (_replace("points", lambda p: p[:, :, 0]),
+         "streaming forest 'points' must be a (30, 32, dim) float array, got (30, 32) float64"),
+        (_replace("points", lambda p: p[:, :31]),
+         "streaming forest 'points' must be a (30, 32, dim) float array, got (30, 31, 4) float64"),
+        (_replace("points", lambda p: p.astype(np.int64)),
+         "streaming forest 'points' must be a (30, 32, dim) float array, got (30, 32, 4) int64"),
+        (_replace("points", lambda p: p[:, :, :3]),
+         "streaming forest dimension 3 is not a multiple of shingle_size 4"),
+        (_replace("points", lambda p: p[:, :, :0]),
+         "streaming forest dimension 0 is not a multiple of shingle_size 4"),
+        (_replace("seq", lambda s: s[:, :31]),
+         "streaming forest array 'seq' has shape (30, 31), expected (30, 32)"),
+        (_replace("seq", lambda s: s.astype(np.float64)),
+         "streaming forest array 'seq' must hold integers"),
+        (_replace("counters", lambda c: c.astype(np.float64)),
+         "streaming forest array 'counters' must hold integers"),
+        (_set("rng", (2, slice(4, 8)), 0),
+         "streaming forest 'rng' must hold non-zero uint64 states"),
+        (_replace("rng", lambda r: r.astype(np.int64)),
+         "streaming forest 'rng' must hold non-zero uint64 states"),
+        (_set("weight", (0, 0), np.inf), "streaming forest array 'weight' must be finite floats"),
+        (_replace("tail", lambda t: t[:2]),
+         "streaming forest 'tail' must hold the last 3 rows of 1 values, got (2, 1)"),
+        (_replace("tail", lambda t: t[:, 0]),
+         "streaming forest 'tail' must hold the last 3 rows of 1 values, got (3,)"),
+        (_set("size", 0, -1), "streaming forest counters are inconsistent"),
+        (_set("size", 0, 33), "streaming forest counters are inconsistent"),
+        (_set("counters", 0, -1), "streaming forest counters are inconsistent"),
+        (_set("counters", 1, 396), "streaming forest counters are inconsistent"),  # rows < seen
+        (_set("counters", 2, -1), "streaming forest counters are inconsistent"),
+        (_set("counters", 2, 398), "streaming forest counters are inconsistent"),  # > entries
+        (_set("decay", 1, -0.5), "streaming forest counters are inconsistent"),
+        (_set("seq", (0, 0), -1), "streaming forest sample indices are out of range"),
+        (_set("seq", (0, 0), 397), "streaming forest sample indices are out of range"),
+        (_set("heap_slot", (0, 0), -1), "streaming forest sample indices are out of range"),
+        (_set("heap_slot", (0, 0), 1), "streaming forest heap of tree 0 is not a permutation"),
+        (_leaf_range_sum(1e-9), "streaming forest 'range_sum' does not match the boxes"),
+        (lambda a: a["range_sum"].__setitem__((0, 0), a["range_sum"][0, 0] * (1 + 1e-7)),
+         "streaming forest 'range_sum' does not match the boxes"),
+        (lambda a: a["range_sum"].__setitem__((0, 0), a["range_sum"][0, 0] * 1.5),
+         "streaming forest 'range_sum' does not match the boxes"),
+        (lambda a: a["range_sum"].__setitem__((0, 0), -a["range_sum"][0, 0]),
+         "streaming forest 'range_sum' does not match the boxes"),
+    ],
+)
+def test_from_arrays_refuses_with_the_exact_reason(
+    edit: Callable[[dict[str, np.ndarray]], None], message: str
+) -> None:
+    forest = _streamed()  # 400 rows, 397 shingles seen
+    arrays = forest.to_arrays()
+    edit(arrays)
+    with pytest.raises(PersistenceError) as info:
+        _load(arrays)
+    assert str(info.value) == message
+
+
+def test_heap_order_is_checked_from_the_first_child_and_allows_ties() -> None:
+    arrays = _streamed().to_arrays()
+    w = arrays["weight"]
+    # the first child above the root alone: refused
+    broken = {k: v.copy() for k, v in arrays.items()}
+    broken["weight"][0, 1] = w[0, 0] + 1.0
+    with pytest.raises(PersistenceError) as info:
+        _load(broken)
+    assert str(info.value) == "streaming forest heap of tree 0 is out of order"
+    # a child equal to its parent is a valid heap
+    tied = {k: v.copy() for k, v in arrays.items()}
+    tied["weight"][0, 1] = w[0, 0]
+    _load(tied)
+
+
+def test_sample_index_one_past_the_last_seen_is_refused_after_one_shingle() -> None:
+    forest = StreamingForest(**SHAPE, random_state=0)
+    forest.process(_series(4))  # exactly one shingle, index 0
+    arrays = forest.to_arrays()
+    assert forest.entries_seen_ == 1 and (arrays["size"] == 1).all()
+    arrays["seq"][0, 0] = 1
+    with pytest.raises(PersistenceError) as info:
+        _load(arrays)
+    assert str(info.value) == "streaming forest sample indices are out of range"
+
+
+@pytest.mark.parametrize(
+    ("rows", "params"),
+    [
+        (2, {}),  # allocated, no shingle yet: empty samples, no entry, decay start 0 = entries
+        (4, {}),  # one shingle
+        (300, {"shingle_size": 1}),  # every row is a shingle: rows == entries
+        (300, {"time_decay": 0.0}),  # no decay at all
+    ],
+)
+def test_boundary_states_round_trip(rows: int, params: dict[str, Any]) -> None:
+    kw = {**SHAPE, "random_state": 5, **params}
+    forest = StreamingForest(**kw)
+    forest.process(_series(rows))
+    twin = StreamingForest.from_arrays(forest.to_arrays(), **kw)
+    assert (twin.entries_seen_, twin.rows_seen_) == (forest.entries_seen_, forest.rows_seen_)
+    x = _series(120, seed=1)
+    np.testing.assert_array_equal(twin.process(x).scores, forest.process(x).scores)
+
+
+def test_from_arrays_never_shares_or_needs_c_order_from_the_caller() -> None:
+    forest = _streamed()
+    arrays = forest.to_arrays()
+    kept = {k: v.copy() for k, v in arrays.items()}
+    # Fortran-ordered arrays (as an .npz may hold them) load to the same state
+    fortran = {k: np.asfortranarray(v) for k, v in arrays.items()}
+    twin = _load(fortran)
+    x = _series(200, seed=2)
+    expected = forest.process(x).scores
+    np.testing.assert_array_equal(twin.process(x).scores, expected)
+    # learning from the loaded forest changes none of the caller's arrays
+    for k, v in arrays.items():
+        np.testing.assert_array_equal(v, kept[k], err_msg=k)
+        np.testing.assert_array_equal(fortran[k], kept[k], err_msg=k)
+
+
+# ---------------------------------------------------------------- from_batch
+def _batch(columns: int = 1) -> tuple[RandomCutForest, np.ndarray]:
+    x = _series(500, columns=columns)
+    return RandomCutForest(30, 32, random_state=1).fit_series(x, 4), x
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"num_trees": 31}, "a forest of 30 trees x 32 samples of dimension 4 does not fit 31 "
+                            "trees x 32 samples with shingles of 4 rows"),
+        ({"num_samples_per_tree": 16}, "a forest of 30 trees x 32 samples of dimension 4 does "
+                                       "not fit 30 trees x 16 samples with shingles of 4 rows"),
+        ({"tail": lambda x: x[-2:]}, "a forest of 30 trees x 32 samples of dimension 4 does "
+                                     "not fit 30 trees x 32 samples with shingles of 4 rows"),
+        ({"tail": lambda x: x[-3:, 0]}, "a forest of 30 trees x 32 samples of dimension 4 does "
+                                        "not fit 30 trees x 32 samples with shingles of 4 rows"),
+        ({"tail": lambda x: np.hstack([x[-3:], x[-3:]])},
+         "a forest of 30 trees x 32 samples of dimension 4 does not fit 30 trees x 32 samples "
+         "with shingles of 4 rows"),
+    ],
+)
+def test_from_batch_refuses_a_forest_that_does_not_fit(
+    change: dict[str, Any], message: str
+) -> None:
+    batch, x = _batch()
+    params = {**SHAPE, **{k: v for k, v in change.items() if k != "tail"}}
+    tail = change.get("tail", lambda v: v[-3:])(x)
+    with pytest.raises(DataError) as info:
+        StreamingForest.from_batch(batch, tail, len(x), **params)
+    assert str(info.value) == "StreamingForest.from_batch: " + message
+
+
+def test_from_batch_with_two_columns_and_an_integer_tail_saves_and_continues() -> None:
+    batch, x = _batch(columns=2)
+    x = np.round(x * 10)  # integral values: the tail can be given as integers
+    batch = RandomCutForest(30, 32, random_state=1).fit_series(x, 4)
+    stream = StreamingForest.from_batch(batch, x[-3:].astype(np.int64), len(x), **SHAPE)
+    assert stream.tail_.dtype == np.float64 and stream.dim == 8
+    np.testing.assert_array_equal(stream.score_series(x, 4), batch.score_series(x, 4))
+    twin = _load(stream.to_arrays())  # the saved state is valid
+    more = np.round(_series(100, seed=3, columns=2) * 10)
+    np.testing.assert_array_equal(twin.process(more).scores, stream.process(more).scores)
+
+
+# ---------------------------------------------------------------- read-only calls, memory
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda f: f.score_series(np.array([1.0, np.nan, 2.0, 3.0]), 4),
+         "StreamingForest.score_series: input contains NaN or infinite values"),
+        (lambda f: f.score_series(np.zeros(10), 3),
+         "StreamingForest.score_series: shingles of 3 x 1 features have 3 dimensions, the forest "
+         "was fitted on 4"),
+        (lambda f: f.attribution_series(np.array([[1.0], [np.inf]]), 4, np.arange(1)),
+         "StreamingForest.attribution_series: input contains NaN or infinite values"),
+        (lambda f: f.attribution_series(np.zeros(10), 2, np.arange(1)),
+         "StreamingForest.attribution_series: shingles of 2 x 1 features have 2 dimensions, the "
+         "forest was fitted on 4"),
+    ],
+)
+def test_read_only_calls_name_themselves(
+    call: Callable[[StreamingForest], Any], message: str
+) -> None:
+    with pytest.raises(DataError) as info:
+        call(_streamed(60))
+    assert str(info.value) == message
+
+
+def test_score_series_names_a_bad_score_type() -> None:
+    with pytest.raises(ConfigurationError) as info:
+        _streamed(60).score_series(np.zeros(10), 4, score_type="rank")  # type: ignore[arg-type]
+    assert str(info.value) == "score_type must be one of 'anomaly', 'codisp', got 'rank'"
+
+
+def test_memory_bytes_by_hand() -> None:
+    # 2 trees, 4 samples, shingles of 3 rows: 7 node slots of dimension 3, tail of 2 rows
+    forest = StreamingForest(2, 4, 3, random_state=0)
+    forest.process(np.arange(10.0))
+    t, m, d, n = 2, 4, 3, 7
+    trees = t * n * (4 + 4 + 8 + 4 + 4 + 8) + 2 * t * n * d * 8  # node arrays + lo/hi boxes
+    reservoir = t * m * d * 8 + t * m * (8 + 8 + 4 + 4) + t * (8 + 8 + 8 * 8)
+    assert forest.memory_bytes() == trees + reservoir + 2 * 8
+
+
+# ---------------------------------------------------------------- the detector's saved state
+def _det(**kw: Any) -> RCFDetector:
+    return RCFDetector(**{"num_trees": 50, "num_samples_per_tree": 32, "shingle_size": 4,
+                          "random_state": 0, **kw})
+
+
+def _frame(n: int, tz: str | None = None, columns: int = 1) -> pd.DataFrame:
+    idx = pd.date_range("2024-03-30", periods=n, freq="h", tz=tz)
+    return pd.DataFrame(_series(n, columns=columns), index=idx,
+                        columns=[f"c{i}" for i in range(columns)])
+
+
+def _edit_state(folder: Path, edit: Callable[[dict[str, Any]], None]) -> None:
+    config = json.loads((folder / "config.json").read_text())
+    edit(config["state"])
+    (folder / "config.json").write_text(json.dumps(config))
+
+
+def _edit_arrays(folder: Path, edit: Callable[[dict[str, np.ndarray]], None]) -> None:
+    """Rewrite arrays.npz and fix its sha256 in config.json (a deliberate hand edit)."""
+    with np.load(folder / "arrays.npz", allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    edit(arrays)
+    with open(folder / "arrays.npz", "wb") as fh:
+        np.savez(fh, **arrays)
+    config = json.loads((folder / "config.json").read_text())
+    config["files"]["arrays.npz"] = hashlib.sha256((folder / "arrays.npz").read_bytes()).hexdigest()
+    (folder / "config.json").write_text(json.dumps(config))
+
+
+def test_time_zone_aware_stream_saves_its_zone_and_continues(tmp_path: Path) -> None:
+    frame = _frame(300, tz="Europe/Paris")  # crosses the spring change of clocks
+    det = _det()
+    det.partial_fit(frame.iloc[:200])
+    folder = det.save(tmp_path / "tz")
+    state = json.loads((folder / "config.json").read_text())["state"]
+    assert state["index_tail"] == {"kind": "datetime", "tz": "Europe/Paris"}
+    with np.load(folder / "arrays.npz", allow_pickle=False) as npz:
+        tail = npz["online_index_tail"]
+    last = pd.DatetimeIndex(frame.index[197:200]).tz_convert("UTC").as_unit("ns")
+    np.testing.assert_array_equal(tail, last.asi8)
+    loaded = Detector.load(folder)
+    assert isinstance(loaded, RCFDetector)
+    assert loaded.last_seen_ == det.last_seen_ == frame.index[199]
+    assert str(loaded.last_seen_.tz) == "Europe/Paris"
+    rest = frame.iloc[200:]
+    a, b = det.detect_update(rest), loaded.detect_update(rest)
+    pd.testing.assert_series_equal(a.scores, b.scores)
+    pd.testing.assert_series_equal(a.located, b.located)
+    naive = _frame(300).iloc[250:]
+    with pytest.raises(DataError) as info:
+        loaded.score_update(naive)
+    assert str(info.value) == ("RCFDetector.score_update: the timestamps are naive, the "
+                               "stream's were not")
+
+
+@pytest.mark.parametrize("shingle_size", [1, 2, 5])
+def test_array_stream_saves_positions(tmp_path: Path, shingle_size: int) -> None:
+    x = _series(300)
+    det = _det(shingle_size=shingle_size)
+    det.score_update(x[:200])
+    folder = det.save(tmp_path / "pos")
+    state = json.loads((folder / "config.json").read_text())["state"]
+    assert state["index_tail"] == {"kind": "position", "tz": None}
+    assert state["rows"] == 200
+    loaded = Detector.load(folder)
+    assert isinstance(loaded, RCFDetector)
+    assert loaded.last_seen_ == 199
+    out = loaded.score_update(x[200:])
+    assert out.index.tolist() == list(range(200, 300))
+    np.testing.assert_array_equal(out.to_numpy(), det.score_update(x[200:]).to_numpy())
+
+
+def test_a_stream_saved_before_its_first_score_loads(tmp_path: Path) -> None:
+    # ten rows: the forest is not ready yet, so the running statistics are [0, 0, 0]
+    det = _det()
+    det.partial_fit(_frame(10))
+    folder = det.save(tmp_path / "early")
+    assert json.loads((folder / "config.json").read_text())["state"]["online"] == [0.0, 0.0, 0.0]
+    loaded = Detector.load(folder)
+    rest = _frame(200).iloc[10:]
+    pd.testing.assert_series_equal(loaded.score_update(rest), det.score_update(rest))
+
+
+def test_hand_written_integer_statistics_load_as_numbers(tmp_path: Path) -> None:
+    det = _det(threshold=Threshold.mean_std(2.0))
+    det.partial_fit(_frame(200))
+    folder = det.save(tmp_path / "ints")
+    _edit_state(folder, lambda s: s.__setitem__("online", [150, 1, 40]))
+    as_ints = Detector.load(folder)
+    _edit_state(folder, lambda s: s.__setitem__("online", [150.0, 1.0, 40.0]))
+    as_floats = Detector.load(folder)
+    rest = _frame(400).iloc[200:]
+    a, b = as_ints.detect_update(rest), as_floats.detect_update(rest)
+    assert a.thresholds is not None and b.thresholds is not None
+    np.testing.assert_array_equal(a.thresholds.to_numpy(), b.thresholds.to_numpy())
+    assert np.isfinite(a.thresholds.to_numpy()).all()
+    # the statistics start from the edited values: mean 1, sd sqrt(40 / 150)
+    assert a.thresholds.iloc[0] == pytest.approx(1.0 + 2.0 * np.sqrt(40 / 150), rel=1e-12)
+
+
+def _state(key: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    return lambda s: s.__setitem__(key, value)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (_state("rows", True), "'rows' must be a count of rows"),
+        (_state("rows", "200"), "'rows' must be a count of rows"),
+        (_state("rows", -1), "'rows' must be a count of rows"),
+        (_state("online", "abc"), "'online' must be [count, mean, m2]"),
+        (_state("online", [1.0, 2.0]), "'online' must be [count, mean, m2]"),
+        (_state("online", [1.0, 2.0, 3.0, 4.0]), "'online' must be [count, mean, m2]"),
+        (_state("online", ["a", 0.0, 1.0]), "'online' must be [count, mean, m2]"),
+        (_state("online", [10.0, None, 1.0]), "'online' must be [count, mean, m2]"),
+        (_state("online", [-1.0, 0.5, 1.0]), "'online' must be [count, mean, m2]"),
+        (_state("online", [10.0, 0.5, -1.0]), "'online' must be [count, mean, m2]"),
+        (_state("index_tail", "datetime"), "'index_tail' must be an object with kind and tz"),
+        (_state("index_tail", {"kind": "datetime", "tz": None, "unit": "ns"}),
+         "'index_tail' must be an object with kind and tz"),
+        (_state("index_tail", {"kind": "DATETIME", "tz": None}),
+         "index_tail kind must be 'position' or 'datetime', got 'DATETIME'"),
+        (_state("index_tail", {"kind": "datetime", "tz": 1}),
+         "index_tail tz must be a time zone name (or null), got 1"),
+        (_state("index_tail", {"kind": "position", "tz": "UTC"}),
+         "index_tail tz must be a time zone name (or null), got 'UTC'"),
+    ],
+)
+def test_saved_online_state_is_refused_with_the_exact_reason(
+    tmp_path: Path, edit: Callable[[dict[str, Any]], None], message: str
+) -> None:
+    det = _det()
+    det.partial_fit(_frame(200))
+    folder = det.save(tmp_path / "bad")
+    _edit_state(folder, edit)
+    with pytest.raises(PersistenceError) as info:
+        Detector.load(folder)
+    assert str(info.value) == f"{folder}: {message}"
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda a: a.pop("online_index_tail"), "the saved index tail is missing"),
+        (lambda a: a.__setitem__("online_index_tail", a["online_index_tail"][:2]),
+         "the saved index tail has the wrong length"),
+        (lambda a: a.__setitem__("online_index_tail", a["online_index_tail"].astype(float)),
+         "the saved index tail must be 1-D integers"),
+        (lambda a: a.__setitem__("online_index_tail", a["online_index_tail"][:, None]),
+         "the saved index tail must be 1-D integers"),
+    ],
+)
+def test_saved_index_tail_array_is_checked(
+    tmp_path: Path, edit: Callable[[dict[str, np.ndarray]], None], message: str
+) -> None:
+    det = _det()
+    det.partial_fit(_frame(200))
+    folder = det.save(tmp_path / "bad")
+    _edit_arrays(folder, edit)
+    with pytest.raises(PersistenceError) as info:
+        Detector.load(folder)
+    assert str(info.value) == f"{folder}: {message}"
+
+
+def test_saved_unknown_time_zone_is_refused(tmp_path: Path) -> None:
+    det = _det()
+    det.partial_fit(_frame(200, tz="UTC"))
+    folder = det.save(tmp_path / "bad")
+    _edit_state(folder, _state("index_tail", {"kind": "datetime", "tz": "Mars/Olympus"}))
+    with pytest.raises(PersistenceError) as info:
+        Detector.load(folder)
+    assert re.fullmatch(rf"{re.escape(str(folder))}: bad time zone 'Mars/Olympus' \(.+\)",
+                        str(info.value))
+
+
+# ---------------------------------------------------------------- located and attribution
+def test_detect_locates_every_flagged_row_from_its_shingle(monkeypatch: pytest.MonkeyPatch) -> None:
+    frame = _frame(400, columns=2)
+    frame.iloc[300:303, 1] += 5.0
+    det = _det(shingle_size=6, threshold=Threshold.fixed(0.0)).fit(frame.iloc[:250])
+    data = frame.iloc[250:]
+    result = det.detect(data)
+    assert result.flags.all()  # every row flagged: every row located
+    # by hand: row r's shingle starts at max(r - 5, 0); the offset from the engine's attribution
+    rows = np.arange(len(data))
+    windows = np.maximum(rows - 5, 0)
+    _, attr = det.forest_.attribution_series(data.to_numpy(), 6, windows)
+    expected = data.index[windows + locate_offsets(attr, 2)]
+    assert result.located is not None and result.located.name == "located_at"
+    np.testing.assert_array_equal(result.located.to_numpy(), expected.to_numpy())
+    assert (result.located.to_numpy() != data.index.to_numpy()).any()  # not just the row itself
+    assert result.detector == "RCFDetector" and result.data is not None
+    assert result.data.columns == ["c0", "c1"] and len(result.data) == len(data)
+    assert result.threshold == 0.0
+    # in chunks of 7 shingles (a tiny attribution budget) the rows are located the same
+    monkeypatch.setattr(_online, "_ATTR_BUDGET", 8 * det.feature_dim_ * 7)
+    chunked = det.detect(data)
+    pd.testing.assert_series_equal(chunked.located, result.located)
+
+
+def test_detect_keeps_per_row_thresholds_and_locates_nothing_without_flags() -> None:
+    frame = _frame(400)
+    det = _det(threshold=Threshold.fixed(1e9)).fit(frame.iloc[:250])
+    quiet = det.detect(frame.iloc[250:])
+    assert quiet.n_flagged == 0 and quiet.located is None
+    online = _det()
+    online.partial_fit(frame.iloc[:250])
+    result = online.detect_update(frame.iloc[250:])
+    assert result.thresholds is not None and result.located is not None
+    codisp = _det(score_type="codisp", threshold=Threshold.fixed(0.0)).fit(frame.iloc[:250])
+    flagged = codisp.detect(frame.iloc[250:])
+    assert flagged.n_flagged > 0 and flagged.located is None  # no attribution for codisp
+
+
+def test_attribution_in_chunks_reorders_columns_and_reads_the_seasonal_residuals(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    frame = _frame(300, columns=2)
+    det = _det(shingle_size=5).fit(frame.iloc[:200])
+    whole = det.attribution(frame)
+    monkeypatch.setattr(_online, "_ATTR_BUDGET", 8 * det.feature_dim_ * 7)
+    pd.testing.assert_frame_equal(det.attribution(frame), whole)  # 296 shingles, 7 at a time
+    monkeypatch.undo()
+    # columns given in another order are matched by name
+    pd.testing.assert_frame_equal(det.attribution(frame[["c1", "c0"]]), whole)
+    seasonal = _det(shingle_size=5, seasonal=SeasonalResidual(period=24)).fit(frame.iloc[:200])
+    attr = seasonal.attribution(frame)
+    assert list(attr.columns) == ["c0", "c1", "c0.seasonal_residual", "c1.seasonal_residual"]
+    np.testing.assert_allclose(attr.sum(axis=1).to_numpy(), seasonal.score(frame).to_numpy(),
+                               rtol=1e-8)
+
+
+def test_online_refusals_name_the_method() -> None:
+    with pytest.raises(ConfigurationError) as info:
+        _det(score_type="codisp").fit(_frame(100)).attribution(_frame(100))
+    assert str(info.value) == ("attribution is defined for score_type='anomaly' (AWS's "
+                               "DiVector), not codisp")
+    from anomark import SageMakerConfig
+
+    config = SageMakerConfig(role="arn:aws:iam::123456789012:role/test", bucket="b",
+                             region="us-east-1")
+    with pytest.raises(ConfigurationError) as info:
+        RCFDetector(shingle_size=4, sagemaker=config).attribution(_frame(50))
+    assert str(info.value) == (
+        "attribution needs the local engine: SageMaker's built-in RCF is batch-trained and "
+        "cannot learn row by row or attribute scores; use sagemaker=None for online detection"
+    )
