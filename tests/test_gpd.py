@@ -197,3 +197,111 @@ def test_fit_needs_ten_positive_finite_excesses() -> None:
         y[3] = bad
         with pytest.raises(DataError, match=r"^GPD excesses must be positive finite numbers$"):
             fit_gpd(y)
+
+
+def _loglik_at(y: np.ndarray, theta: float) -> float:
+    """The GPD log-likelihood maximised over sigma at theta = gamma / sigma."""
+    if theta == 0.0:
+        return _direct_loglik(y, 0.0, float(y.mean()))
+    g = float(np.mean(np.log1p(theta * y)))
+    return _direct_loglik(y, g, g / theta)
+
+
+def _grimshaw_mle(y: np.ndarray) -> tuple[float, float]:
+    """The maximum-likelihood (gamma, sigma) over gamma >= -1 by Grimshaw's route (1993): an
+    interior maximum solves u(theta) v(theta) = 1 with u = mean(1 / (1 + theta y)) and
+    v = 1 + mean(log(1 + theta y)), the sign of the profile likelihood's slope; its roots
+    are found to rounding by a root finder on a dense grid of brackets (a maximiser only
+    pins the argmax of a flat function to about the square root of the machine epsilon),
+    then compared with theta = 0 (the exponential) and the gamma = -1 boundary."""
+    from scipy.optimize import brentq
+
+    def slope_sign(t: float) -> float:
+        z = t * y
+        return float(np.mean(1.0 / (1.0 + z)) * (1.0 + np.mean(np.log1p(z))) - 1.0)
+
+    ymax = float(y.max())
+    lo = (-1.0 + 1e-13) / ymax
+    candidates = [0.0]
+    if float(np.mean(np.log1p(lo * y))) < -1.0:  # the boundary gamma = -1
+        lo = brentq(lambda t: float(np.mean(np.log1p(t * y))) + 1.0, lo, -0.5 / ymax,
+                    xtol=1e-300, rtol=1e-15)
+        while float(np.mean(np.log1p(lo * y))) < -1.0:
+            lo = float(np.nextafter(lo, 0.0))
+        candidates.append(lo)
+    grid = np.concatenate((
+        (-1.0 + np.geomspace(1e-13, 0.5, 1500)) / ymax, -np.geomspace(1e-10, 0.5, 1500) / ymax,
+        np.geomspace(1e-10, 1e14, 3000) / ymax,
+    ))
+    grid = np.unique(grid[grid >= lo])
+    signs = np.array([slope_sign(float(t)) for t in grid])
+    for i in np.flatnonzero((signs[:-1] > 0) & (signs[1:] < 0)):
+        candidates.append(brentq(slope_sign, grid[i], grid[i + 1], xtol=1e-300, rtol=1e-15))
+    best = max(candidates, key=lambda t: _loglik_at(y, t))
+    if best == 0.0:
+        return 0.0, float(y.mean())
+    g = float(np.mean(np.log1p(best * y)))
+    return g, g / best
+
+
+@pytest.mark.parametrize(
+    ("seed", "make"),
+    [
+        (21, lambda r: r.exponential(2.0, 300)),
+        (21, lambda r: r.pareto(2.0, 300)),
+        (0, lambda r: r.pareto(0.3, 400)),  # gamma ~3, maximum in the top cell of the search
+        (21, lambda r: r.pareto(0.3, 400) * 1e-5),
+        (21, lambda r: r.weibull(2.66, 30)),  # light tail, gamma ~ -0.2
+        (21, lambda r: r.gamma(0.5, 1.0, 100)),
+        (21, lambda r: 3.0 * (1.0 - r.random(50) ** 0.7)),
+        (21, lambda r: r.exponential(1.0, 10)),  # the fewest excesses a fit takes
+    ],
+    ids=["exponential", "pareto", "very-heavy-top", "very-heavy-tiny", "weibull", "gamma",
+         "bounded", "ten"],
+)
+def test_fit_solves_the_likelihood_equation(seed, make) -> None:  # type: ignore[no-untyped-def]
+    """fit_gpd against the maximum-likelihood estimate found independently, to the
+    precision a bounded maximiser reaches (fitted gamma within 5e-7, sigma within 5e-7
+    relative: measured up to 1.3e-7 over 48 varied samples)."""
+    y = make(np.random.default_rng(seed))
+    gamma, sigma = _grimshaw_mle(y)
+    fit = fit_gpd(y)
+    assert fit.gamma == pytest.approx(gamma, rel=0.0, abs=5e-7)
+    assert fit.sigma == pytest.approx(sigma, rel=5e-7)
+
+
+def test_an_exactly_exponential_maximum_gives_the_exponential_tail() -> None:
+    """Sixteen excesses of 1 and one of 20/3: mean 4/3 and mean square 32/9 = 2 * mean ** 2,
+    so the profile likelihood's slope vanishes at theta = 0, and it is the maximum: the fit
+    is the exponential tail gamma = 0 with sigma the mean excess (the quantile then takes
+    its exponential form)."""
+    y = np.array([1.0] * 16 + [20.0 / 3.0])
+    thetas = np.concatenate((-np.geomspace(1e-5, 0.999, 200), np.geomspace(1e-5, 1e3, 200)))
+    thetas = thetas / y.max()  # within the support: theta > -1 / max(y)
+    assert all(_loglik_at(y, float(t)) < _loglik_at(y, 0.0) for t in thetas)
+    fit = fit_gpd(y)
+    assert fit.gamma == pytest.approx(0.0, abs=1e-8)
+    assert fit.sigma == pytest.approx(4.0 / 3.0, rel=1e-8)
+
+
+def test_excesses_whose_ratio_underflows_to_zero_are_fitted() -> None:
+    """The smallest excess over the largest is below the smallest float (1e-330 here): the
+    search bound for theta cannot be computed from it and is capped instead."""
+    y = np.concatenate((np.random.default_rng(8).pareto(1.0, 30), [1e-320, 1e10]))
+    assert y.min() / y.max() == 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fit = fit_gpd(y)
+    assert math.isfinite(fit.gamma) and fit.gamma > 0.0 and fit.sigma > 0.0
+
+
+def test_profile_at_the_support_end_is_minus_infinity_without_an_invalid_value_warning() -> None:
+    """At theta = -1 / max(y) the largest excess sits on the tail's end: log(1 + theta y) is
+    -inf there (numpy's divide-by-zero, silenced by the caller), and the likelihood is
+    -inf, not the NaN of -log(inf) - (1 - inf), with no invalid-value warning."""
+    y = np.array([0.25, 0.5, 1.0])
+    with np.errstate(divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ll, gamma = _profile(y, np.array([-1.0, -0.5]))
+    assert ll[0] == -np.inf and gamma[0] == -np.inf
+    assert ll[1] == pytest.approx(_loglik_at(y, -0.5) / 3, rel=1e-12)

@@ -496,3 +496,14 @@ def test_spot_state_with_exactly_ten_peaks_is_accepted() -> None:
     fit = GPDFit(st["level"], data["tail"]["gamma"], data["tail"]["sigma"], st["n"], 10)
     data["value"] = fit.quantile(1e-3)
     assert Threshold.from_dict(data).value_ == data["value"]
+
+
+def test_a_huge_k_that_overflows_is_refused_without_a_warning() -> None:
+    """The rule itself overflows here (k * std beyond float64), not only the rescaling."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(DataError, match=r"^Threshold\.mean_std\.fit: the threshold overflows "
+                                            r"the float64 range \(scores span -1\.9 \.\. 1\.9\); "
+                                            r"rescale the scores$"):
+            Threshold.mean_std(1.7e308).fit([-1.9, 1.9])
+    assert Threshold.mean_std(1e308).fit([-1.5, 1.5]).value_ == pytest.approx(1.5e308)
