@@ -41,7 +41,10 @@ class RunningZScore(PostProcessor):
     Rows whose earlier scores have no spread (all equal, or a standard deviation below
     ``1e-12`` of their mean) output ``0``: there is nothing to measure a deviation against
     yet. The moments are computed blockwise with re-centred cumulative sums: one ``update``
-    over a stream equals any chunking of it up to rounding (about 1e-12 relative).
+    over a stream equals any chunking of it up to rounding (about 1e-12 relative). A window
+    that far larger deviations have just left (the running sum of squares holds over 1e4
+    times the window's own) is summed directly instead, as the running sums would cancel
+    its digits (a score 1e8 sd off left nothing of the spread after it).
 
     Examples
     --------
@@ -148,6 +151,25 @@ class RunningZScore(PostProcessor):
         self.count_, self.mean_, self.m2_ = count, mean, m2
         return out
 
+    @staticmethod
+    def _direct_moments(
+        d: np.ndarray, lo: np.ndarray, hi: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and (population) variance of each ``d[lo[i]:hi[i]]``, summed directly."""
+        mean, var = np.empty(len(lo)), np.empty(len(lo))
+        width = int((hi - lo).max())
+        step = max(1, (1 << 20) // width)  # at most ~8 MB of windows at a time
+        for b in range(0, len(lo), step):
+            cols = np.arange(width)
+            rows = lo[b : b + step, None] + cols
+            inside = cols < (hi[b : b + step] - lo[b : b + step])[:, None]
+            wins = np.where(inside, d[np.minimum(rows, len(d) - 1)], 0.0)
+            n = inside.sum(axis=1)
+            m = wins.sum(axis=1) / n
+            mean[b : b + step] = m
+            var[b : b + step] = (np.where(inside, wins - m[:, None], 0.0) ** 2).sum(axis=1) / n
+        return mean, var
+
     def _update_window(self, scores: np.ndarray) -> np.ndarray:
         w = int(self.window)  # type: ignore[arg-type]
         min_periods = int(self.min_periods)
@@ -169,6 +191,12 @@ class RunningZScore(PostProcessor):
             safe = np.maximum(cnt, 1.0)
             m1 = (c1[pos] - c1[lo]) / safe
             var = (c2[pos] - c2[lo]) / safe - m1 * m1
+            # a window's sums are differences of running sums: once far larger deviations
+            # have left the window, the difference cancels their digits (a score 1e8 sd off
+            # would leave nothing of the spread after it); such windows are summed directly
+            lost = np.flatnonzero((c2[pos] > 1e4 * (c2[pos] - c2[lo])) & (cnt > 0))
+            if len(lost):
+                m1[lost], var[lost] = self._direct_moments(d, lo[lost], pos[lost])
             z = self._z(s, shift + m1, var)
             z[cnt < min_periods] = 0.0
             out[b : b + len(s)] = z
