@@ -239,8 +239,12 @@ def _mutate_folder(name: str, mutated: list[str], tests: list[str]) -> Path:
         "only_mutate =", *(f"    {m}" for m in mutated),
         "also_copy =", "    tests",
         "pytest_add_cli_args_test_selection =", *(f"    {t}" for t in tests),
-        # the slow suite (whole-corpus reference runs) would cost minutes per mutant
-        "pytest_add_cli_args =", "    -p", "    no:cacheprovider", "    -m", "    not slow",
+        # the slow suite (whole-corpus reference runs) would cost minutes per mutant; TensorFlow
+        # deadlocks in a child forked from a process that loaded it (mutmut forks each
+        # mutant's run from the one that collected the test statistics): every mutant
+        # reaching a TensorFlow case would hang until its timeout
+        "pytest_add_cli_args =", "    -p", "    no:cacheprovider", "    -m",
+        "    not slow and not tensorflow",
         # a shared machine slows every run down: a mutant times out only when really stuck
         "timeout_multiplier = 40",
     ]
