@@ -527,3 +527,222 @@ def test_online_refusals_name_the_method() -> None:
         "attribution needs the local engine: SageMaker's built-in RCF is batch-trained and "
         "cannot learn row by row or attribute scores; use sagemaker=None for online detection"
     )
+
+
+def test_located_at_prefers_the_first_offset_with_half_the_largest_share() -> None:
+    # offsets' shares: 1 and 2 (exactly half: the first), 0.9 and 2 (below half: the second),
+    # all zero (the first); two columns per offset are summed
+    attribution = np.array([[1.0, 2.0], [0.9, 2.0], [0.0, 0.0]])
+    located = locate_offsets(attribution, 1)
+    assert located.dtype == np.int64
+    assert located.tolist() == [0, 1, 0]
+    assert locate_offsets(np.array([[0.5, 0.5, 1.5, 0.5]]), 2).tolist() == [0]
+
+
+# ---------------------------------------------------------------- the online calls
+def _expected_running(scores: np.ndarray, ready: np.ndarray, k: float, warmup: int) -> np.ndarray:
+    out = np.full(len(scores), np.inf)
+    past = scores[ready]
+    for j, i in enumerate(np.flatnonzero(ready)):
+        if j >= warmup:
+            out[i] = past[:j].mean() + k * past[:j].std()
+    return out
+
+
+@pytest.mark.parametrize(("rule", "k"), [(Threshold.mean_std(2.0), 2.0),
+                                         (Threshold.quantile(0.99), 3.0)])
+def test_running_rule_uses_the_mean_std_k_or_three(rule: Threshold, k: float) -> None:
+    frame = _frame(400)
+    det = _det(threshold=rule)
+    result = det.detect_update(frame)
+    scores = result.scores.to_numpy()
+    forest = det.forest_
+    assert isinstance(forest, StreamingForest)
+    ready = np.zeros(len(scores), dtype=bool)
+    ready[3 + forest.output_after_ :] = True
+    expected = _expected_running(scores, ready, k, forest.output_after_)
+    assert result.thresholds is not None
+    np.testing.assert_allclose(result.thresholds.to_numpy(), expected, rtol=1e-9)
+    value = scores[ready].mean() + k * scores[ready].std()
+    assert result.threshold == pytest.approx(value, rel=1e-9)
+    assert det.threshold_.value_ == pytest.approx(value, rel=1e-9)
+
+
+def test_running_rule_is_warm_after_exactly_output_after_scores() -> None:
+    # output_after=1: shingle 0 (row 3) is learned unscored, shingle 1 (row 4) is the first
+    # ready score; after it the rule holds one score: mean = that score, sd = 0
+    det = _det(output_after=1)
+    result = det.detect_update(_frame(5))
+    assert result.scores.iloc[:4].tolist() == [0.0] * 4
+    first = float(result.scores.iloc[4])
+    assert first > 0 and result.threshold == first and det.threshold_.value_ == first
+    assert result.thresholds is not None and np.isinf(result.thresholds).all()
+
+
+def test_fixed_rule_and_a_value_reading_postprocess_continue_online() -> None:
+    from anomark.postprocess import RangeRule
+
+    frame = _frame(400)
+    frame.iloc[300, 0] = 9.0  # beyond every earlier value: the range rule fires
+    det = _det(threshold=Threshold.fixed(0.99), postprocess=[RangeRule(value=5.0)])
+    result = det.detect_update(frame)
+    raw = _det().score_update(frame).to_numpy()
+    ready = raw > 0
+    expected = raw.copy()
+    expected[ready] = RangeRule(value=5.0).update(raw[ready], values=frame.to_numpy()[ready])
+    np.testing.assert_array_equal(result.scores.to_numpy(), expected)
+    assert result.scores.iloc[300] == 5.0 and result.flags.iloc[300]
+    assert result.thresholds is not None
+    np.testing.assert_array_equal(result.thresholds.to_numpy(), np.where(ready, 0.99, np.inf))
+    assert result.threshold == 0.99 and det.threshold_.value_ == 0.99
+    np.testing.assert_array_equal(result.flags.to_numpy(), expected > 0.99)
+
+
+def test_spot_rule_learns_from_the_ready_scores() -> None:
+    frame = _frame(1500)  # SPOT calibrates on the first ready scores, then learns
+    rule = Threshold.spot(q=1e-3, level=0.9)
+    det = _det(threshold=rule)
+    result = det.detect_update(frame)
+    raw = _det().score_update(frame).to_numpy()
+    ready = raw > 0
+    spot = rule.unfitted()
+    _, thresholds = spot.update_with_thresholds(raw[ready])
+    assert result.thresholds is not None
+    np.testing.assert_array_equal(result.thresholds.to_numpy()[ready], thresholds)
+    assert np.isinf(result.thresholds.to_numpy()[~ready]).all()
+    assert np.isfinite(thresholds).sum() > 400 and spot.is_fitted
+    assert result.threshold == spot.value_ == det.threshold_.value_
+
+
+def test_detect_update_locates_rows_across_calls_by_hand() -> None:
+    frame = _frame(300, columns=2)
+    frame.iloc[200:203, 1] += 5.0
+    whole = _det().detect_update(frame)
+    twin = StreamingForest(50, 32, 4, random_state=0).process(frame.to_numpy(), attribution=True)
+    assert twin.located is not None
+    rows = np.arange(len(frame))
+    pos = np.where(twin.located >= 0, rows - 3 + np.maximum(twin.located, 0), rows)
+    assert whole.located is not None and whole.located.name == "located_at"
+    np.testing.assert_array_equal(whole.located.to_numpy(), frame.index[pos].to_numpy())
+    assert (twin.located == 0).any() and (twin.located > 0).any()
+    np.testing.assert_array_equal(whole.scores.to_numpy(), twin.scores)
+    assert whole.scores.name == "score" and whole.detector == "RCFDetector"
+    assert whole.data is not None and whole.data.columns == ["c0", "c1"]
+    # in two calls (the second's first shingles start in the first call's rows)
+    det = _det()
+    parts = [det.detect_update(frame.iloc[:150]), det.detect_update(frame.iloc[150:])]
+    located = pd.concat([p.located for p in parts if p.located is not None])
+    pd.testing.assert_series_equal(located, whole.located)
+    # codisp: no attribution, nothing located
+    codisp = _det(score_type="codisp").detect_update(frame)
+    assert codisp.located is None and codisp.scores.name == "score"
+
+
+def test_online_calls_name_themselves_in_their_errors() -> None:
+    frame = _frame(200)
+    det = _det()
+    det.partial_fit(frame.iloc[:100])
+    for method in ("partial_fit", "score_update", "detect_update"):
+        with pytest.raises(DataError) as info:
+            getattr(det, method)(frame.iloc[99:120])  # starts on the last row seen
+        assert str(info.value) == (
+            f"RCFDetector.{method}: rows must continue the stream: the first timestamp "
+            f"{frame.index[99]} is not after the last one seen, {frame.index[99]}")
+    aware = _frame(200, tz="UTC")
+    with pytest.raises(DataError) as info:
+        det.score_update(aware.iloc[100:])
+    assert str(info.value) == ("RCFDetector.score_update: the timestamps are time-zone aware, "
+                               "the stream's were not")
+    assert det.score_update(frame.iloc[100:110]).name == "score"
+    from anomark import SageMakerConfig
+
+    config = SageMakerConfig(role="arn:aws:iam::123456789012:role/test", bucket="b",
+                             region="us-east-1")
+    for method in ("partial_fit", "score_update", "detect_update"):
+        with pytest.raises(ConfigurationError) as cinfo:
+            getattr(RCFDetector(shingle_size=4, sagemaker=config), method)(frame)
+        assert str(cinfo.value).startswith(f"{method} needs the local engine: ")
+
+
+def test_cold_start_checks_and_learns_the_columns() -> None:
+    frame = _frame(100)
+    bad = frame.copy()
+    bad.iloc[5, 0] = np.nan
+    with pytest.raises(DataError) as info:
+        _det().partial_fit(bad)
+    assert str(info.value) == (
+        "dataset has NaN values in column(s) 'c0' (1), first at 2024-03-30 05:00:00; fitting "
+        "needs finite values: use Dataset.fillna(...), .interpolate() or .dropna()")
+    det = _det().partial_fit(frame.iloc[:50])
+    assert det.feature_names_in_.dtype == object and det.feature_names_in_.tolist() == ["c0"]
+    assert det.n_features_in_ == 1
+    with pytest.raises(DataError) as info:
+        det.score_update(frame.iloc[50:].rename(columns={"c0": "x"}))
+    assert "missing columns ['c0'], unexpected columns ['x']" in str(info.value)
+    # an online call takes any number of rows; batch scoring still needs a whole shingle
+    det.score_update(frame.iloc[50:51])
+    with pytest.raises(DataError):
+        det.score(frame.iloc[:2])
+    assert det.engine_ is det.forest_
+
+
+def test_batch_forest_conversion_checks_the_forest() -> None:
+    frame = _frame(400, columns=2)
+    det = _det().fit(frame.iloc[:300])
+    det.set_params(num_trees=60)
+    with pytest.raises(ConfigurationError) as info:
+        det.score_update(frame.iloc[300:])
+    assert str(info.value) == ("num_trees or shingle_size differ from the fitted forest's; "
+                               "refit, or set them back")
+    det.set_params(num_trees=50)
+    batch_score = det.score(frame.iloc[297:301]).iloc[-1]  # row 300's shingle, batch trees
+    out = det.score_update(frame.iloc[300:])  # two columns: dimension 4 x 2
+    assert isinstance(det.forest_, StreamingForest) and det.engine_ is det.forest_
+    assert out.iloc[0] == pytest.approx(batch_score, rel=1e-12)
+
+
+def test_seasonal_stage_streams_in_chunks_and_refuses_a_change() -> None:
+    frame = _frame(400)
+    whole = _det(seasonal=SeasonalResidual(period=24)).score_update(frame)
+    det = _det(seasonal=SeasonalResidual(period=24))
+    parts = [det.score_update(frame.iloc[a:b]) for a, b in ((0, 2), (2, 150), (150, 400))]
+    pd.testing.assert_series_equal(pd.concat(parts), whole)
+    det.set_params(seasonal=SeasonalResidual(period=12))
+    with pytest.raises(ConfigurationError, match="differs from the stage the detector was"):
+        det.score_update(_frame(450).iloc[400:])
+
+
+@pytest.mark.parametrize("calls", [[2], [10, 1], [1, 1, 1, 1, 1]])
+def test_short_calls_keep_the_last_timestamps(tmp_path: Path, calls: list[int]) -> None:
+    frame = _frame(60)
+    det = _det()
+    i = 0
+    for k in calls:
+        det.partial_fit(frame.iloc[i : i + k])
+        i += k
+    assert det.last_seen_ == frame.index[i - 1]
+    loaded = Detector.load(det.save(tmp_path / "short"))
+    assert isinstance(loaded, RCFDetector) and loaded.last_seen_ == frame.index[i - 1]
+    pd.testing.assert_series_equal(loaded.score_update(frame.iloc[i:]),
+                                   det.score_update(frame.iloc[i:]))
+
+
+def test_batch_fit_with_point_shingles_saves_its_last_timestamp(tmp_path: Path) -> None:
+    frame = _frame(200)
+    det = _det(shingle_size=1).fit(frame.iloc[:150])
+    assert det.last_seen_ == frame.index[149]
+    loaded = Detector.load(det.save(tmp_path / "one"))
+    assert isinstance(loaded, RCFDetector) and loaded.last_seen_ == frame.index[149]
+    np.testing.assert_array_equal(loaded.score_update(frame.iloc[150:]).to_numpy(),
+                                  det.score_update(frame.iloc[150:]).to_numpy())
+
+
+def test_nanosecond_timestamps_survive_save_and_load(tmp_path: Path) -> None:
+    idx = pd.date_range(pd.Timestamp("2024-01-01") + pd.Timedelta(1, "ns"), periods=100,
+                        freq="5min")
+    frame = pd.DataFrame({"c0": _series(100)[:, 0]}, index=idx)
+    det = _det()
+    det.partial_fit(frame.iloc[:80])
+    loaded = Detector.load(det.save(tmp_path / "ns"))
+    assert isinstance(loaded, RCFDetector)
+    assert loaded.last_seen_ == idx[79] and loaded.last_seen_.nanosecond == 1
