@@ -194,6 +194,23 @@ def test_from_arrays_never_shares_or_needs_c_order_from_the_caller() -> None:
         np.testing.assert_array_equal(fortran[k], kept[k], err_msg=k)
 
 
+def test_to_arrays_hands_out_copies() -> None:
+    forest = _streamed()
+    arrays = forest.to_arrays()
+    kept = {k: v.copy() for k, v in arrays.items()}
+    x = _series(200, seed=4)
+    forest.process(x)  # the forest learns on: the arrays already handed out do not change
+    for k, v in arrays.items():
+        np.testing.assert_array_equal(v, kept[k], err_msg=k)
+        assert v.flags["C_CONTIGUOUS"], k
+    # and scribbling on them leaves the forest as it is
+    twin = _load(forest.to_arrays())
+    for v in forest.to_arrays().values():
+        v[...] = 0
+    y = _series(100, seed=5)
+    np.testing.assert_array_equal(forest.process(y).scores, twin.process(y).scores)
+
+
 # ---------------------------------------------------------------- from_batch
 def _batch(columns: int = 1) -> tuple[RandomCutForest, np.ndarray]:
     x = _series(500, columns=columns)
@@ -746,3 +763,27 @@ def test_nanosecond_timestamps_survive_save_and_load(tmp_path: Path) -> None:
     loaded = Detector.load(det.save(tmp_path / "ns"))
     assert isinstance(loaded, RCFDetector)
     assert loaded.last_seen_ == idx[79] and loaded.last_seen_.nanosecond == 1
+
+
+def test_a_sagemaker_model_without_its_config_refuses_online_calls(tmp_path: Path) -> None:
+    # a detector trained on SageMaker (a saved folder naming the remote model; no AWS call is
+    # made) whose sagemaker parameter was set back to None has no local forest to stream from
+    from anomark import SageMakerConfig
+    from anomark.persistence import encode_value
+
+    config = SageMakerConfig(role="arn:aws:iam::123456789012:role/test", bucket="b",
+                             region="us-east-1")
+    folder = _det().fit(_frame(100)).save(tmp_path / "sm")
+    saved = json.loads((folder / "config.json").read_text())
+    saved["params"]["sagemaker"] = encode_value(config, "sagemaker")
+    saved["state"] = {"engine": "sagemaker", "feature_dim": 4, "remote": {
+        "training_job_name": "job", "model_data": "s3://b/model.tar.gz", "feature_dim": 4,
+        "num_trees": 50, "num_samples_per_tree": 32}}
+    (folder / "config.json").write_text(json.dumps(saved))
+    det = Detector.load(folder)
+    assert isinstance(det, RCFDetector) and det.forest_ is None
+    det.set_params(sagemaker=None)
+    for method in ("partial_fit", "score_update", "detect_update", "attribution"):
+        with pytest.raises(ConfigurationError) as info:
+            getattr(det, method)(_frame(120).iloc[100:])
+        assert str(info.value).startswith(f"{method} needs the local engine: ")
