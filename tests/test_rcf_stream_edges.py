@@ -174,6 +174,10 @@ def test_boundary_states_round_trip(rows: int, params: dict[str, Any]) -> None:
     forest.process(_series(rows))
     twin = StreamingForest.from_arrays(forest.to_arrays(), **kw)
     assert (twin.entries_seen_, twin.rows_seen_) == (forest.entries_seen_, forest.rows_seen_)
+    again = twin.to_arrays()  # a loaded forest saves the same arrays, with the same dtypes
+    for k, v in forest.to_arrays().items():
+        assert again[k].dtype == v.dtype, k
+        np.testing.assert_array_equal(again[k], v, err_msg=k)
     x = _series(120, seed=1)
     np.testing.assert_array_equal(twin.process(x).scores, forest.process(x).scores)
 
@@ -363,7 +367,7 @@ def test_array_stream_saves_positions(tmp_path: Path, shingle_size: int) -> None
     assert state["rows"] == 200
     loaded = Detector.load(folder)
     assert isinstance(loaded, RCFDetector)
-    assert loaded.last_seen_ == 199
+    assert loaded.last_seen_ == 199 and isinstance(loaded.last_seen_, int | np.integer)
     out = loaded.score_update(x[200:])
     assert out.index.tolist() == list(range(200, 300))
     np.testing.assert_array_equal(out.to_numpy(), det.score_update(x[200:]).to_numpy())
@@ -517,6 +521,7 @@ def test_attribution_in_chunks_reorders_columns_and_reads_the_seasonal_residuals
     frame = _frame(300, columns=2)
     det = _det(shingle_size=5).fit(frame.iloc[:200])
     whole = det.attribution(frame)
+    assert whole.index.equals(frame.index)
     monkeypatch.setattr(_online, "_ATTR_BUDGET", 8 * det.feature_dim_ * 7)
     pd.testing.assert_frame_equal(det.attribution(frame), whole)  # 296 shingles, 7 at a time
     monkeypatch.undo()
@@ -650,9 +655,12 @@ def test_detect_update_locates_rows_across_calls_by_hand() -> None:
     parts = [det.detect_update(frame.iloc[:150]), det.detect_update(frame.iloc[150:])]
     located = pd.concat([p.located for p in parts if p.located is not None])
     pd.testing.assert_series_equal(located, whole.located)
-    # codisp: no attribution, nothing located
+    # codisp: no attribution, nothing located; every online call works without one
     codisp = _det(score_type="codisp").detect_update(frame)
     assert codisp.located is None and codisp.scores.name == "score"
+    other = _det(score_type="codisp").partial_fit(frame.iloc[:150])
+    np.testing.assert_array_equal(other.score_update(frame.iloc[150:]).to_numpy(),
+                                  codisp.scores.to_numpy()[150:])
 
 
 def test_online_calls_name_themselves_in_their_errors() -> None:
