@@ -22,7 +22,7 @@ from anomark import Detector, RCFDetector, Threshold
 from anomark.detectors.rcf import _online
 from anomark.detectors.rcf.forest import RandomCutForest
 from anomark.detectors.rcf.streaming import StreamingForest, locate_offsets
-from anomark.errors import ConfigurationError, DataError, PersistenceError
+from anomark.errors import ConfigurationError, DataError, NotFittedError, PersistenceError
 from anomark.seasonal import SeasonalResidual
 
 SHAPE = {"num_trees": 30, "num_samples_per_tree": 32, "shingle_size": 4}
@@ -642,6 +642,7 @@ def test_detect_update_locates_rows_across_calls_by_hand() -> None:
     whole = _det().detect_update(frame)
     twin = StreamingForest(50, 32, 4, random_state=0).process(frame.to_numpy(), attribution=True)
     assert twin.located is not None
+    assert (twin.located[~twin.ready] == -1).all() and (twin.located[twin.ready] >= 0).all()
     rows = np.arange(len(frame))
     pos = np.where(twin.located >= 0, rows - 3 + np.maximum(twin.located, 0), rows)
     assert whole.located is not None and whole.located.name == "located_at"
@@ -795,3 +796,88 @@ def test_a_sagemaker_model_without_its_config_refuses_online_calls(tmp_path: Pat
         with pytest.raises(ConfigurationError) as info:
             getattr(det, method)(_frame(120).iloc[100:])
         assert str(info.value).startswith(f"{method} needs the local engine: ")
+
+
+# ---------------------------------------------------------------- the engine's own checks
+def test_engine_parameters_defaults_and_messages() -> None:
+    forest = StreamingForest(n_jobs=2)
+    assert (forest.num_trees, forest.num_samples_per_tree, forest.shingle_size) == (100, 256, 1)
+    assert forest.n_jobs == 2 and forest.time_decay_ == 1 / 2560 and forest.output_after_ == 65
+    for kw, message in [
+        ({"num_trees": 0}, "StreamingForest: num_trees must be an integer in [1, inf), got 0"),
+        ({"n_jobs": 0}, "StreamingForest: n_jobs must be"),
+    ]:
+        with pytest.raises(ConfigurationError) as info:
+            StreamingForest(**kw)
+        assert str(info.value).startswith(message)
+    with pytest.raises(NotFittedError) as not_fitted:
+        StreamingForest().to_arrays()
+    assert str(not_fitted.value) == "this StreamingForest has seen no data yet; call process first"
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda f: f.process(np.array([1.0, np.nan])), DataError,
+         "StreamingForest.process: input contains NaN or infinite values"),
+        (lambda f: f.process(np.zeros((5, 2))), DataError,
+         "StreamingForest.process: rows have 2 values, the stream has 1"),
+        (lambda f: f.process(np.zeros(5), score_type="rank"), ConfigurationError,
+         "score_type must be one of 'anomaly', 'codisp', got 'rank'"),
+        (lambda f: f.process(np.zeros(5), attribution=True, score_type="codisp"), DataError,
+         "StreamingForest.process: attribution needs score_type='anomaly'"),
+    ],
+)
+def test_process_names_itself(
+    call: Callable[[StreamingForest], Any], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error) as info:
+        call(_streamed(60))
+    assert str(info.value) == message
+
+
+def test_time_decay_changed_twice_is_integrated_piecewise() -> None:
+    forest = _streamed(300, time_decay=0.01)  # 297 shingles at 0.01
+    forest.time_decay = 0.001
+    forest.process(_series(297, seed=1))  # 297 more at 0.001
+    forest.time_decay = 0.1
+    forest.process(_series(10, seed=2))
+    assert forest.decay_start_ == 594 and forest.decay_lambda_ == 0.1
+    assert forest.decay_base_ == pytest.approx(297 * 0.01 + 297 * 0.001, rel=1e-12)
+
+
+def test_codisp_scores_and_learning_only() -> None:
+    x = _series(300)
+    forest = _streamed(250)
+    before = _load(forest.to_arrays())
+    out = forest.process(x[250:252], score_type="codisp")
+    expected = before.score_series(x[247:251], 4, score_type="codisp")
+    assert out.scores[0] == pytest.approx(expected[0], rel=1e-12)
+    anomaly = before.score_series(x[247:251], 4)
+    assert out.scores[0] != pytest.approx(anomaly[0], rel=1e-6)
+    quiet = forest.process(x[252:], score=False)
+    assert (quiet.scores == 0.0).all() and not quiet.ready.any()
+
+
+@pytest.mark.parametrize("shingle_size", [2, 4])
+def test_many_chunks_give_the_scores_and_locations_of_pieces(
+    monkeypatch: pytest.MonkeyPatch, shingle_size: int
+) -> None:
+    from anomark.detectors.rcf import streaming
+
+    x = _series(5000, columns=2)
+    kw = {**SHAPE, "shingle_size": shingle_size, "random_state": 2}
+    pieces = StreamingForest(**kw)
+    parts = [pieces.process(x[i : i + 1000], attribution=True) for i in range(0, 5000, 1000)]
+    scores = np.concatenate([p.scores for p in parts])
+    located = np.concatenate([p.located for p in parts if p.located is not None])
+    # the smallest chunks the engine uses: 2,048 shingles for scores, 7 with attribution
+    monkeypatch.setattr(streaming, "_SCORE_BUDGET", 0)
+    whole = StreamingForest(**kw).process(x)
+    np.testing.assert_array_equal(whole.scores, scores)
+    monkeypatch.setattr(streaming, "_ATTR_BUDGET", 8 * 30 * 2 * shingle_size * 7)
+    located_whole = StreamingForest(**kw).process(x, attribution=True)
+    np.testing.assert_array_equal(located_whole.scores, scores)
+    assert located_whole.located is not None
+    np.testing.assert_array_equal(located_whole.located, located)
+    assert (located[~whole.ready] == -1).all() and (located[whole.ready] >= 0).all()
