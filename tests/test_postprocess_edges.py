@@ -49,14 +49,17 @@ def test_running_zscore_keeps_the_moments_the_next_row_meets(window: int | None)
 
 
 @pytest.mark.parametrize("window", [None, 50])
-def test_running_zscore_after_a_chunk_that_starts_far_off(window: int | None) -> None:
-    """A chunk whose first score lies 1e8 away from scores near 1e9 with unit spread: the
-    moments are re-centred on the earlier scores, so the rows after the spike are still
-    standardised to 1e-6, the rounding of scores near 1e9 (re-centring on the spike would
-    cancel every digit)."""
+@pytest.mark.parametrize(("offset", "sd", "spike"), [(1e9, 1.0, 1e8), (0.0, 1e-6, 1e2)])
+def test_running_zscore_after_a_chunk_that_starts_far_off(
+    window: int | None, offset: float, sd: float, spike: float
+) -> None:
+    """A chunk whose first score lies 1e8 sd away from the earlier ones (near 1e9 with unit
+    spread, or near 0 with a spread of 1e-6): the rows after it are still standardised to
+    1e-6, the rounding of the scores themselves. (Running sums of squares over the spike,
+    differenced, would cancel every digit of the window's spread once it left the window.)"""
     rng = np.random.default_rng(1)
-    scores = 1e9 + rng.normal(0.0, 1.0, 400)
-    scores[200] += 1e8
+    scores = offset + rng.normal(0.0, sd, 400)
+    scores[200] += spike
     proc = RunningZScore(window=window)
     out = np.concatenate((proc.update(scores[:200]), proc.update(scores[200:])))
     expect = _brute_zscore(scores, window)

@@ -151,25 +151,6 @@ class RunningZScore(PostProcessor):
         self.count_, self.mean_, self.m2_ = count, mean, m2
         return out
 
-    @staticmethod
-    def _direct_moments(
-        d: np.ndarray, lo: np.ndarray, hi: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Mean and (population) variance of each ``d[lo[i]:hi[i]]``, summed directly."""
-        mean, var = np.empty(len(lo)), np.empty(len(lo))
-        width = int((hi - lo).max())
-        step = max(1, (1 << 20) // width)  # at most ~8 MB of windows at a time
-        for b in range(0, len(lo), step):
-            cols = np.arange(width)
-            rows = lo[b : b + step, None] + cols
-            inside = cols < (hi[b : b + step] - lo[b : b + step])[:, None]
-            wins = np.where(inside, d[np.minimum(rows, len(d) - 1)], 0.0)
-            n = inside.sum(axis=1)
-            m = wins.sum(axis=1) / n
-            mean[b : b + step] = m
-            var[b : b + step] = (np.where(inside, wins - m[:, None], 0.0) ** 2).sum(axis=1) / n
-        return mean, var
-
     def _update_window(self, scores: np.ndarray) -> np.ndarray:
         w = int(self.window)  # type: ignore[arg-type]
         min_periods = int(self.min_periods)
@@ -194,9 +175,10 @@ class RunningZScore(PostProcessor):
             # a window's sums are differences of running sums: once far larger deviations
             # have left the window, the difference cancels their digits (a score 1e8 sd off
             # would leave nothing of the spread after it); such windows are summed directly
-            lost = np.flatnonzero((c2[pos] > 1e4 * (c2[pos] - c2[lo])) & (cnt > 0))
-            if len(lost):
-                m1[lost], var[lost] = self._direct_moments(d, lo[lost], pos[lost])
+            for i in np.flatnonzero(c2[pos] > 1e4 * (c2[pos] - c2[lo])):
+                win = d[lo[i] : pos[i]]
+                m1[i] = win.mean()
+                var[i] = np.mean((win - m1[i]) ** 2)
             z = self._z(s, shift + m1, var)
             z[cnt < min_periods] = 0.0
             out[b : b + len(s)] = z
