@@ -416,7 +416,7 @@ def test_read_csv_file_messages_name_the_file(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=rf"^CSV file {re.escape(str(empty))} is empty "
                                         r"\(0 bytes\)$"):
         readers.read_csv_file(str(empty))
-    blank = _text(tmp_path / "blank.csv", "\n\n")
+    blank = _text(tmp_path / "blank.csv", "\n")  # 1 byte
     with pytest.raises(DataError, match=r"^CSV file blank is empty$"):
         readers.read_csv_file(str(blank), label="blank")
     header = _text(tmp_path / "header.csv", "timestamp,v\n")
@@ -626,6 +626,9 @@ def test_read_s3_keys_suffix_order_and_options(aws_env: str) -> None:
     every = Dataset.from_s3("s3://edges/d/", suffix="", time_column="when", dayfirst=True,
                             duplicates="last", sep=";")
     assert list(every.values[:, 0]) == [1.0, 2.0, 3.0, 5.0]
+    direct = readers.read_s3("s3://edges/d/", time_column="when", dayfirst=True,
+                             read_csv_kwargs={"sep": ";"})  # .csv objects only by default
+    assert list(direct["v"]) == [1, 9, 2, 3]
     with pytest.raises(DataError, match=r"^no objects ending with '.parquet' under "
                                         r"s3://edges/d/$"):
         Dataset.from_s3("s3://edges/d/", suffix=".parquet")
@@ -743,9 +746,12 @@ def test_values_without_one_format_are_read_one_by_one_unless_day_month_is_ambig
     # a day and month that are equal read the same either way
     same = ["February 1, 2024 12am", "03/03/2024"]
     assert list(readers.parse_times(same, "c"))[1] == pd.Timestamp("2024-03-03")
-    with pytest.raises(DataError, match=r"^c: cannot parse timestamps: 'zzz' at row 1 is not a "
-                                        r"date; pass time_format="):
-        readers.parse_times(["February 1, 2024 12am", "zzz"], "c")
+    for values in (["February 1, 2024 12am", "zzz"],
+                   ["February 1, 2024 12am", "03/02/2024", "zzz"]):
+        with pytest.raises(DataError, match=rf"^c: cannot parse timestamps: 'zzz' at row "
+                                            rf"{len(values) - 1} is not a date; pass "
+                                            r"time_format="):
+            readers.parse_times(values, "c")
 
 
 def test_infer_time_format_on_nothing_and_on_day_month_with_no_evidence() -> None:
@@ -887,10 +893,15 @@ def test_duplicates_count_first_and_combined_after_sorting() -> None:
 
 # ---------------------------------------------------------------------- arrays and from_any
 def test_from_array_messages() -> None:
+    sparse = pytest.importorskip("scipy.sparse")
+    with pytest.raises(DataError, match=r"^sparse input is not supported \(time series are "
+                                        r"dense\); convert it with \.toarray\(\) first$"):
+        Dataset.from_array(sparse.csr_matrix(np.eye(2)))
     with pytest.raises(DataError, match=r"^array input must be numeric; an object array could "
                                         r"not be converted to numbers: could not convert string "
-                                        r"to float: 'a'$"):
+                                        r"to float: 'a'$") as info:
         Dataset.from_array(np.array([1.0, "a"], dtype=object))
+    assert type(info.value) is DataError  # a value problem, not a type problem
     with pytest.raises(DataTypeError, match=r"^array input must be numeric; an object array "
                                             r"could not be converted to numbers: "):
         Dataset.from_array(np.array([1.0, {}], dtype=object))
@@ -953,6 +964,7 @@ def test_infer_freq_is_the_median_step() -> None:
     ds = Dataset(_frame([0.0] * 5, _minutes(0, 1, 2, 4, 7)))
     assert ds.infer_freq() == pd.Timedelta("90s")  # steps 1, 1, 2, 3 minutes
     assert Dataset(_frame([0.0] * 4, _minutes(0, 1, 2, 10))).infer_freq() == pd.Timedelta("1min")
+    assert Dataset(_frame([0.0, 0.0], _minutes(0, 5))).infer_freq() == pd.Timedelta("5min")
     assert Dataset(_frame([0.0], _minutes(0))).infer_freq() is None
     assert Dataset.from_array(np.zeros(3)).infer_freq() is None
 
@@ -969,3 +981,114 @@ def test_select_transforms_and_from_csv_keep_names(tmp_path: Path) -> None:
     assert Dataset.from_csv([a, b]).name == "2 files"
     assert Dataset.from_csv(a).name == "a.csv"
     assert Dataset.from_csv([a, b], name="both").name == "both"
+    c = _hours(tmp_path / "c.csv", "2024-01-01 05:00", 2, v=5.0)
+    with pytest.warns(IrregularSamplingWarning, match=r"^3 files: irregular sampling"):
+        Dataset.from_csv([a, b, c])
+    with pytest.warns(IrregularSamplingWarning, match=r"^abc: irregular sampling"):
+        Dataset.from_csv([a, b, c], name="abc")
+
+
+def test_year_first_dates_are_never_read_year_day_month() -> None:
+    for text, fmt in (("2024-13-01", "ISO8601"), ("2024/13/01", "%Y/%m/%d")):
+        with pytest.raises(DataError, match=rf"^c: cannot parse timestamps: '{text}' at row 0 "
+                                            rf"does not match the column's format '{fmt}'"):
+            readers.parse_times([text, text.replace("13", "14")], "c", dayfirst=True)
+
+
+def test_the_more_regular_reading_wins_and_a_tie_is_refused() -> None:
+    # 1 to 12 January month first: daily steps; day first: 1 January, 1 February... (monthly)
+    january = list(pd.date_range("2024-01-01", periods=12, freq="D"))
+    us = [d.strftime("%m/%d/%Y") for d in january]
+    assert list(readers.parse_times(us, "c")) == january
+    eu = [d.strftime("%d/%m/%Y") for d in january]
+    with pytest.raises(DataError) as info:
+        readers.parse_times(eu, "c")
+    assert str(info.value) == (
+        "c: day and month are ambiguous in dates such as '02/01/2024' ('%m/%d/%Y' or "
+        "'%d/%m/%Y'): read day first the times are more regular; pass dayfirst=True "
+        "(--dayfirst) or time_format= (--time-format), e.g. time_format='%d/%m/%Y'")
+    hours = [f"01/02/2024 {h:02d}:00" for h in range(3)]
+    with pytest.raises(DataError) as info:
+        readers.parse_times(hours, "c")
+    assert str(info.value) == (
+        "c: day and month are ambiguous in dates such as '01/02/2024 00:00' ('%m/%d/%Y %H:%M' "
+        "or '%d/%m/%Y %H:%M'): both readings are equally plausible; pass dayfirst=True "
+        "(--dayfirst) or time_format= (--time-format), e.g. time_format='%d/%m/%Y %H:%M'")
+
+
+def test_a_series_of_strings_or_numbers_is_checked_like_any_column() -> None:
+    with pytest.raises(DataError, match=r"^c: holds integer values, not timestamps"):
+        readers.parse_times(pd.Series([1_700_000_000, 1_700_000_060]), "c")
+    with pytest.raises(DataError, match=r"^c: the dates look day first"):
+        readers.parse_times(pd.Series(["01/02/2024", "13/01/2024"]), "c")
+
+
+def test_datetime_objects_mixed_with_strings_follow_dayfirst_and_time_format() -> None:
+    import datetime as dt
+
+    objects = pd.Index([dt.datetime(2024, 1, 1), "02/01/2024"], dtype=object)
+    assert list(readers.parse_times(objects, "c"))[1] == pd.Timestamp("2024-02-01")
+    assert list(readers.parse_times(objects, "c", dayfirst=True))[1] == pd.Timestamp("2024-01-02")
+    iso = pd.Index([dt.datetime(2024, 1, 1), " 2024-01-02 "], dtype=object)
+    assert list(readers.parse_times(iso, "c", time_format="ISO8601")) == [
+        pd.Timestamp("2024-01-01"), pd.Timestamp("2024-01-02")]
+
+
+# ---------------------------------------------------------------------- more edges
+def test_overlapping_files_keep_the_earlier_files_rows_however_many() -> None:
+    # 300 shared timestamps: an unstable sort would mix the two files' rows
+    times = pd.date_range("2024-01-01", periods=300, freq="min", name="timestamp")
+    a = pd.DataFrame({"v": np.zeros(300)}, index=times)
+    b = pd.DataFrame({"v": np.ones(300)}, index=times)
+    a.attrs["source"], b.attrs["source"] = "a", "b"
+    joined = readers.concat_frames([a, b], None, "x")
+    assert joined["v"].to_numpy().tolist() == [0.0, 1.0] * 300
+    with pytest.warns(UserWarning, match="not in time order"):
+        ds = Dataset(pd.concat([a, b]), duplicates="first")
+    assert not ds.values.any() and len(ds) == 300
+
+
+def test_frames_without_a_source_and_a_file_that_only_lacks_columns() -> None:
+    times = pd.date_range("2024-01-01", periods=2, freq="h")
+    xy = pd.DataFrame({"x": [1.0, 2.0], "y": [3.0, 4.0]}, index=times)
+    x = pd.DataFrame({"x": [5.0, 6.0]}, index=times + pd.Timedelta("2h"))
+    with pytest.raises(DataError) as info:
+        readers.concat_frames([xy, x], None, "here")
+    assert str(info.value) == (
+        "files have different columns: ? lacks column(s) ['y'] compared with ? (columns "
+        "['x', 'y']); pass columns= (--columns) to read only the common ones")
+    with pytest.raises(DataError, match=r"^columns \['y'\] not found in \? \(reading here\)$"):
+        readers.concat_frames([xy, x], ["x", "y"], "here")
+
+
+def test_the_usual_step_is_the_most_common_not_the_smallest() -> None:
+    with pytest.warns(IrregularSamplingWarning, match=r"^x: irregular sampling: 33% of the 3 "
+                                                       r"steps differ from the usual 5min "
+                                                       r"\(from 1min to 5min\)"):
+        readers.check_sampling(_minutes(0, 1, 6, 11), "x")
+
+
+def test_integer_bounds_name_the_value_outside_them() -> None:
+    lo, hi = -(2**63), 2**63 - 1
+    with pytest.raises(DataError, match=rf"^dataset: integer index value {lo - 1} is outside"):
+        Dataset(_frame([1.0, 2.0], pd.Index([lo - 1, hi], dtype=object)))
+
+
+def test_a_csv_without_a_time_column_is_named() -> None:
+    import io
+
+    with pytest.raises(DataError, match=r"^CSV file buf: no time column found \(looked for"):
+        readers.read_csv_file(io.StringIO("a,b\n1,2\n"), label="buf")
+    one_byte = io.BytesIO(b"\n")
+    with pytest.raises(DataError, match=r"^CSV file one is empty$"):
+        readers.read_csv_file(one_byte, label="one")
+
+
+def test_the_progress_bar_goes_away_once_the_files_are_read(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    a = _hours(tmp_path / "a.csv", "2024-01-01", 3, v=0.0)
+    b = _hours(tmp_path / "b.csv", "2024-01-01 03:00", 3, v=3.0)
+    readers.read_csv_files([str(a), str(b)], progress=True)
+    err = capsys.readouterr().err
+    assert err.startswith("\rreading 2 files:") and err.endswith("\r"), repr(err)
+    assert "\n" not in err and "2/2" not in err, repr(err)  # no final bar left behind
