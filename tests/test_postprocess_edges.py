@@ -13,7 +13,7 @@ import pytest
 
 from anomark import Threshold
 from anomark.detectors import get_detector_class
-from anomark.errors import ConfigurationError, PersistenceError
+from anomark.errors import ConfigurationError, DataError, PersistenceError
 from anomark.postprocess import (
     AnomalyLikelihood,
     Chain,
@@ -371,3 +371,276 @@ def test_a_windowed_zscore_starts_without_warnings() -> None:
         out = RunningZScore(window=4).update(np.array([2.0, 2.0, 2.0, 3.0, 2.0]))
     # rows 0-3: no spread before them; row 4 against 2, 2, 2, 3 (mean 2.25, sd 0.433)
     np.testing.assert_allclose(out, [0.0, 0.0, 0.0, 0.0, -0.25 / np.sqrt(0.1875)], rtol=1e-12)
+
+
+# ---------------------------------------------------------------------- input values
+def test_values_from_a_dataset_a_frame_a_series_or_a_list_give_the_same_output() -> None:
+    from anomark.dataset import Dataset
+
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(50, 2))
+    scores = rng.random(50)
+    index = pd.date_range("2024", periods=50, freq="h")
+    expect = RangeRule(value=5.0).update(scores, values=x)
+    frame = pd.DataFrame(x, index=index, columns=["a", "b"])
+    for values in (frame, Dataset.from_frame(frame), x.tolist()):
+        np.testing.assert_array_equal(RangeRule(value=5.0).update(scores, values=values), expect)
+    one = RangeRule(value=5.0).update(scores, values=x[:, 0])
+    np.testing.assert_array_equal(
+        RangeRule(value=5.0).update(scores, values=pd.Series(x[:, 0], index=index)), one)
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        (["a", "b", "c"], "RangeRule.update: values must be numbers (could not convert string to "
+                          "float: 'a')"),
+        (np.empty((3, 0)), "RangeRule.update: values have no columns"),
+        (np.ones((2, 1)), "RangeRule.update: values must have one row per score (3), got shape "
+                          "(2, 1)"),
+    ],
+)
+def test_value_messages(values: Any, message: str) -> None:
+    with pytest.raises(DataError) as info:
+        RangeRule().update(np.ones(3), values=values)
+    assert str(info.value) == message
+
+
+# ---------------------------------------------------------------------- RangeRule
+def test_range_rule_margin_is_strict_on_both_sides() -> None:
+    """Out of range means strictly beyond ``hi + tolerance * span`` or below ``lo - ...``."""
+    rule = RangeRule(tolerance=0.5, value=9.0)
+    out = rule.update(np.zeros(6), values=np.array([0.0, 1.0, 1.5, -0.5, 2.25 + 1e-12, -1.5]))
+    # row 2: 1.5 = 1 + 0.5 * 1, not beyond; row 3: -0.5 = 0 - 0.5 * 1, not below; row 4: the
+    # range is now [-0.5, 1.5] (span 2), so beyond 1.5 + 1 = 2.5 only: 2.25 is inside
+    assert out.tolist() == [0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+    out = RangeRule(tolerance=0.5, value=9.0).update(
+        np.zeros(4), values=np.array([0.0, 1.0, 1.5 + 1e-9, -0.75 - 1e-9]))
+    assert out.tolist() == [0.0, 0.0, 9.0, 9.0]
+
+
+def test_range_rule_in_one_row_chunks_and_without_values_counts_every_row() -> None:
+    rng = np.random.default_rng(8)
+    x = np.cumsum(rng.normal(size=(60, 2)), axis=0)
+    scores = rng.random(60)
+    whole = RangeRule(tolerance=0.02, value=7.0).update(scores, values=x)
+    rule = RangeRule(tolerance=0.02, value=7.0)
+    parts = [rule.update(scores[i:i + 1], values=x[i:i + 1]) for i in range(60)]
+    np.testing.assert_array_equal(np.concatenate(parts), whole)
+    np.testing.assert_array_equal(rule.min_, x.min(axis=0))
+    np.testing.assert_array_equal(rule.max_, x.max(axis=0))
+    blind = RangeRule()
+    blind.update(np.ones(3))
+    blind.update(np.ones(4))
+    assert blind.n_seen_ == 7 and blind.get_state() == ({"n_seen_": 7, "n_columns_": None}, {})
+
+
+# ---------------------------------------------------------------------- states
+def test_state_scalars_come_back_as_python_numbers() -> None:
+    import json
+
+    proc = RunningZScore()
+    proc.update(np.arange(10.0))
+    scalars, arrays = proc.get_state()
+    back = RunningZScore().set_state(
+        {**scalars, "mean_": np.float64(scalars["mean_"]), "m2_": np.float64(scalars["m2_"])},
+        arrays)
+    again, _ = back.get_state()
+    assert type(again["mean_"]) is float and type(again["m2_"]) is float
+    assert json.loads(json.dumps(again)) == scalars
+
+
+@pytest.mark.parametrize(
+    ("scalars", "arrays", "message"),
+    [
+        (["n_seen_"], {}, "RunningZScore state must be a dict, got list"),
+        ({"n_seen_": 5, "count_": 5, "mean_": 1.0, "m2_": 1.0}, {"extra_": np.ones(2)},
+         "RunningZScore state: unknown arrays ['extra_']"),
+        ({"n_seen_": 2.5, "count_": 5, "mean_": 1.0, "m2_": 1.0}, {},
+         "RunningZScore state: n_seen_ must be an integer >= 0, got 2.5"),
+        ({"n_seen_": 5, "count_": 5, "mean_": "1", "m2_": 1.0}, {},
+         "RunningZScore state: mean_ must be a finite number or null, got '1'"),
+    ],
+)
+def test_state_type_messages(scalars: Any, arrays: Any, message: str) -> None:
+    with pytest.raises(PersistenceError) as info:
+        RunningZScore().set_state(scalars, arrays)
+    assert str(info.value) == message
+
+
+@pytest.mark.parametrize("bad", [np.array(["1.0", "2.0"]), np.array([1.0, np.inf])])
+def test_state_arrays_must_hold_finite_numbers(bad: np.ndarray) -> None:
+    proc = RunningZScore(window=5)
+    proc.update(np.arange(2.0))
+    scalars, _ = proc.get_state()
+    with pytest.raises(PersistenceError) as info:
+        RunningZScore(window=5).set_state(scalars, {"history_": bad})
+    assert str(info.value) == "RunningZScore state: array history_ must hold finite numbers"
+
+
+def test_an_empty_state_is_a_fresh_post_processor_and_an_empty_chunk_starts_one() -> None:
+    proc = RunningZScore()
+    proc.update(np.arange(5.0))
+    assert not proc.set_state({}, {}).is_started
+    _round_trip(lambda: RunningZScore(), lambda p: p.update(np.array([])))
+
+
+def test_likelihood_in_its_probation_keeps_no_average_and_round_trips() -> None:
+    proc = _likelihood()
+    proc.update(np.random.default_rng(9).random(12))  # probation: 5 + 10 rows
+    scalars, arrays = proc.get_state()
+    assert scalars == {"n_seen_": 12, "n_columns_": None, "dist_mean_": None,
+                       "dist_std_": None, "ma_total_": 0.0}
+    assert arrays["ma_scores_"].size == 0 and arrays["recent_probabilities_"].size == 0
+    _round_trip(_likelihood, lambda p: p.update(np.random.default_rng(9).random(12)))
+
+
+def test_likelihood_chunks_shorter_than_the_reestimation_period_round_trip() -> None:
+    rng = np.random.default_rng(10)
+
+    def feed(p: Any) -> None:  # estimates at rows 15 and 100 only
+        p.update(rng.random(60))
+        p.update(rng.random(3))  # the recent probabilities stay at most 10 between estimates
+        p.update(rng.random(13))
+
+    _round_trip(lambda: AnomalyLikelihood(learning_period=5, estimation_samples=10,
+                                          historic_window=40, reestimation_period=100), feed)
+
+
+def test_likelihood_a_burst_cut_between_chunks_flags_as_in_one_piece() -> None:
+    """nupic's filter keeps only the first of consecutive red rows red: the row before a
+    chunk counts as the previous one."""
+    rng = np.random.default_rng(11)
+    scores = rng.normal(1.0, 0.1, 300)
+    scores[200:215] = 5.0
+    make = lambda: AnomalyLikelihood(learning_period=20, estimation_samples=50,  # noqa: E731
+                                     reestimation_period=100)
+    whole = make().update(scores)
+    proc = make()
+    parts = np.concatenate((proc.update(scores[:205]), proc.update(scores[205:])))
+    np.testing.assert_array_equal(parts, whole)
+    assert whole[200] > 0.5 and (whole[201:215] < whole[200]).all()
+
+
+def test_likelihood_historic_window_may_equal_estimation_samples() -> None:
+    out = AnomalyLikelihood(learning_period=0, estimation_samples=20, historic_window=20,
+                            reestimation_period=5).update(np.random.default_rng(12).random(50))
+    assert out.shape == (50,) and np.isfinite(out).all()
+    with pytest.raises(ConfigurationError) as info:
+        AnomalyLikelihood(estimation_samples=21, historic_window=20).update(np.ones(3))
+    assert str(info.value) == ("AnomalyLikelihood: historic_window (20) must be at least "
+                               "estimation_samples (21)")
+
+
+def test_likelihood_flat_means_every_column_flat_each_on_its_own() -> None:
+    """Two constant columns at different levels are flat input (nupic's constant-metric rule
+    per column), like one constant column."""
+    scores = np.random.default_rng(13).normal(1.0, 0.2, 300)
+    scores[250:255] = 4.0
+    make = lambda: AnomalyLikelihood(learning_period=20, estimation_samples=50)  # noqa: E731
+    one = make().update(scores, values=np.full(300, 3.0))
+    two = make().update(scores, values=np.c_[np.full(300, 3.0), np.full(300, 9.0)])
+    np.testing.assert_array_equal(two, one)
+    assert one[250:255].max() < 0.1  # the null distribution: nothing stands out
+
+
+# ---------------------------------------------------------------------- text form
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("ZScore+Range:Value=2", [RunningZScore(), RangeRule(value=2.0)]),
+        ("zscore:min-periods=3,burn-in=4", [RunningZScore(min_periods=3, burn_in=4)]),
+        ("range:value=10", [RangeRule(value=10.0)]),
+        ("  ", []),
+        ("", []),
+    ],
+)
+def test_text_is_read_case_insensitively_with_dashes_and_int_for_float(
+    text: str, expected: list[Any]
+) -> None:
+    steps = parse_postprocess(text)
+    assert steps == expected
+    for step, want in zip(steps, expected, strict=True):
+        assert {k: type(v) for k, v in step.get_params().items()} == {
+            k: type(v) for k, v in want.get_params().items()}
+
+
+def test_text_form_of_defaults_and_error_messages() -> None:
+    assert str(RunningZScore()) == "zscore"
+    assert str(AnomalyLikelihood()) == "likelihood"
+    with pytest.raises(ConfigurationError) as info:
+        parse_postprocess(3)  # type: ignore[arg-type]
+    assert str(info.value) == "post-processing is text such as 'zscore+range', got int 3"
+    with pytest.raises(ConfigurationError) as info:
+        parse_postprocess("zscor")
+    assert str(info.value) == ("unknown post-processor 'zscor' in 'zscor'; use zscore, "
+                               "likelihood, range (joined by '+', e.g. 'zscore+range:value=10')")
+
+
+@pytest.mark.parametrize(
+    ("value", "owner", "message"),
+    [
+        ("zscore", "", "postprocess must be a list of post-processors (e.g. [RunningZScore(), "
+                       "RangeRule()]) or None, got str 'zscore'"),
+        ({"a": RunningZScore()}, "", "postprocess must be a list of post-processors (e.g. "
+                                     "[RunningZScore(), RangeRule()]) or None, got dict "
+                                     "{'a': RunningZScore()}"),
+        ([RunningZScore(), 3], "IsolationForestDetector",
+         "IsolationForestDetector: postprocess must hold post-processors from "
+         "anomark.postprocess, got int 3"),
+    ],
+)
+def test_check_postprocess_messages(value: Any, owner: str, message: str) -> None:
+    from anomark.postprocess import check_postprocess
+
+    with pytest.raises(ConfigurationError) as info:
+        check_postprocess(value, owner) if owner else check_postprocess(value)
+    assert str(info.value) == message
+
+
+def test_a_detectors_bad_postprocess_is_named_with_the_detector() -> None:
+    det = get_detector_class("iforest")(postprocess="zscore", n_estimators=10)
+    with pytest.raises(ConfigurationError) as info:
+        det.fit(_stream(200))
+    assert str(info.value).startswith("IsolationForestDetector: postprocess must be a list of "
+                                      "post-processors")
+
+
+# ---------------------------------------------------------------------- saving
+def test_postprocess_parameter_dict_form() -> None:
+    from anomark.postprocess._detector import postprocess_from_dict, postprocess_to_dict
+
+    chain = Chain([RunningZScore(window=5), RangeRule(value=10.0)])
+    assert postprocess_to_dict(chain) == {"chain": "zscore:window=5+range:value=10.0"}
+    assert postprocess_from_dict(postprocess_to_dict(chain)) == chain
+    assert postprocess_to_dict(RunningZScore()) == {"step": "zscore"}
+    assert postprocess_from_dict({"step": "zscore"}) == RunningZScore()
+    for bad in ({"chain": "zscore", "step": "zscore"}, {"steps": "zscore"}, ["step"]):
+        with pytest.raises(ValueError) as info:
+            postprocess_from_dict(bad)
+        assert str(info.value) == f"a post-processor is saved as {{'step': text}}, got {bad!r}"
+    with pytest.raises(ValueError) as info:
+        postprocess_from_dict({"step": "zscore+range"})
+    assert str(info.value) == "expected one post-processor, got 'zscore+range'"
+
+
+def test_restore_postprocess_messages() -> None:
+    from types import SimpleNamespace
+
+    from anomark.postprocess._detector import restore_postprocess
+
+    plain = SimpleNamespace(postprocess=None)
+    restore_postprocess(plain, None, {}, "load x")
+    assert plain.postprocess_ is None
+    for state, arrays in (({"n_seen_": 1}, {}), (None, {"0.history_": np.ones(2)})):
+        with pytest.raises(PersistenceError) as info:
+            restore_postprocess(SimpleNamespace(postprocess=None), state, arrays, "load x")
+        assert str(info.value) == ("load x: post-processing state saved, but the detector has "
+                                   "no postprocess steps")
+    with pytest.raises(PersistenceError) as info:
+        restore_postprocess(SimpleNamespace(postprocess=[RunningZScore()]), None, {}, "load x")
+    assert str(info.value) == ("load x: the detector has postprocess steps but no saved "
+                               "post-processing state")
+    with pytest.raises(PersistenceError) as info:
+        restore_postprocess(SimpleNamespace(postprocess=[RunningZScore()]), [1], {}, "load x")
+    assert str(info.value) == "load x: post-processing state must be an object"
