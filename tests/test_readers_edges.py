@@ -137,6 +137,19 @@ def test_from_sensors_fills_inside_a_sensor_only_not_past_its_ends() -> None:
     assert _nan_list(ds, "b.y") == [None, 10.0, 20.0, 30.0, None, None]
 
 
+def test_an_outer_join_of_interleaved_grids_is_filled_in_time_not_by_row() -> None:
+    # 7-minute bins: a's from midnight of 1 January (23:48, 23:55, 00:02...), b's from
+    # midnight of 2 January (00:00, 00:07...): the joined rows are 2 and 5 minutes apart
+    a = _frame([0.0, 42.0], pd.DatetimeIndex(["2024-01-01 23:50", "2024-01-02 00:31"]), "x")
+    b = _frame([0.0, 1.0, 2.0, 3.0, 4.0],
+               pd.date_range("2024-01-02 00:00", periods=5, freq="7min"), "y")
+    ds = Dataset.from_sensors({"a": a, "b": b}, freq="7min")
+    minutes = [0, 7, 12, 14, 19, 21, 26, 28, 33, 35, 40, 42]  # since 23:48: a.x in time
+    np.testing.assert_allclose(ds.frame["a.x"].to_numpy(), minutes)
+    b_y = np.array([np.nan, np.nan, 0, 2 / 7, 1, 1 + 2 / 7, 2, 2 + 2 / 7, 3, 3 + 2 / 7, 4, np.nan])
+    np.testing.assert_allclose(ds.frame["b.y"].to_numpy(), b_y)
+
+
 def test_from_sensors_fills_in_time_across_misaligned_grids() -> None:
     # 7-minute bins start at midnight of each sensor's first day: 1440 = 205 x 7 + 5, so the
     # grids are 5 minutes apart and the outer join interleaves them; each column is then
@@ -952,6 +965,10 @@ def test_check_finite_names_five_columns_and_counts_the_rest() -> None:
         "dataset 'w' has NaN values in column(s) 'c0' (1), 'c1' (2), 'c2' (2), 'c3' (2), "
         "'c4' (2) and 3 more, first at 2024-01-01 00:01:00; scoring needs finite values: use "
         "Dataset.fillna(...), .interpolate() or .dropna()")
+    six = Dataset(pd.DataFrame({f"c{i}": [np.nan, 1.0] for i in range(6)},
+                               index=_minutes(0, 1)))
+    with pytest.raises(DataError, match=r"'c4' \(1\) and 1 more, first at"):
+        six.check_finite()
     five = Dataset(pd.DataFrame({f"c{i}": [np.nan, 1.0] for i in range(5)},
                                 index=_minutes(0, 1)))
     with pytest.raises(DataError, match=r"'c4' \(1\), first at 2024-01-01 00:00:00; this "
