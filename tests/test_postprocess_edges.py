@@ -644,3 +644,85 @@ def test_restore_postprocess_messages() -> None:
     with pytest.raises(PersistenceError) as info:
         restore_postprocess(SimpleNamespace(postprocess=[RunningZScore()]), [1], {}, "load x")
     assert str(info.value) == "load x: post-processing state must be an object"
+
+
+# ---------------------------------------------------------------------- calls and messages
+def test_chain_steps_messages() -> None:
+    with pytest.raises(ConfigurationError) as info:
+        Chain(3).update(np.ones(3))  # type: ignore[arg-type]
+    assert str(info.value) == "Chain: steps must be a list of post-processors, got int"
+    with pytest.raises(ConfigurationError) as info:
+        Chain(RunningZScore()).update(np.ones(3))  # type: ignore[arg-type]
+    assert str(info.value) == "Chain: steps must be a list of post-processors, got RunningZScore"
+    with pytest.raises(ConfigurationError) as info:
+        Chain([RunningZScore(), "x"]).update(np.ones(3))  # type: ignore[list-item]
+    assert str(info.value) == ("Chain: every step must be a PostProcessor (RunningZScore, "
+                               "AnomalyLikelihood, RangeRule...), got str 'x'")
+
+
+@pytest.mark.parametrize(
+    ("proc", "name"),
+    [(RangeRule(), "RangeRule"), (Chain([RangeRule()]), "Chain")],
+)
+def test_update_messages_name_the_call(proc: Any, name: str) -> None:
+    with pytest.raises(DataError) as info:
+        proc.update(np.array([1.0, np.nan]))
+    assert str(info.value).startswith(f"{name}.update: 1 score(s) are NaN")
+    with pytest.raises(DataError) as info:
+        proc.update(np.ones(3), values=np.ones(2))
+    assert str(info.value) == (f"{name}.update: values must have one row per score (3), got "
+                               "shape (2, 1)")
+
+
+def test_values_are_ignored_by_steps_that_do_not_read_them() -> None:
+    scores = np.random.default_rng(14).random(20)
+    expect = RunningZScore().update(scores)
+    wrong = np.ones(7)  # not even one per score: never looked at
+    np.testing.assert_array_equal(RunningZScore().update(scores, values=wrong), expect)
+    np.testing.assert_array_equal(Chain([RunningZScore()]).update(scores, values=wrong), expect)
+
+
+def test_column_messages() -> None:
+    rule = RangeRule()
+    rule.update(np.ones(3), values=np.ones((3, 2)))
+    with pytest.raises(DataError) as info:
+        rule.update(np.ones(3))
+    assert str(info.value) == ("RangeRule.update: RangeRule was given values with 2 column(s) "
+                               "before; give the values of these rows too")
+    late = RangeRule()
+    late.update(np.ones(1))  # one row without values is enough
+    with pytest.raises(DataError) as info:
+        late.update(np.ones(3), values=np.ones(3))
+    assert str(info.value) == ("RangeRule.update: RangeRule processed rows without values "
+                               "before; give values from the first call on or never")
+
+
+def test_parameter_messages_name_the_class() -> None:
+    with pytest.raises(ConfigurationError) as info:
+        RangeRule(tolerance=-1.0).update(np.ones(3))
+    assert str(info.value).startswith("RangeRule: tolerance must be a number in [0, inf)")
+    with pytest.raises(ConfigurationError) as info:
+        RunningZScore(window=5, min_periods=6).update(np.ones(3))
+    assert str(info.value) == "RunningZScore: min_periods (6) cannot exceed window (5)"
+    out = RunningZScore(window=5, min_periods=5).update(np.arange(12.0) % 3)
+    assert (out[:5] == 0.0).all() and (out[5:] != 0.0).any()
+
+
+def test_an_empty_chunk_gives_no_output_and_a_started_empty_state() -> None:
+    for proc in (RunningZScore(), RunningZScore(window=4), RangeRule(), _likelihood(),
+                 Chain([RunningZScore()])):
+        out = proc.update(np.array([]))
+        assert isinstance(out, np.ndarray) and out.shape == (0,) and out.dtype == np.float64
+        assert proc.is_started and proc.n_seen_ == 0
+    zs = RunningZScore()
+    zs.update(np.array([]))
+    assert zs.get_state() == ({"n_seen_": 0, "count_": 0, "mean_": 0.0, "m2_": 0.0}, {})
+
+
+def test_running_zscore_does_not_depend_on_the_scores_scale() -> None:
+    """The doc example at 1e-14: a spread of 1e-14 is a spread (the cut-off is relative to
+    the mean, not absolute)."""
+    base = np.array([1.0, 2.0, 1.0, 2.0, 6.0])
+    for scale in (1e-14, 1.0, 1e14):
+        out = RunningZScore().update(base * scale)
+        assert out[-1] == pytest.approx(9.0, rel=1e-12)
