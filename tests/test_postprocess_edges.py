@@ -726,3 +726,31 @@ def test_running_zscore_does_not_depend_on_the_scores_scale() -> None:
     for scale in (1e-14, 1.0, 1e14):
         out = RunningZScore().update(base * scale)
         assert out[-1] == pytest.approx(9.0, rel=1e-12)
+
+
+@pytest.mark.parametrize("both", [True, False])
+@pytest.mark.parametrize("case", ["low-run", "short-probation"])
+def test_likelihood_matches_nupic_on_a_low_run_and_a_short_probation(
+    case: str, both: bool
+) -> None:
+    """Against the loop-by-loop transcription of nupic (test_postprocess): a long run far
+    below the usual average across a re-estimate (two-sided tail: the re-estimate's own
+    probabilities start the red-run filter), and a first estimate over fewer rows than the
+    moving average holds (learning_period + estimation_samples = 7 < 10)."""
+    from test_postprocess import _nupic_reference
+
+    if case == "low-run":
+        rng = np.random.default_rng(15)
+        scores = rng.normal(1.0, 0.1, 400)
+        scores[290:320] = 0.2
+        lp, es, window, period = 20, 50, 300, 25
+    else:
+        rng = np.random.default_rng(16)
+        scores = rng.normal(1.0, 0.1, 120)
+        scores[40:44] = 3.0
+        lp, es, window, period = 2, 5, 100, 10
+    got = AnomalyLikelihood(learning_period=lp, estimation_samples=es, historic_window=window,
+                            reestimation_period=period, tail="both" if both else "upper"
+                            ).update(scores)
+    expect = _nupic_reference(scores, None, lp, es, window, period, both=both)
+    np.testing.assert_allclose(got, expect, rtol=1e-10, atol=1e-12)
