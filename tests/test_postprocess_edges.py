@@ -754,3 +754,10 @@ def test_likelihood_matches_nupic_on_a_low_run_and_a_short_probation(
                             ).update(scores)
     expect = _nupic_reference(scores, None, lp, es, window, period, both=both)
     np.testing.assert_allclose(got, expect, rtol=1e-10, atol=1e-12)
+
+
+def test_text_value_may_hold_an_equals_sign() -> None:
+    """The first '=' separates the key: the rest, '=' included, is the value."""
+    with pytest.raises(ConfigurationError) as info:
+        parse_postprocess("likelihood:tail=both=x")
+    assert str(info.value).startswith("AnomalyLikelihood: tail must be one of 'upper', 'both'")
