@@ -534,6 +534,21 @@ def test_read_csv_files_passes_its_options_to_every_file(tmp_path: Path) -> None
     assert list(ds.index) == days
 
 
+@pytest.fixture
+def own_tqdm_lock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A per-process lock for tqdm and no monitor thread: tqdm's default lock is a
+    multiprocessing lock shared by every process forked after its first bar, so a test
+    process killed while holding it (mutation testing forks and kills them) blocks each later
+    bar forever."""
+    import threading
+
+    from tqdm import tqdm
+
+    monkeypatch.setattr(tqdm, "_lock", threading.RLock(), raising=False)
+    monkeypatch.setattr(tqdm, "monitor_interval", 0)
+
+
+@pytest.mark.usefixtures("own_tqdm_lock")
 def test_progress_bar_reading_several_files(tmp_path: Path,
                                             capsys: pytest.CaptureFixture[str]) -> None:
     a = _hours(tmp_path / "a.csv", "2024-01-01", 3, v=0.0)
@@ -1101,6 +1116,7 @@ def test_a_csv_without_a_time_column_is_named() -> None:
         readers.read_csv_file(one_byte, label="one")
 
 
+@pytest.mark.usefixtures("own_tqdm_lock")
 def test_the_progress_bar_goes_away_once_the_files_are_read(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     a = _hours(tmp_path / "a.csv", "2024-01-01", 3, v=0.0)
