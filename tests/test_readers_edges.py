@@ -672,6 +672,13 @@ def test_read_s3_columns_and_messages_naming_the_object(aws_env: str) -> None:
     with pytest.raises(DataError, match=r"^columns \['y'\] not found in s3://cols/p/b.csv "
                                         r"\(reading s3://cols/p/\)$"):
         Dataset.from_s3("s3://cols/p/", columns=["x", "y"])
+    # two date columns: the first one is found on its own, time_column picks the other
+    put(Bucket="cols", Key="t/a.csv",
+        Body=b"timestamp,logged,x\n2024-01-01 00:00,2024-02-01 00:00,1\n")
+    found = Dataset.from_s3("s3://cols/t/", columns=["x"])
+    assert found.index[0] == pd.Timestamp("2024-01-01")
+    logged = Dataset.from_s3("s3://cols/t/", time_column="logged", columns=["x"])
+    assert logged.index[0] == pd.Timestamp("2024-02-01") and logged.index.name == "logged"
     put(Bucket="cols", Key="q/bad.csv", Body=b"timestamp,x\n")
     with pytest.raises(DataError, match=r"^CSV file s3://cols/q/bad.csv has a header but no "
                                         r"rows$"):
