@@ -408,15 +408,14 @@ def test_value_messages(values: Any, message: str) -> None:
 
 # ---------------------------------------------------------------------- RangeRule
 def test_range_rule_margin_is_strict_on_both_sides() -> None:
-    """Out of range means strictly beyond ``hi + tolerance * span`` or below ``lo - ...``."""
-    rule = RangeRule(tolerance=0.5, value=9.0)
-    out = rule.update(np.zeros(6), values=np.array([0.0, 1.0, 1.5, -0.5, 2.25 + 1e-12, -1.5]))
-    # row 2: 1.5 = 1 + 0.5 * 1, not beyond; row 3: -0.5 = 0 - 0.5 * 1, not below; row 4: the
-    # range is now [-0.5, 1.5] (span 2), so beyond 1.5 + 1 = 2.5 only: 2.25 is inside
-    assert out.tolist() == [0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
-    out = RangeRule(tolerance=0.5, value=9.0).update(
-        np.zeros(4), values=np.array([0.0, 1.0, 1.5 + 1e-9, -0.75 - 1e-9]))
-    assert out.tolist() == [0.0, 0.0, 9.0, 9.0]
+    """Out of range means strictly beyond ``hi + tolerance * span`` or below ``lo - ...``:
+    after 0 and 1 with tolerance 0.5 the limits are exactly 1.5 and -0.5."""
+    def last(x: float) -> float:
+        rule = RangeRule(tolerance=0.5, value=9.0)
+        return float(rule.update(np.zeros(3), values=np.array([0.0, 1.0, x]))[-1])
+
+    assert [last(1.5), last(-0.5)] == [0.0, 0.0]
+    assert [last(1.5 + 1e-9), last(-0.5 - 1e-9)] == [9.0, 9.0]
 
 
 def test_range_rule_in_one_row_chunks_and_without_values_counts_every_row() -> None:
