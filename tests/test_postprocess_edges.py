@@ -349,7 +349,7 @@ _CHAIN_MSG = "Chain state must hold n_seen_ and the states of its 1 step(s)"
 )
 def test_chain_state_messages(scalars: Any, arrays: Any, message: str) -> None:
     good_scalars, good_arrays = _state_of(*_CHAIN)
-    state = scalars if isinstance(scalars, list) else {**good_scalars, **scalars}
+    state: Any = scalars if isinstance(scalars, list) else {**good_scalars, **scalars}
     if isinstance(scalars, dict) and "extra" in scalars:
         state = {**good_scalars, "extra": 1}
     with pytest.raises(PersistenceError) as info:
