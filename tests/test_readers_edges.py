@@ -1132,3 +1132,19 @@ def test_the_progress_bar_goes_away_once_the_files_are_read(
     err = capsys.readouterr().err
     assert err.startswith("\rreading 2 files:") and err.endswith("\r"), repr(err)
     assert "\n" not in err and "2/2" not in err, repr(err)  # no final bar left behind
+
+
+def test_numbers_and_integer_positions_with_gaps_are_named_as_such() -> None:
+    with pytest.raises(DataTypeError, match=r"^Dataset expects a pandas DataFrame, got list$"):
+        Dataset([1.0, 2.0])  # type: ignore[arg-type]
+    # a missing value does not hide that the others are numbers or positions
+    with pytest.raises(DataError, match=r"^c: holds integer values, not timestamps"):
+        readers.parse_times(pd.Index([1_700_000_000, None, 1_700_000_060], dtype=object), "c")
+    gap = (r"the integer index has missing values \(first at row 1\); positions must all be "
+           r"present$")
+    for index in (pd.Index([3, None, 5], dtype=object), pd.Index([3, None, 5], dtype="Int64")):
+        with pytest.raises(DataError, match=rf"^dataset: {gap}"):
+            Dataset(_frame([1.0, 2.0, 3.0], index))
+    with pytest.raises(DataError, match=r"^dataset: integer index value 9223372036854775808 is "
+                                        r"outside"):
+        Dataset(_frame([1.0, 2.0], pd.Index(np.array([0, 2**63], dtype=np.uint64))))
