@@ -729,8 +729,10 @@ def test_cold_start_checks_and_learns_the_columns() -> None:
     assert "missing columns ['c0'], unexpected columns ['x']" in str(info.value)
     # an online call takes any number of rows; batch scoring still needs a whole shingle
     det.score_update(frame.iloc[50:51])
-    with pytest.raises(DataError):
+    with pytest.raises(DataError) as info:
         det.score(frame.iloc[:2])
+    assert str(info.value) == ("RCFDetector needs at least 4 rows to score (its window, "
+                               "shingle_size=4), got 2")
     assert det.engine_ is det.forest_
 
 
