@@ -1148,3 +1148,16 @@ def test_numbers_and_integer_positions_with_gaps_are_named_as_such() -> None:
     with pytest.raises(DataError, match=r"^dataset: integer index value 9223372036854775808 is "
                                         r"outside"):
         Dataset(_frame([1.0, 2.0], pd.Index(np.array([0, 2**63], dtype=np.uint64))))
+
+
+def test_full_messages_for_duplicates_and_for_no_single_format(tmp_path: Path) -> None:
+    index = pd.DatetimeIndex(["2024-01-01", "2024-01-01"])
+    with pytest.raises(DataError) as info:
+        Dataset(_frame([1.0, 2.0], index))
+    assert str(info.value) == (
+        "dataset: 1 duplicate timestamp(s), first 2024-01-01 00:00:00; pass duplicates='mean', "
+        "'first' or 'last' to combine them (on the command line: --duplicates mean|first|last)")
+    # the first value reads both ways; each format fails on a different later value
+    text = _read_error(_eu(tmp_path / "a.csv", ["01/02/2024", "13/01/2024", "01/13/2024"]))
+    assert ("'13/01/2024' does not match '%m/%d/%Y' and '01/13/2024' does not match "
+            "'%d/%m/%Y' (inferred from '01/02/2024')") in text, text
