@@ -1068,6 +1068,10 @@ def test_datetime_objects_mixed_with_strings_follow_dayfirst_and_time_format() -
     objects = pd.Index([dt.datetime(2024, 1, 1), "02/01/2024"], dtype=object)
     assert list(readers.parse_times(objects, "c"))[1] == pd.Timestamp("2024-02-01")
     assert list(readers.parse_times(objects, "c", dayfirst=True))[1] == pd.Timestamp("2024-01-02")
+    # with datetime objects among them, strings are read one by one, whatever their format
+    several = pd.Index(["2024-01-02", dt.datetime(2024, 1, 3), "January 4, 2024"], dtype=object)
+    assert list(readers.parse_times(several, "c")) == list(
+        pd.date_range("2024-01-02", periods=3, freq="D"))
     iso = pd.Index([dt.datetime(2024, 1, 1), " 2024-01-02 "], dtype=object)
     assert list(readers.parse_times(iso, "c", time_format="ISO8601")) == [
         pd.Timestamp("2024-01-01"), pd.Timestamp("2024-01-02")]
