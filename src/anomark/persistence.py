@@ -39,6 +39,7 @@ __all__ = [
     "encode_value",
     "read_saved",
     "register_param_type",
+    "split_prefixed",
     "write_saved",
 ]
 
@@ -188,6 +189,16 @@ def _umask() -> int:
 
 def _dependency_versions() -> dict[str, str]:
     return installed_versions(("numpy", "pandas", "scikit-learn", "keras", "tensorflow"))
+
+
+def split_prefixed(
+    arrays: Mapping[str, np.ndarray], prefix: str
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Split saved arrays by name: those not starting with ``prefix``, and those that do
+    with the prefix removed (a component's arrays stored beside the detector's own)."""
+    own = {k: v for k, v in arrays.items() if not k.startswith(prefix)}
+    part = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+    return own, part
 
 
 def _is_saved_detector(path: Path) -> bool:

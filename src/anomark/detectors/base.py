@@ -34,7 +34,7 @@ from anomark._validation import Constraint, InstanceOf, Interval, validate_param
 from anomark.dataset import DataLike, Dataset
 from anomark.detection import Detection
 from anomark.errors import ConfigurationError, DataError, NotFittedError, PersistenceError
-from anomark.persistence import read_saved, register_param_type, write_saved
+from anomark.persistence import read_saved, register_param_type, split_prefixed, write_saved
 from anomark.postprocess import PostProcessor, check_postprocess
 from anomark.postprocess import _detector as _post
 from anomark.seasonal import SeasonalResidual
@@ -578,8 +578,8 @@ class Detector(BaseEstimator, ABC):  # type: ignore[misc]
             threshold = Threshold.from_dict(fitted["threshold_"])
             if not threshold.is_fitted and threshold.method != "spot":  # spot may calibrate
                 raise TypeError("threshold_ has no value")
-            arrays, stage_arrays = _seasonal.split_arrays(arrays)
-            own_arrays, post_arrays = _post.split_arrays(arrays)
+            arrays, stage_arrays = split_prefixed(arrays, _seasonal.ARRAY_PREFIX)
+            own_arrays, post_arrays = split_prefixed(arrays, _post.ARRAY_PREFIX)
             _seasonal.restore_seasonal(det, fitted.get("seasonal_"), stage_arrays, str(path))
             det._set_state(config["state"], own_arrays, Path(path))
             _post.restore_postprocess(det, fitted.get("postprocess_"), post_arrays, str(path))

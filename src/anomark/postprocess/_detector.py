@@ -32,7 +32,6 @@ __all__ = [
     "postprocess_state",
     "postprocess_to_dict",
     "restore_postprocess",
-    "split_arrays",
     "transform_postprocess",
     "update_postprocess",
 ]
@@ -88,15 +87,6 @@ def postprocess_state(det: Any) -> tuple[dict[str, Any] | None, dict[str, np.nda
         return None, {}
     scalars, arrays = chain.get_state()
     return scalars, {ARRAY_PREFIX + k: v for k, v in arrays.items()}
-
-
-def split_arrays(
-    arrays: dict[str, np.ndarray],
-) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """The detector's own arrays and the post-processors' (prefix removed)."""
-    own = {k: v for k, v in arrays.items() if not k.startswith(ARRAY_PREFIX)}
-    post = {k[len(ARRAY_PREFIX):]: v for k, v in arrays.items() if k.startswith(ARRAY_PREFIX)}
-    return own, post
 
 
 def restore_postprocess(

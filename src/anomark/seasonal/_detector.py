@@ -34,7 +34,6 @@ __all__ = [
     "n_model_features",
     "restore_seasonal",
     "seasonal_state",
-    "split_arrays",
     "transform_seasonal",
     "update_seasonal",
 ]
@@ -103,15 +102,6 @@ def seasonal_state(det: Any) -> tuple[dict[str, Any] | None, dict[str, np.ndarra
         return None, {}
     scalars, arrays = fitted.get_state()
     return scalars, {ARRAY_PREFIX + k: v for k, v in arrays.items()}
-
-
-def split_arrays(
-    arrays: dict[str, np.ndarray],
-) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """The other arrays and the stage's (prefix removed)."""
-    own = {k: v for k, v in arrays.items() if not k.startswith(ARRAY_PREFIX)}
-    stage = {k[len(ARRAY_PREFIX):]: v for k, v in arrays.items() if k.startswith(ARRAY_PREFIX)}
-    return own, stage
 
 
 def restore_seasonal(det: Any, state: Any, arrays: dict[str, np.ndarray], where: str) -> None:

@@ -24,6 +24,7 @@ from anomark.detectors.rcf._online import OnlineMixin
 from anomark.detectors.rcf.forest import SCORE_TYPE, RandomCutForest
 from anomark.detectors.rcf.streaming import StreamingForest
 from anomark.errors import ConfigurationError, DataError, PersistenceError
+from anomark.persistence import split_prefixed
 from anomark.postprocess import PostProcessor
 from anomark.seasonal import SeasonalResidual
 from anomark.threshold import Threshold
@@ -498,15 +499,12 @@ class RCFDetector(OnlineMixin, Detector):
             raise PersistenceError(
                 f"{folder}: the detector was fitted locally but its parameters name SageMaker"
             )
-        online = {
-            k[len(_ONLINE_PREFIX) :]: v for k, v in arrays.items() if k.startswith(_ONLINE_PREFIX)
-        }
+        online = split_prefixed(arrays, _ONLINE_PREFIX)[1]
         self._set_online_state(state, online, str(folder))
         forest: RandomCutForest | StreamingForest
         if engine_kind == "stream":
             forest = StreamingForest.from_arrays(
-                {k[len(_STREAM_PREFIX) :]: v for k, v in arrays.items()
-                 if k.startswith(_STREAM_PREFIX)},
+                split_prefixed(arrays, _STREAM_PREFIX)[1],
                 num_trees=int(self.num_trees), num_samples_per_tree=int(self.num_samples_per_tree),
                 shingle_size=size, time_decay=self.time_decay, output_after=self.output_after,
                 score_type=self.score_type, random_state=self.random_state, n_jobs=self.n_jobs,
@@ -518,8 +516,7 @@ class RCFDetector(OnlineMixin, Detector):
                 )
         else:
             forest = RandomCutForest.from_arrays(
-                {k[len(_ARRAY_PREFIX) :]: v for k, v in arrays.items()
-                 if k.startswith(_ARRAY_PREFIX)},
+                split_prefixed(arrays, _ARRAY_PREFIX)[1],
                 score_type=self.score_type,  # type: ignore[arg-type]
                 random_state=self.random_state,
                 n_jobs=self.n_jobs,
