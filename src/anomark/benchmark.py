@@ -47,6 +47,7 @@ from anomark.detectors.base import Detector, get_detector_class
 from anomark.errors import ConfigurationError, DataError
 from anomark.evaluation.nab import NAB_PROFILES, probation_rows
 from anomark.persistence import atomic_write_bytes
+from anomark.seasonal import DEFAULT_SEASONAL, parse_seasonal
 from anomark.windowing import DEFAULT_WINDOW_CAP
 
 __all__ = [
@@ -71,9 +72,6 @@ MODES = ("batch", "stream")
 CACHE_FORMAT = 2
 #: Post-processing of ``mode="stream"`` (see docs/benchmarks.md for how it was chosen).
 DEFAULT_STREAM_POSTPROCESS = "zscore:burn_in=128+range:value=10.0"
-#: The detectors' ``seasonal=`` stage when none is given (those that take one; see
-#: docs/seasonality.md for the corpus runs with and without it).
-DEFAULT_SEASONAL = "auto"
 
 
 def _rows_per_day(ds: Dataset) -> int:
@@ -100,8 +98,6 @@ def make_nab_detector(
     ConfigurationError
         A seasonal stage for a detector without the ``seasonal`` parameter.
     """
-    from anomark.seasonal import parse_seasonal
-
     cls = get_detector_class(name)
     params: dict[str, Any] = {"random_state": seed, **cls.benchmark_params}
     if cls.window_param is not None:
@@ -515,8 +511,6 @@ def run_nab_benchmark(
         raise ConfigurationError("refits applies to batch mode; a stream learns every row")
     if postprocess is None:
         postprocess = DEFAULT_STREAM_POSTPROCESS if mode == "stream" else "none"
-    from anomark.seasonal import parse_seasonal
-
     stage = parse_seasonal(DEFAULT_SEASONAL if seasonal is None else seasonal)
     text = "none" if stage is None else stage.to_text()
     takes = {d: "seasonal" in get_detector_class(d)._get_param_names() for d in detectors}

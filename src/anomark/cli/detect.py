@@ -29,10 +29,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from anomark.dataset import Dataset
     from anomark.detectors.base import Detector
 
-__all__ = ["DEFAULT_SEASONAL", "build_detector", "parse_param", "register", "run"]
-
-#: ``--seasonal`` when not given (detectors that take a ``seasonal=`` stage).
-DEFAULT_SEASONAL = "auto"
+__all__ = ["build_detector", "parse_param", "register", "run"]
 
 EPILOG = """\
 sources:
@@ -199,7 +196,7 @@ def build_detector(args: argparse.Namespace, data: Dataset, quiet: bool) -> Dete
         params["threshold"] = Threshold.parse(args.threshold)
     seasonal = getattr(args, "seasonal", None)
     if "seasonal" in valid:
-        from anomark.seasonal import parse_seasonal
+        from anomark.seasonal import DEFAULT_SEASONAL, parse_seasonal
 
         params["seasonal"] = parse_seasonal(seasonal or DEFAULT_SEASONAL)
     elif seasonal not in (None, "none"):

@@ -44,10 +44,11 @@ from anomark.seasonal._period import (
     residuals,
     seasonal_autocorrelation,
 )
-from anomark.seasonal._stage import SeasonalResidual, parse_seasonal
+from anomark.seasonal._stage import DEFAULT_SEASONAL, SeasonalResidual, parse_seasonal
 
 __all__ = [
     "DEFAULT_CANDIDATES",
+    "DEFAULT_SEASONAL",
     "LONGER_PERIOD_GAIN",
     "MIN_AUTOCORRELATION",
     "MIN_CYCLES",

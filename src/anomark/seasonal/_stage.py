@@ -25,7 +25,12 @@ from anomark.seasonal._period import (
     residuals,
 )
 
-__all__ = ["SeasonalResidual", "parse_seasonal"]
+__all__ = ["DEFAULT_SEASONAL", "SeasonalResidual", "parse_seasonal"]
+
+#: The stage (text form, :func:`parse_seasonal`) that ``anomark detect`` and the NAB benchmark
+#: give the detectors that take one when none is asked for (see docs/seasonality.md for the
+#: corpus runs with and without it).
+DEFAULT_SEASONAL = "auto"
 
 
 class SeasonalResidual(BaseEstimator):  # type: ignore[misc]
