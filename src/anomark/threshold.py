@@ -428,8 +428,7 @@ class Threshold:
         which is left unchanged.
         """
         self._check_is_fitted()
-        arr, _ = as_scores(scores, f"Threshold.{self.method}.apply")
-        index = scores.index if isinstance(scores, pd.Series) else None
+        arr, index = as_scores(scores, f"Threshold.{self.method}.apply")
         if self.method == "spot":
             from anomark import _gpd
 

@@ -392,8 +392,6 @@ class SeasonalResidual(BaseEstimator):  # type: ignore[misc]
             self.times_ = np.concatenate([self.times_, times])
         else:
             self.times_ = np.empty(0, dtype=np.int64)
-        if keep == 0:
-            self.history_ = self.history_[:0]
         self.n_seen_ = int(self.n_seen_) + n
         if n and ds.is_time_indexed:
             self.last_time_ = pd.Timestamp(ds.index[-1])
