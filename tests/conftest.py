@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -23,6 +24,17 @@ def nab_dir() -> Path:
     if not value or not Path(value).is_dir():
         pytest.skip("NAB corpus not available (set ANOMARK_NAB_DIR)")
     return Path(value)
+
+
+@pytest.fixture(scope="session")
+def te() -> ModuleType:
+    """TimeEval's metrics module, the range metrics' reference (skips when not installed)."""
+    from _metric_references import load_timeeval_metrics
+
+    try:
+        return load_timeeval_metrics()
+    except ImportError as exc:
+        pytest.skip(str(exc))
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from _metric_references import load_timeeval_metrics
 from anomark.errors import ConfigurationError, DataError
 from anomark.evaluation import (
     best_event_f1,
@@ -227,14 +226,6 @@ def test_cardinality_outside_zero_one_names_the_count() -> None:
 
 
 # ---------------------------------------------------------------- against TimeEval
-
-
-@pytest.fixture(scope="module")
-def te() -> ModuleType:
-    try:
-        return load_timeeval_metrics()
-    except ImportError as exc:
-        pytest.skip(str(exc))
 
 
 def _check(te: ModuleType, labels: np.ndarray, scores: np.ndarray, size: int) -> None:

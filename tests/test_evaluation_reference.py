@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from _metric_references import load_prts, load_timeeval_metrics
+from _metric_references import load_prts
 from anomark.evaluation import (
     range_pr_auc,
     range_precision_recall,
@@ -34,14 +34,6 @@ from anomark.evaluation import (
 from anomark.evaluation._points import runs
 
 TOL = 1e-6
-
-
-@pytest.fixture(scope="module")
-def te() -> ModuleType:
-    try:
-        return load_timeeval_metrics()
-    except ImportError as exc:
-        pytest.skip(str(exc))
 
 
 @pytest.fixture(scope="module")
