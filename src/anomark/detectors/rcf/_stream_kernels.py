@@ -157,15 +157,6 @@ def _grow(x: np.ndarray, lo: np.ndarray, hi: np.ndarray, node: int) -> float:  #
 
 
 @njit(cache=True, fastmath=_FAST)
-def side_sum(lo: np.ndarray, hi: np.ndarray, node: int) -> float:  # pragma: no cover
-    """Sum of the sides of ``node``'s box."""
-    s = 0.0
-    for j in range(lo.shape[1]):
-        s += hi[node, j] - lo[node, j]
-    return s
-
-
-@njit(cache=True, fastmath=_FAST)
 def _union_of_children(
     lo: np.ndarray, hi: np.ndarray, range_sum: np.ndarray, node: int, c: int, p: np.ndarray
 ) -> bool:  # pragma: no cover - compiled
@@ -388,27 +379,16 @@ def _accept_probability(fill: float, initial_fraction: float) -> float:  # pragm
 
 
 @njit(cache=True)
-def offer(
-    res: Reservoir, t: int, decay: float, initial_fraction: float
+def offer_drawn(
+    res: Reservoir, t: int, u: float, decay: float, initial_fraction: float
 ) -> tuple[int, int, float]:  # pragma: no cover - compiled
-    """Offer the next point to tree ``t``'s sampler (draws from the tree's sampling stream).
+    """Offer the next point to tree ``t``'s sampler, with the first uniform ``u > 0`` of
+    the tree's sampling stream already drawn (the caller tries the sure rejection with it).
 
     Returns ``(slot, n_used, weight)``: the slot the point will take and how many slots held
     points before (the point evicted from ``slot`` must still be deleted from the tree when
     ``slot < n_used``), or ``slot = -1`` when the point is not taken. The heap is updated.
     """
-    rng = res.rng[t, :4]
-    u = 0.0
-    while u == 0.0:
-        u = uniform(rng)
-    return offer_drawn(res, t, u, decay, initial_fraction)
-
-
-@njit(cache=True)
-def offer_drawn(
-    res: Reservoir, t: int, u: float, decay: float, initial_fraction: float
-) -> tuple[int, int, float]:  # pragma: no cover - compiled
-    """:func:`offer` with its first uniform ``u > 0`` already drawn."""
     w = math.log(-math.log(u)) - decay
     capacity = res.weight.shape[1]
     n = res.size[t]
@@ -451,7 +431,7 @@ def learn_point(
     tree: Trees, res: Reservoir, t: int, x: np.ndarray, entry: int, slot: int, n_used: int,
     path: np.ndarray,
 ) -> None:  # pragma: no cover - compiled
-    """Put the point ``x`` (the forest's ``entry``-th), taken by :func:`offer`, into ``slot``:
+    """Put the point ``x`` (the forest's ``entry``-th), taken by :func:`offer_drawn`, into ``slot``:
     delete the point it evicts from the tree, then insert ``x`` (cuts drawn from the tree's
     cutting stream)."""
     if slot < n_used:
