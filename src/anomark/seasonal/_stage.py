@@ -31,6 +31,8 @@ __all__ = ["DEFAULT_SEASONAL", "SeasonalResidual", "parse_seasonal"]
 #: give the detectors that take one when none is asked for (see docs/seasonality.md for the
 #: corpus runs with and without it).
 DEFAULT_SEASONAL = "auto"
+#: ``n_periods`` by default; the text form names it only when it differs.
+_N_PERIODS = 4
 
 
 class SeasonalResidual(BaseEstimator):  # type: ignore[misc]
@@ -106,7 +108,7 @@ class SeasonalResidual(BaseEstimator):  # type: ignore[misc]
     decisions_: list[dict[str, Any]]
     last_time_: pd.Timestamp | None
 
-    def __init__(self, period: Any = "auto", n_periods: int = 4) -> None:
+    def __init__(self, period: Any = "auto", n_periods: int = _N_PERIODS) -> None:
         self.period = period
         self.n_periods = n_periods
 
@@ -562,7 +564,7 @@ class SeasonalResidual(BaseEstimator):  # type: ignore[misc]
             text = str(int(p))
         else:
             text = _duration_text(pd.Timedelta(p))
-        return text if self.n_periods == 4 else f"{text}:{int(self.n_periods)}"
+        return text if self.n_periods == _N_PERIODS else f"{text}:{int(self.n_periods)}"
 
     def to_dict(self) -> dict[str, Any]:
         """The parameters as JSON (a Timedelta keeps its type)."""
@@ -622,7 +624,7 @@ def parse_seasonal(text: str) -> SeasonalResidual | None:
         raise ConfigurationError(f"a seasonal setting is text, got {text!r}")
     head, sep, tail = text.strip().partition(":")
     head = head.strip()
-    k: Any = 4
+    k: Any = _N_PERIODS
     if sep:
         try:
             k = int(tail)
