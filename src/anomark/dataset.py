@@ -466,7 +466,7 @@ class Dataset:
         for part in parts[1:]:
             joined = joined.join(part, how=how)
         if freq is not None and interpolate and how == "outer":
-            joined = joined.interpolate(method="time", limit=limit, limit_area="inside")
+            joined = _fill_gaps(joined, limit)
         return cls(joined, name=name or "+".join(sensors))
 
     @classmethod
@@ -780,6 +780,9 @@ def _resample(
     except (ValueError, TypeError) as exc:  # pragma: no cover - checked by _parse_frequency
         raise DataError(f"invalid resampling frequency {freq!r}: {exc}") from None
     out = getattr(resampler, agg)()
-    if interpolate:
-        out = out.interpolate(method="time", limit=limit, limit_area="inside")
-    return out
+    return _fill_gaps(out, limit) if interpolate else out
+
+
+def _fill_gaps(frame: pd.DataFrame, limit: int | None) -> pd.DataFrame:
+    """Empty bins between values interpolated in time, at most ``limit`` in a row."""
+    return frame.interpolate(method="time", limit=limit, limit_area="inside")
