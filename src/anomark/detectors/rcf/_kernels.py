@@ -319,9 +319,10 @@ def anomaly_group(
                 continue
             nd = np.uint64(node[k])  # unsigned: no negative-index wraparound code
             off = np.uint64((g0 + k) * row_stride)
-            grow = _outside(flat, off, dim, lo, hi, nd)
             if left[nd] < 0:
-                if keep[k] == 1.0 and grow == 0.0:
+                # a leaf's box is its point: the distance matters only when no box above
+                # separated the shingle (keep == 1), to tell a sampled point from a new one
+                if keep[k] == 1.0 and _outside(flat, off, dim, lo, hi, nd) == 0.0:
                     # the point is in the tree's sample: AWS's "seen" score, damped
                     leaf_mass = float(mass[nd])
                     damp = 1.0 - leaf_mass / (2.0 * tree_mass)
@@ -332,6 +333,7 @@ def anomaly_group(
                 node[k] = -1
                 remaining -= 1
                 continue
+            grow = _outside(flat, off, dim, lo, hi, nd)
             p = grow / (range_sum[nd] + grow)
             acc[k] += keep[k] * p / (depth + 1.0)
             keep[k] *= 1.0 - p
@@ -374,15 +376,15 @@ def codisp_group(
                 continue
             nd = np.uint64(node[k])  # unsigned: no negative-index wraparound code
             off = np.uint64((g0 + k) * row_stride)
-            grow = _outside(flat, off, dim, lo, hi, nd)
-            if left[nd] < 0:
-                if keep[k] == 1.0 and grow == 0.0:
+            if left[nd] < 0:  # the leaf's distance: as in anomaly_group
+                if keep[k] == 1.0 and _outside(flat, off, dim, lo, hi, nd) == 0.0:
                     out[g0 + k] += ratio_seen[k]
                 else:
                     out[g0 + k] += acc[k] + keep[k] * max(float(mass[nd]), ratio_new[k])
                 node[k] = -1
                 remaining -= 1
                 continue
+            grow = _outside(flat, off, dim, lo, hi, nd)
             p = grow / (range_sum[nd] + grow)
             acc[k] += keep[k] * p * max(float(mass[nd]), ratio_new[k])
             keep[k] *= 1.0 - p
