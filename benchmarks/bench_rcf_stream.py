@@ -11,13 +11,15 @@ Sections
    (``partial_fit``), then ``score_update`` the rest; krcf learns the same 703 shingles and
    then scores and updates each following shingle in a Python loop (``lambda = 1/2560`` and
    ``output_after = 65`` for both, AWS's defaults; krcf's other options at its defaults,
-   single-threaded). Wall and process CPU time, medians of ``--repeats`` interleaved runs
-   (one seed each), and the best event F1 (over all thresholds) of the scored rows. The
-   ratio is krcf's time over anomark's, on the same clock: CPU time (work done, whatever the
-   threads) and wall time (what a user waits for; with ``n_jobs=-1`` anomark spreads the
-   trees over the cores, krcf uses one), both printed. The F1 comparison then extends to
-   ``--f1-seeds`` seeds for both libraries (NYC has 5 labelled windows: one event moves the
-   F1 by 0.08).
+   single-threaded, and once more with ``parallel_execution_enabled``). Wall and process CPU
+   time, medians of ``--repeats`` interleaved runs (one seed each), and the best event F1
+   (over all thresholds) of the scored rows. The ratio is krcf's time over anomark's, on the
+   same clock, like against like: anomark on one thread against krcf's default (one
+   thread), anomark with ``n_jobs=-1`` against krcf's parallel execution; CPU time (work
+   done, whatever the threads) and wall time (what a user waits for) both printed, and the
+   all-cores wall time against krcf's default for reference. The F1 comparison then
+   extends to ``--f1-seeds`` seeds for both libraries (NYC has 5 labelled windows: one
+   event moves the F1 by 0.08).
 2. Whole NAB corpus online: each series learns its probationary period, then
    ``score_update`` the rest (default window, ``n_jobs=-1``); total time and mean best event F1
    (``--nab-krcf`` also runs krcf the same way: several minutes).
@@ -111,12 +113,14 @@ def anomark_stream(ds: Any, size: int, learn: int, seed: int, n_jobs: int | None
     return det.score_update(ds.frame.iloc[learn:]).to_numpy()
 
 
-def krcf_options(dimensions: int, seed: int) -> Any:
+def krcf_options(dimensions: int, seed: int, parallel: bool = False) -> Any:
     """krcf configured as anomark's defaults: 100 trees x 256, AWS's default decay
     ``1 / (10 * 256)`` and ``output_after = 1 + 256 // 4``; shingles are built outside (as for
-    anomark), everything else at krcf's defaults (one thread, ``initial_accept_fraction``
-    0.125, all bounding boxes cached)."""
+    anomark), everything else at krcf's defaults (one thread unless ``parallel``, which sets
+    ``parallel_execution_enabled``; ``initial_accept_fraction`` 0.125, all bounding boxes
+    cached)."""
     return {
+        **({"parallel_execution_enabled": True} if parallel else {}),
         "dimensions": dimensions,
         "shingle_size": 1,
         "num_trees": 100,
@@ -127,12 +131,14 @@ def krcf_options(dimensions: int, seed: int) -> Any:
     }
 
 
-def krcf_stream(values: np.ndarray, size: int, learn: int, seed: int) -> np.ndarray:
+def krcf_stream(
+    values: np.ndarray, size: int, learn: int, seed: int, parallel: bool = False
+) -> np.ndarray:
     """krcf with the same settings: learn the shingles of the first rows, then score each
     following shingle and update with it (scores of rows ``learn ..``)."""
     import krcf
 
-    forest = krcf.RandomCutForest(krcf_options(size * values.shape[1], seed))
+    forest = krcf.RandomCutForest(krcf_options(size * values.shape[1], seed, parallel))
     shingles = Windowing(size).shingles(values)
     first = learn - size + 1  # shingle index of the first row scored
     for row in shingles[:first]:
@@ -158,7 +164,7 @@ def bench_nyc(root: Path, quick: bool, repeats: int, f1_seeds: int) -> None:
     index = ds.index[LEARN:]
     anomark_stream(ds, 48, LEARN, 99, None)  # load the compiled kernels
     anomark_stream(ds, 48, LEARN, 99, -1)
-    runs: dict[str, list[tuple[float, float]]] = {"krcf": [], "a1": [], "a2": []}
+    runs: dict[str, list[tuple[float, float]]] = {"krcf": [], "krcf2": [], "a1": [], "a2": []}
     f1s: dict[str, list[float]] = {"krcf": [], "a1": [], "batch": []}
     pairs: list[tuple[np.ndarray, np.ndarray]] = []
     same_with_threads = True
@@ -167,6 +173,8 @@ def bench_nyc(root: Path, quick: bool, repeats: int, f1_seeds: int) -> None:
     for seed in range(n_rep):
         t, ks = timed_cpu(krcf_stream, values, 48, LEARN, seed)
         runs["krcf"].append(t)
+        t, _ = timed_cpu(krcf_stream, values, 48, LEARN, seed, True)
+        runs["krcf2"].append(t)
         f1s["krcf"].append(best_f1(pd.Series(ks, index=index), windows))
         t, s1 = timed_cpu(anomark_stream, ds, 48, LEARN, seed, None)
         runs["a1"].append(t)
@@ -180,22 +188,31 @@ def bench_nyc(root: Path, quick: bool, repeats: int, f1_seeds: int) -> None:
     load1 = os.getloadavg()
     print(f"load average (1 min) {load0[0]:.1f} before, {load1[0]:.1f} after, on "
           f"{os.cpu_count()} cores")
-    k_wall = statistics.median(w for w, _ in runs["krcf"])
-    k_cpu = statistics.median(c for _, c in runs["krcf"])
     labels = {
         "krcf": "krcf, score then update point by point (1 thread)",
+        "krcf2": "krcf, the same with parallel_execution_enabled (all cores)",
         "a1": "anomark partial_fit + score_update, n_jobs=None (1 thread)",
-        "a2": "anomark partial_fit + score_update, n_jobs=-1",
+        "a2": "anomark partial_fit + score_update, n_jobs=-1 (all cores)",
     }
+    medians = {
+        key: (statistics.median(w for w, _ in times), statistics.median(c for _, c in times))
+        for key, times in runs.items()
+    }
+    # like against like: one thread against krcf's default (one thread), all cores against
+    # krcf's parallel execution (the wall clock; CPU time is work done, whatever the threads)
+    versus = {"a1": "krcf", "a2": "krcf2"}
     for key, label in labels.items():
-        wall = statistics.median(w for w, _ in runs[key])
-        cpu = statistics.median(c for _, c in runs[key])
-        ratio = "" if key == "krcf" else (
-            f" -> krcf/anomark {k_wall / wall:.1f}x (wall), {k_cpu / cpu:.1f}x (CPU)"
-        )
+        wall, cpu = medians[key]
+        ratio = ""
+        if key in versus:
+            k_wall, k_cpu = medians[versus[key]]
+            ratio = (f" -> {versus[key]}/anomark {k_wall / wall:.1f}x (wall), "
+                     f"{k_cpu / cpu:.1f}x (CPU)")
         every = ", ".join(f"{w:.2f}/{c:.2f}" for w, c in runs[key])
         print(f"{label}: median of {len(runs[key])}: wall {wall:.3f} s, CPU {cpu:.3f} s{ratio}"
               f"  [wall/CPU per run: {every}]")
+    print(f"all cores against krcf's default one thread (wall): "
+          f"{medians['krcf'][0] / medians['a2'][0]:.1f}x")
     print(f"anomark scores with n_jobs=-1 identical to n_jobs=None: {same_with_threads}")
     for key, label in (("krcf", "krcf online"), ("a1", "anomark online"),
                        ("batch", "anomark batch (fit on the first 750 rows)")):
