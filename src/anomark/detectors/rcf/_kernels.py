@@ -45,8 +45,9 @@ from typing import Any, NamedTuple
 import numpy as np
 from numba import njit, prange
 
-# Reassociation lets LLVM vectorise the per-dimension box distance (the hot loop); the
-# compiled code is fixed, so results are still bit-for-bit reproducible on a machine.
+# Reassociation lets LLVM vectorise the per-dimension box distance (the hot loop); one
+# compiled build gives bit-for-bit reproducible results (batch forests also across fresh and
+# cached builds, checked; streams see the note in _stream_kernels).
 _FAST = {"reassoc", "nsz", "contract"}
 _GROUP = 4  # points descending a tree in lockstep (overlaps their memory latencies)
 
