@@ -46,6 +46,7 @@ import numpy as np
 from numba import njit, prange
 
 from anomark.detectors.rcf._kernels import (
+    _BORROWED,
     _FAST,
     Trees,
     _twins,
@@ -74,12 +75,12 @@ class Reservoir(NamedTuple):
 
 
 # ---------------------------------------------------------------------- random numbers
-@njit(cache=True)
+@njit(cache=True, **_BORROWED)
 def _rotl(x: np.uint64, k: int) -> np.uint64:  # pragma: no cover - compiled
     return (x << _U64(k)) | (x >> _U64(64 - k))
 
 
-@njit(cache=True)
+@njit(cache=True, **_BORROWED)
 def next_u64(s: np.ndarray) -> np.uint64:  # pragma: no cover - compiled
     """xoshiro256** (Blackman & Vigna): next 64-bit output, advancing the state ``s``."""
     s0, s1, s2, s3 = s[0], s[1], s[2], s[3]
@@ -95,14 +96,14 @@ def next_u64(s: np.ndarray) -> np.uint64:  # pragma: no cover - compiled
     return result
 
 
-@njit(cache=True)
+@njit(cache=True, **_BORROWED)
 def uniform(s: np.ndarray) -> float:  # pragma: no cover - compiled
     """A uniform double in [0, 1) (53 random bits)."""
     return float(next_u64(s) >> _U64(11)) * _TO_UNIT
 
 
 # ---------------------------------------------------------------------- the sampler's heap
-@njit(cache=True)
+@njit(cache=True, **_BORROWED)
 def _heap_push(res: Reservoir, t: int, w: float, slot: int) -> None:  # pragma: no cover
     weight, heap_slot = res.weight[t], res.heap_slot[t]
     i = res.size[t]
@@ -119,7 +120,7 @@ def _heap_push(res: Reservoir, t: int, w: float, slot: int) -> None:  # pragma: 
             break
 
 
-@njit(cache=True)
+@njit(cache=True, **_BORROWED)
 def _heap_pop(res: Reservoir, t: int) -> int:  # pragma: no cover - compiled
     """Remove the largest weight; return its slot."""
     weight, heap_slot = res.weight[t], res.heap_slot[t]
@@ -149,7 +150,7 @@ def _heap_pop(res: Reservoir, t: int) -> int:  # pragma: no cover - compiled
 # build and numba's cached one were seen to reassociate differently (last-bit differences,
 # see docs/online.md "Saving mid-stream"); without reassociation learning is 30 % slower.
 # Side sums are kept in the saved state rather than recomputed on load for the same reason.
-@njit(cache=True, fastmath=_FAST)
+@njit(cache=True, fastmath=_FAST, **_BORROWED)
 def _grow(x: np.ndarray, lo: np.ndarray, hi: np.ndarray, node: int) -> float:  # pragma: no cover
     """How much ``node``'s side sum grows when its box is extended to ``x``."""
     s = 0.0
@@ -158,7 +159,7 @@ def _grow(x: np.ndarray, lo: np.ndarray, hi: np.ndarray, node: int) -> float:  #
     return s
 
 
-@njit(cache=True, fastmath=_FAST)
+@njit(cache=True, fastmath=_FAST, **_BORROWED)
 def _union_of_children(
     lo: np.ndarray, hi: np.ndarray, range_sum: np.ndarray, node: int, c: int, p: np.ndarray
 ) -> bool:  # pragma: no cover - compiled
@@ -184,7 +185,7 @@ def _union_of_children(
     return False
 
 
-@njit(cache=True, fastmath=_FAST)
+@njit(cache=True, fastmath=_FAST, **_BORROWED)
 def _differs(lo: np.ndarray, node: int, p: np.ndarray) -> int:  # pragma: no cover - compiled
     bad = 0
     for j in range(p.shape[0]):
@@ -192,7 +193,7 @@ def _differs(lo: np.ndarray, node: int, p: np.ndarray) -> int:  # pragma: no cov
     return bad
 
 
-@njit(cache=True)
+@njit(cache=True, **_BORROWED)
 def _copy_node(tree: Trees, src: int, dst: int) -> None:  # pragma: no cover - compiled
     tree.left[dst] = tree.left[src]
     tree.cut_dim[dst] = tree.cut_dim[src]
@@ -206,7 +207,7 @@ def _copy_node(tree: Trees, src: int, dst: int) -> None:  # pragma: no cover - c
     tree.range_sum[dst] = tree.range_sum[src]
 
 
-@njit(cache=True)
+@njit(cache=True, **_BORROWED)
 def _make_leaf(tree: Trees, node: int, x: np.ndarray, slot: int) -> None:  # pragma: no cover
     tree.left[node] = -1
     tree.cut_dim[node] = -1
@@ -220,7 +221,7 @@ def _make_leaf(tree: Trees, node: int, x: np.ndarray, slot: int) -> None:  # pra
     tree.range_sum[node] = 0.0
 
 
-@njit(cache=True, fastmath=_FAST)
+@njit(cache=True, fastmath=_FAST, **_BORROWED)
 def _extend_sum(
     lo: np.ndarray, hi: np.ndarray, node: int, x: np.ndarray
 ) -> float:  # pragma: no cover - compiled
@@ -235,7 +236,7 @@ def _extend_sum(
     return s
 
 
-@njit(cache=True)
+@njit(cache=True, **_BORROWED)
 def _separating_cut(
     x: np.ndarray, lo: np.ndarray, hi: np.ndarray, node: int, r: float
 ) -> tuple[int, float]:  # pragma: no cover - compiled
@@ -265,7 +266,7 @@ def _separating_cut(
     return dim, value
 
 
-@njit(cache=True)
+@njit(cache=True, **_BORROWED)
 def insert_point(
     tree: Trees, res: Reservoir, t: int, x: np.ndarray, slot: int, rng: np.ndarray
 ) -> None:  # pragma: no cover - compiled
@@ -317,7 +318,7 @@ def insert_point(
         node = left[node] + (x[cut_dim[node]] > cut_value[node])
 
 
-@njit(cache=True)
+@njit(cache=True, **_BORROWED)
 def delete_point(
     tree: Trees, res: Reservoir, t: int, slot: int, n_used: int, path: np.ndarray
 ) -> None:  # pragma: no cover - compiled
@@ -371,7 +372,7 @@ def delete_point(
             shrinking = _union_of_children(lo, hi, tree.range_sum, a, left[a], p)
 
 
-@njit(cache=True)
+@njit(cache=True, **_BORROWED)
 def _accept_probability(fill: float, initial_fraction: float) -> float:  # pragma: no cover
     if fill < initial_fraction:
         return 1.0
@@ -380,7 +381,7 @@ def _accept_probability(fill: float, initial_fraction: float) -> float:  # pragm
     return 1.0 - (fill - initial_fraction) / (1.0 - initial_fraction)
 
 
-@njit(cache=True)
+@njit(cache=True, **_BORROWED)
 def offer_drawn(
     res: Reservoir, t: int, u: float, decay: float, initial_fraction: float
 ) -> tuple[int, int, float]:  # pragma: no cover - compiled
@@ -407,7 +408,7 @@ def offer_drawn(
     return slot, n, w
 
 
-@njit(cache=True)
+@njit(cache=True, **_BORROWED)
 def sure_rejection(res: Reservoir, t: int, decay_max: float) -> float:  # pragma: no cover
     """A bound below which a uniform is certainly rejected by tree ``t``'s full sampler at
     every decay up to ``decay_max`` (0.0 when the sample is not full).
@@ -428,7 +429,7 @@ def sure_rejection(res: Reservoir, t: int, decay_max: float) -> float:  # pragma
     return math.exp(-math.exp(c)) * (1.0 - 1e-12)
 
 
-@njit(cache=True)
+@njit(cache=True, **_BORROWED)
 def learn_point(
     tree: Trees, res: Reservoir, t: int, x: np.ndarray, entry: int, slot: int, n_used: int,
     path: np.ndarray,
@@ -444,7 +445,7 @@ def learn_point(
     insert_point(tree, res, t, res.points[t, slot], slot, res.rng[t, 4:])
 
 
-@njit(cache=True)
+@njit(cache=True, **_BORROWED)
 def _score_pending(
     flat: np.ndarray, r0: int, r1: int, row_stride: int, dim: int, tree: Trees,
     score_kind: int, attribution: bool, out: np.ndarray, attr: np.ndarray,
