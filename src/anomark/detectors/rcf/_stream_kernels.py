@@ -152,10 +152,11 @@ def _heap_pop(res: Reservoir, t: int) -> int:  # pragma: no cover - compiled
 # Side sums are kept in the saved state rather than recomputed on load for the same reason.
 @njit(cache=True, fastmath=_FAST, **_BORROWED)
 def _grow(x: np.ndarray, lo: np.ndarray, hi: np.ndarray, node: int) -> float:  # pragma: no cover
-    """How much ``node``'s side sum grows when its box is extended to ``x``."""
+    """How much ``node``'s side sum grows when its box is extended to ``x`` (the distance of
+    :func:`~anomark.detectors.rcf._kernels._outside`)."""
     s = 0.0
     for j in range(x.shape[0]):
-        s += max(lo[node, j] - x[j], 0.0) + max(x[j] - hi[node, j], 0.0)
+        s += max(lo[node, j] - x[j], x[j] - hi[node, j], 0.0)
     return s
 
 
@@ -175,7 +176,7 @@ def _union_of_children(
     for j in range(lo.shape[1]):
         new_lo = min(lo[c, j], lo[c + 1, j])
         new_hi = max(hi[c, j], hi[c + 1, j])
-        outside += max(new_lo - p[j], 0.0) + max(p[j] - new_hi, 0.0)
+        outside += max(new_lo - p[j], p[j] - new_hi, 0.0)
         lo[node, j] = new_lo
         hi[node, j] = new_hi
         s += new_hi - new_lo
