@@ -232,6 +232,20 @@ def test_to_arrays_hands_out_copies() -> None:
     np.testing.assert_array_equal(forest.process(y).scores, twin.process(y).scores)
 
 
+@pytest.mark.parametrize("n_jobs", [None, -1])
+def test_the_kernels_consistency_guard_reaches_python(n_jobs: int | None) -> None:
+    # the kernel checks that a tree holds the point it evicts; the check must reach Python
+    # as one clear exception from one thread or several (an exception raised inside numba's
+    # parallel loop came out as a SystemError), naming the trees, never a wrong forest
+    forest = _streamed(n_jobs=n_jobs)
+    forest.reservoir_.points[[0, 7]] += 100.0  # trees 0 and 7 no longer hold their samples
+    with pytest.raises(RuntimeError, match=re.escape(
+        "a sampled point is missing from tree(s) [0, 7]: the forest's arrays were changed "
+        "outside it"
+    )):
+        forest.process(_series(400, seed=6))
+
+
 # ---------------------------------------------------------------- from_batch
 def _batch(columns: int = 1) -> tuple[RandomCutForest, np.ndarray]:
     x = _series(500, columns=columns)

@@ -322,9 +322,11 @@ def insert_point(
 @njit(cache=True, **_BORROWED)
 def delete_point(
     tree: Trees, res: Reservoir, t: int, slot: int, n_used: int, path: np.ndarray
-) -> None:  # pragma: no cover - compiled
+) -> bool:  # pragma: no cover - compiled
     """Delete the point in sample slot ``slot`` from tree ``t`` (slots ``0 .. n_used-1`` hold
-    points; ``path`` is scratch space for the ancestors)."""
+    points; ``path`` is scratch space for the ancestors). Returns ``False``, changing nothing,
+    when the tree does not hold the point (a state edited outside the forest): the caller
+    reports it (an exception raised here would not cross numba's parallel loop cleanly)."""
     left, cut_dim, cut_value, mass = tree.left, tree.cut_dim, tree.cut_value, tree.mass
     lo, hi = tree.lo, tree.hi
     points = res.points[t]
@@ -336,7 +338,7 @@ def delete_point(
         depth += 1
         node = left[node] + (p[cut_dim[node]] > cut_value[node])
     if _differs(lo, node, p):
-        raise RuntimeError("streaming forest: a sampled point is missing from its tree")
+        return False
     if mass[node] > 1:
         mass[node] -= 1
         if tree.leaf_point[node] == slot:  # the leaf must name a slot still holding its point
@@ -346,12 +348,12 @@ def delete_point(
                     break
         for i in range(depth):
             mass[path[i]] -= 1
-        return
+        return True
     if depth == 0:  # the tree's only point
         mass[0] = 0
         left[0] = -1
         tree.leaf_point[0] = -1
-        return
+        return True
     parent = path[depth - 1]
     pair = left[parent]
     sibling = 2 * pair + 1 - node  # the other slot of the pair
@@ -371,6 +373,7 @@ def delete_point(
         mass[a] -= 1
         if shrinking:
             shrinking = _union_of_children(lo, hi, tree.range_sum, a, left[a], p)
+    return True
 
 
 @njit(cache=True, **_BORROWED)
@@ -434,16 +437,18 @@ def sure_rejection(res: Reservoir, t: int, decay_max: float) -> float:  # pragma
 def learn_point(
     tree: Trees, res: Reservoir, t: int, x: np.ndarray, entry: int, slot: int, n_used: int,
     path: np.ndarray,
-) -> None:  # pragma: no cover - compiled
+) -> bool:  # pragma: no cover - compiled
     """Put the point ``x`` (the forest's ``entry``-th), taken by :func:`offer_drawn`, into ``slot``:
     delete the point it evicts from the tree, then insert ``x`` (cuts drawn from the tree's
-    cutting stream)."""
-    if slot < n_used:
-        delete_point(tree, res, t, slot, n_used, path)
+    cutting stream). ``False`` when the evicted point is missing from the tree (see
+    :func:`delete_point`; nothing is learned)."""
+    if slot < n_used and not delete_point(tree, res, t, slot, n_used, path):
+        return False
     for j in range(x.shape[0]):
         res.points[t, slot, j] = x[j]
     res.seq[t, slot] = entry
     insert_point(tree, res, t, res.points[t, slot], slot, res.rng[t, 4:])
+    return True
 
 
 @njit(cache=True, **_BORROWED)
@@ -490,6 +495,7 @@ def _stream_chunk_py(
     learn: bool,
     tree_scores: np.ndarray,
     tree_attr: np.ndarray,
+    broken: np.ndarray,
 ) -> None:  # pragma: no cover - compiled
     """Score then learn the vectors ``flat[r*row_stride : r*row_stride + dim]``, in order.
 
@@ -505,6 +511,9 @@ def _stream_chunk_py(
     batch kernels do, to overlap their memory latencies), just before the change; the result
     is the same as scoring each row right before learning it. A full sampler rejects a
     uniform below :func:`sure_rejection`'s bound without computing its weight.
+
+    ``broken[t]`` is set when tree ``t`` found a sampled point missing (a state edited
+    outside the forest); that tree stops there and the caller raises.
     """
     n_trees = trees.left.shape[0]
     capacity = res.weight.shape[1]
@@ -549,9 +558,11 @@ def _stream_chunk_py(
                 pending = max(pending, r + 1)
             if slot >= 0:
                 off = r * row_stride
-                learn_point(
+                if not learn_point(
                     tree, res, t, flat[off : off + dim], entries0 + r, slot, n_used, path
-                )
+                ):
+                    broken[t] = True
+                    break
 
 
 stream_chunk, stream_chunk_parallel = _twins(_stream_chunk_py)

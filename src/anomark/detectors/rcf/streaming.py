@@ -394,6 +394,7 @@ class StreamingForest:
         score_kind = 0 if not score else (2 if kind == "codisp" else 1)
         out = np.empty(tree_scores.shape[1])
         attr = np.empty((tree_attr.shape[1], d))
+        broken = np.zeros(t_n, dtype=np.bool_)
         with _threads(self._threads):
             for c0 in range(0, n_sh, chunk):
                 rows = min(chunk, n_sh - c0)
@@ -403,8 +404,14 @@ class StreamingForest:
                     flat, rows, f, d, self.trees_, self.reservoir_, entries0,
                     self.output_after_, self.decay_base_, self.decay_start_,
                     self.decay_lambda_, self.initial_accept_fraction, score_kind, attribution,
-                    True, tree_scores, tree_attr,
+                    True, tree_scores, tree_attr, broken,
                 )
+                if broken.any():
+                    raise RuntimeError(
+                        "streaming forest: a sampled point is missing from tree(s) "
+                        f"{np.flatnonzero(broken).tolist()}: the forest's arrays were changed "
+                        "outside it"
+                    )
                 _sk.sum_over_trees(tree_scores, rows, out)
                 lo = first + c0
                 scores[lo : lo + rows] = out[:rows]
