@@ -113,11 +113,11 @@ def _month_before_day(fmt: str) -> str:
     return fmt
 
 
-def _usual_step(deltas: np.ndarray) -> tuple[int, float]:
-    """The most common of the steps ``deltas`` and the share of steps equal to it."""
+def _usual_step(deltas: np.ndarray) -> tuple[int, int]:
+    """The most common of the steps ``deltas`` and how many steps equal it."""
     steps, counts = np.unique(deltas, return_counts=True)
     most = int(np.argmax(counts))
-    return int(steps[most]), float(counts[most] / len(deltas))
+    return int(steps[most]), int(counts[most])
 
 
 def _steps(parsed: pd.DatetimeIndex) -> tuple[int, float]:
@@ -126,7 +126,7 @@ def _steps(parsed: pd.DatetimeIndex) -> tuple[int, float]:
     if len(valid) < 2:
         return 0, 1.0
     deltas = np.diff(valid.asi8)
-    return int((deltas < 0).sum()), _usual_step(deltas)[1]
+    return int((deltas < 0).sum()), _usual_step(deltas)[1] / len(deltas)
 
 
 def _try_format(strings: pd.Index, fmt: str) -> pd.DatetimeIndex | None:
@@ -435,8 +435,8 @@ def check_sampling(index: pd.Index, source: str) -> None:
     if len(times) < 3:
         return
     deltas = np.diff(times)
-    usual = _usual_step(deltas)[0]
-    odd = int(np.count_nonzero(deltas != usual))
+    usual, same = _usual_step(deltas)
+    odd = len(deltas) - same
     if odd <= IRREGULAR_SHARE * len(deltas):  # counts: 1 - 0.99 is above 0.01 in floats
         return
     share = odd / len(deltas)
