@@ -49,6 +49,7 @@ from anomark.detectors.rcf._kernels import (
     _BORROWED,
     _FAST,
     Trees,
+    _outside,
     _twins,
     anomaly_group,
     attribute_point,
@@ -150,16 +151,6 @@ def _heap_pop(res: Reservoir, t: int) -> int:  # pragma: no cover - compiled
 # build and numba's cached one were seen to reassociate differently (last-bit differences,
 # see docs/online.md "Saving mid-stream"); without reassociation learning is 30 % slower.
 # Side sums are kept in the saved state rather than recomputed on load for the same reason.
-@njit(cache=True, fastmath=_FAST, **_BORROWED)
-def _grow(x: np.ndarray, lo: np.ndarray, hi: np.ndarray, node: int) -> float:  # pragma: no cover
-    """How much ``node``'s side sum grows when its box is extended to ``x`` (the distance of
-    :func:`~anomark.detectors.rcf._kernels._outside`)."""
-    s = 0.0
-    for j in range(x.shape[0]):
-        s += max(lo[node, j] - x[j], x[j] - hi[node, j], 0.0)
-    return s
-
-
 @njit(cache=True, fastmath=_FAST, **_BORROWED)
 def _union_of_children(
     lo: np.ndarray, hi: np.ndarray, range_sum: np.ndarray, node: int, c: int, p: np.ndarray
@@ -290,7 +281,7 @@ def insert_point(
         return
     node = 0
     while True:
-        grow = _grow(x, lo, hi, node)
+        grow = _outside(x, _U64(0), x.shape[0], lo, hi, _U64(node))  # how much R grows
         if grow > 0.0:
             r = uniform(rng) * (tree.range_sum[node] + grow)
             if r < grow or left[node] < 0:  # (a leaf's box is a point: every cut separates)
