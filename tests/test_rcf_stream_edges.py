@@ -343,6 +343,19 @@ def _frame(n: int, tz: str | None = None, columns: int = 1) -> pd.DataFrame:
                         columns=[f"c{i}" for i in range(columns)])
 
 
+def _saved_online(tmp_path: Path, tz: str | None = None) -> Path:
+    """A detector saved after an online call (its folder, to edit by hand)."""
+    det = _det()
+    det.partial_fit(_frame(200, tz=tz))
+    return det.save(tmp_path / "bad")
+
+
+def _load_refusal(folder: Path) -> str:
+    with pytest.raises(PersistenceError) as info:
+        Detector.load(folder)
+    return str(info.value)
+
+
 def _edit_state(folder: Path, edit: Callable[[dict[str, Any]], None]) -> None:
     config = json.loads((folder / "config.json").read_text())
     edit(config["state"])
@@ -466,13 +479,9 @@ def _state(key: str, value: Any) -> Callable[[dict[str, Any]], None]:
 def test_saved_online_state_is_refused_with_the_exact_reason(
     tmp_path: Path, edit: Callable[[dict[str, Any]], None], message: str
 ) -> None:
-    det = _det()
-    det.partial_fit(_frame(200))
-    folder = det.save(tmp_path / "bad")
+    folder = _saved_online(tmp_path)
     _edit_state(folder, edit)
-    with pytest.raises(PersistenceError) as info:
-        Detector.load(folder)
-    assert str(info.value) == f"{folder}: {message}"
+    assert _load_refusal(folder) == f"{folder}: {message}"
 
 
 @pytest.mark.parametrize(
@@ -490,24 +499,16 @@ def test_saved_online_state_is_refused_with_the_exact_reason(
 def test_saved_index_tail_array_is_checked(
     tmp_path: Path, edit: Callable[[dict[str, np.ndarray]], None], message: str
 ) -> None:
-    det = _det()
-    det.partial_fit(_frame(200))
-    folder = det.save(tmp_path / "bad")
+    folder = _saved_online(tmp_path)
     _edit_arrays(folder, edit)
-    with pytest.raises(PersistenceError) as info:
-        Detector.load(folder)
-    assert str(info.value) == f"{folder}: {message}"
+    assert _load_refusal(folder) == f"{folder}: {message}"
 
 
 def test_saved_unknown_time_zone_is_refused(tmp_path: Path) -> None:
-    det = _det()
-    det.partial_fit(_frame(200, tz="UTC"))
-    folder = det.save(tmp_path / "bad")
+    folder = _saved_online(tmp_path, tz="UTC")
     _edit_state(folder, _state("index_tail", {"kind": "datetime", "tz": "Mars/Olympus"}))
-    with pytest.raises(PersistenceError) as info:
-        Detector.load(folder)
     assert re.fullmatch(rf"{re.escape(str(folder))}: bad time zone 'Mars/Olympus' \(.+\)",
-                        str(info.value))
+                        _load_refusal(folder))
 
 
 # ---------------------------------------------------------------- located and attribution
