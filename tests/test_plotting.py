@@ -258,3 +258,25 @@ def test_located_events_and_an_online_threshold_are_drawn() -> None:
     fig = cold.plot()
     assert np.isfinite(fig.axes[1].get_ylim()).all()
 
+
+
+def test_all_zero_seasonal_residuals_are_not_drawn() -> None:
+    ds, _ = periodic_series(n=600, seed=0)
+    frame = ds.frame.copy()
+    name = frame.columns[0]
+    zero = frame.assign(**{f"{name}.seasonal_residual": 0.0})
+    some = frame.assign(**{f"{name}.seasonal_residual": np.sin(np.arange(len(frame)))})
+
+    def drawn(det: Detection, **kw: object) -> list[str]:
+        return [ln.get_label() for ln in det.plot(**kw).axes[0].get_lines()]
+
+    scores = _detection(ds).scores
+    # no period chosen: the residual is 0 throughout and only adds a flat line
+    det = Detection(scores, 1.0, data=Dataset(zero))
+    assert drawn(det) == [name]
+    # a residual that carries something is drawn, and so is one asked for by name
+    assert drawn(Detection(scores, 1.0, data=Dataset(some))) == [
+        name, f"{name}.seasonal_residual"]
+    assert drawn(det, column=f"{name}.seasonal_residual") == [f"{name}.seasonal_residual"]
+    # a user's own all-zero column is kept
+    assert drawn(Detection(scores, 1.0, data=Dataset(frame.assign(flat=0.0)))) == [name, "flat"]

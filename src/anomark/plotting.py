@@ -169,7 +169,8 @@ def plot_detection(
     flagged points are marked in red on the series, labelled ``windows`` are shaded in green,
     and, when the detector located them (RCF), a dotted vertical line marks where each event's
     anomalous values entered (the events' ``located_at``). An online detection's moving
-    threshold is drawn as a step line.
+    threshold is drawn as a step line. A seasonal residual column that is zero throughout
+    (the seasonal stage chose no period for its column) is left out unless ``column`` names it.
     Wider data is drawn with :func:`plot_heatmap` (time on x, column on y) and the score panel
     on top. Without data (a detection built from scores only) only the score panel is drawn.
 
@@ -230,9 +231,9 @@ def plot_detection(
             windows=wins, ax=ax, title=title,
         )
 
-    columns = [column] if column is not None else data.columns
-    fig, ax_series = _new_axes(ax, (12, 4.5))
     frame = data.frame
+    columns = [column] if column is not None else _drawn_columns(frame)
+    fig, ax_series = _new_axes(ax, (12, 4.5))
     x = _x_values(scores.index)
     mask = flags.to_numpy(dtype=bool)
     _shade_windows(ax_series, wins, scores.index)
@@ -265,6 +266,19 @@ def plot_detection(
         ax_series.set_title(title)
     _format_time_axis(ax_series, scores.index)
     return fig
+
+
+def _drawn_columns(frame: pd.DataFrame) -> list[str]:
+    """The columns drawn as lines: all of them but the seasonal residuals that are zero
+    throughout (the seasonal stage chose no period for their column), which would only add a
+    flat line at 0 and a legend entry."""
+    from anomark.seasonal._period import SUFFIX
+
+    keep = [
+        c for c in frame.columns
+        if not (str(c).endswith(SUFFIX) and not frame[c].to_numpy().any())
+    ]
+    return keep or list(frame.columns)
 
 
 def _draw_threshold(ax: Axes, detection: Detection, x: np.ndarray) -> float:
