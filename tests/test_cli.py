@@ -128,6 +128,27 @@ def test_detect_replaces_its_outputs_unless_no_clobber(
     assert code == 2 and "is a folder; give a file name" in err
 
 
+def test_detect_save_folder_is_checked_before_any_work(
+    series_csv: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, _ = series_csv
+    output = tmp_path / "a.csv"
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "notes.txt").write_text("keep")
+    argv = ["detect", path, "--detector", "iforest", "-o", output, "--save"]
+    code, out, err = _run(capsys, *argv, precious)
+    assert code == 2 and out == "" and not output.exists()  # nothing fitted, nothing written
+    assert err == (f"error: {precious} exists and is not a saved anomark detector (nor an "
+                   "empty folder); anomark replaces only its own saves: give another folder\n")
+    assert [p.name for p in precious.iterdir()] == ["notes.txt"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code, out, err = _run(capsys, *argv, empty, "--no-clobber")  # nothing in it to clobber
+    assert code == 0, err
+    assert (empty / "config.json").exists() and output.exists()
+
+
 def test_detect_save_then_load(
     series_csv: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -107,6 +107,25 @@ def test_restart_from_a_checkpoint_resumes_without_rescoring(
     assert first[1:] + second[1:] == whole[1:]
 
 
+def test_state_folder_is_checked_before_any_row_and_may_be_empty(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = "\n".join(_csv_lines(120)) + "\n"
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "notes.txt").write_text("keep")
+    code, out, err = _run([*OPTIONS, "--state", str(precious)], lines, monkeypatch, capsys)
+    assert code == 2 and out == []  # refused before the header, not after scoring every row
+    assert f"error: {precious} exists and is not a saved anomark detector" in err
+    assert [p.name for p in precious.iterdir()] == ["notes.txt"]
+    empty = tmp_path / "empty"  # e.g. made with mkdir beforehand: nothing in it to lose
+    empty.mkdir()
+    code, out, err = _run([*OPTIONS, "--state", str(empty)], lines, monkeypatch, capsys)
+    assert code == 0, err
+    assert len(out) == 1 + 120
+    assert Detector.load(empty).last_seen_ == pd.Timestamp(lines.splitlines()[-1].split(",")[0])
+
+
 def test_ctrl_c_writes_a_final_checkpoint(tmp_path: Path) -> None:
     lines = _csv_lines(400)
     state = tmp_path / "state"

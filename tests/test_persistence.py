@@ -118,6 +118,22 @@ def test_never_overwrites_a_folder_that_is_not_a_saved_detector(tmp_path: Path):
     assert a_file.read_text() == "keep"
 
 
+def test_an_empty_folder_is_free_but_a_link_to_one_is_not(tmp_path: Path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    saved = _fitted().save(empty)  # nothing in it to lose: no overwrite needed
+    assert saved == empty
+    pd.testing.assert_series_equal(Detector.load(empty).score(DATA), _fitted().score(DATA))
+    assert _hidden_entries(tmp_path) == []
+    target = tmp_path / "elsewhere"
+    target.mkdir()
+    link = tmp_path / "link"
+    link.symlink_to(target, target_is_directory=True)
+    with pytest.raises(SaveExistsError, match="already exists"):
+        _fitted().save(link)  # saving would replace the link, not fill the folder it names
+    assert link.is_symlink() and list(target.iterdir()) == []
+
+
 def test_unfitted_detector_cannot_be_saved(tmp_path: Path):
     from anomark.errors import NotFittedError
 

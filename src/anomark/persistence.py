@@ -35,8 +35,10 @@ __all__ = [
     "FORMAT_VERSION",
     "atomic_write",
     "atomic_write_bytes",
+    "check_save_target",
     "decode_value",
     "encode_value",
+    "is_empty_folder",
     "read_saved",
     "register_param_type",
     "split_prefixed",
@@ -212,6 +214,45 @@ def _is_saved_detector(path: Path) -> bool:
         return False
 
 
+def is_empty_folder(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a folder (not a link to one) holding nothing: a save may take its
+    place without ``overwrite``, since nothing in it can be lost."""
+    target = Path(path)
+    try:
+        return (
+            target.is_dir() and not target.is_symlink()
+            and next(target.iterdir(), None) is None
+        )
+    except OSError:
+        return False
+
+
+def check_save_target(path: str | os.PathLike[str], *, overwrite: bool) -> Path:
+    """Check that a detector may be saved at ``path`` and return it as a :class:`Path`.
+
+    A path that does not exist and an empty folder are free; an earlier saved detector is
+    replaced only with ``overwrite``; anything else is never replaced.
+
+    Raises
+    ------
+    SaveExistsError
+        ``path`` holds something and ``overwrite`` is false.
+    PersistenceError
+        ``overwrite`` is true but ``path`` is not a saved anomark detector.
+    """
+    target = Path(path)
+    if not target.exists() or is_empty_folder(target):
+        return target
+    if not overwrite:
+        raise SaveExistsError(f"{target} already exists; pass overwrite=True to replace it")
+    if not target.is_dir() or not _is_saved_detector(target):
+        raise PersistenceError(
+            f"{target} exists and is not a saved anomark detector; refusing to replace it "
+            "even with overwrite=True"
+        )
+    return target
+
+
 def write_saved(
     path: str | os.PathLike[str],
     *,
@@ -228,17 +269,7 @@ def write_saved(
     ``write_extra(tmp_folder)`` may write more files (e.g. a ``.keras`` model) and returns
     their names; they are hashed and listed in ``config.json`` like ``arrays.npz``.
     """
-    target = Path(path)
-    if target.exists():
-        if not overwrite:
-            raise SaveExistsError(
-                f"{target} already exists; pass overwrite=True to replace it"
-            )
-        if not target.is_dir() or not _is_saved_detector(target):
-            raise PersistenceError(
-                f"{target} exists and is not a saved anomark detector; refusing to replace it "
-                "even with overwrite=True"
-            )
+    target = check_save_target(path, overwrite=overwrite)
     for name, arr in arrays.items():
         if not isinstance(arr, np.ndarray) or arr.dtype.hasobject:
             raise PersistenceError(f"array {name!r} must be a numeric ndarray to be saved")

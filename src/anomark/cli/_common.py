@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
-from anomark.errors import AnomarkError, ConfigurationError
+from anomark.errors import AnomarkError, ConfigurationError, PersistenceError
 
 __all__ = [
     "EXIT_ERROR",
@@ -257,11 +257,14 @@ def add_clobber_option(group: argparse._ArgumentGroup | argparse.ArgumentParser)
 def check_targets(
     files: Sequence[Path | None], no_clobber: bool, folders: Sequence[Path | None] = ()
 ) -> None:
-    """Refuse output files that are folders and, with ``--no-clobber``, outputs (files or
-    folders) that exist, naming all of them at once.
+    """Refuse output files that are folders, detector folders that hold something other
+    than a saved detector (never replaced), and, with ``--no-clobber``, outputs (files or
+    folders) that exist, naming all of them at once. An empty folder is free.
 
     Called before any slow work, so a long run does not fail at its end.
     """
+    from anomark.persistence import check_save_target, is_empty_folder
+
     given = [p for p in files if p is not None]
     are_folders = [str(p) for p in given if p.is_dir()]
     if are_folders:
@@ -269,8 +272,19 @@ def check_targets(
             f"{', '.join(are_folders)} "
             f"{'is a folder' if len(are_folders) == 1 else 'are folders'}; give a file name"
         )
+    dirs = [p for p in folders if p is not None]
+    for folder in dirs:
+        try:
+            check_save_target(folder, overwrite=True)
+        except PersistenceError:
+            raise ConfigurationError(
+                f"{folder} exists and is not a saved anomark detector (nor an empty folder); "
+                "anomark replaces only its own saves: give another folder"
+            ) from None
     if no_clobber:
-        existing = [str(p) for p in [*given, *folders] if p is not None and p.exists()]
+        existing = [
+            str(p) for p in [*given, *dirs] if p.exists() and not is_empty_folder(p)
+        ]
         if existing:
             one = len(existing) == 1
             raise ConfigurationError(

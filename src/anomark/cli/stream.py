@@ -27,6 +27,7 @@ from anomark.cli._common import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     Formatter,
+    check_targets,
     say,
     warn,
 )
@@ -288,6 +289,7 @@ def run(args: argparse.Namespace) -> int:
 
     parse_seasonal(args.seasonal)  # a bad value fails before any row is read
     state = Path(args.state) if args.state else None
+    check_targets([], no_clobber=False, folders=[state])  # a checkpoint could not be written
     det: Any = None
     if state is not None and (state / "config.json").exists():
         det = Detector.load(state)

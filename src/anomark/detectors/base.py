@@ -456,10 +456,10 @@ class Detector(BaseEstimator, ABC):  # type: ignore[misc]
         Parameters
         ----------
         path : str or path
-            Folder to create.
+            Folder to create (an existing empty folder is used as it is).
         overwrite : bool, default False
             Replace an existing saved detector at ``path``. A folder that is not a saved
-            detector is never replaced.
+            detector is never replaced, unless it is empty.
 
         Returns
         -------
@@ -469,11 +469,12 @@ class Detector(BaseEstimator, ABC):  # type: ignore[misc]
         Raises
         ------
         SaveExistsError
-            ``path`` exists and ``overwrite`` is false.
+            ``path`` exists, is not an empty folder, and ``overwrite`` is false.
         NotFittedError
             The detector is not fitted.
         PersistenceError
-            A parameter the fitted state fixes (``num_trees`` of a fitted forest...) was
+            ``path`` holds something other than a saved detector (with ``overwrite=True``),
+            or a parameter the fitted state fixes (``num_trees`` of a fitted forest...) was
             changed with ``set_params`` after ``fit``.
         """
         self._check_fitted()
