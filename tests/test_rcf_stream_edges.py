@@ -717,6 +717,14 @@ def test_online_calls_name_themselves_in_their_errors() -> None:
     assert str(info.value) == ("RCFDetector.score_update: the timestamps are time-zone aware, "
                                "the stream's were not")
     assert det.score_update(frame.iloc[100:110]).name == "score"
+    positional = _det()
+    positional.partial_fit(frame.to_numpy()[:100])  # rows without timestamps
+    with pytest.raises(DataError) as info, pytest.warns(UserWarning, match="feature names"):
+        positional.score_update(frame.iloc[100:])
+    assert str(info.value) == (
+        "RCFDetector.score_update: these rows have timestamps, the stream's earlier rows had "
+        "none (positions up to 99): a stream cannot tell whether timestamped rows come after "
+        "them; start a new detector")
     from anomark import SageMakerConfig
 
     config = SageMakerConfig(role="arn:aws:iam::123456789012:role/test", bucket="b",

@@ -411,8 +411,14 @@ class OnlineMixin:
                         "stream's were not"
                     )
                 before = before.as_unit(ds.index.unit)
+            else:
+                raise DataError(
+                    f"{type(self).__name__}.{what}: these rows have timestamps, the stream's "
+                    f"earlier rows had none (positions up to {before[-1]}): a stream cannot "
+                    "tell whether timestamped rows come after them; start a new detector"
+                )
             last = before[-1]
-            if not isinstance(before, pd.DatetimeIndex) or not ds.index[0] > last:
+            if not ds.index[0] > last:
                 raise DataError(
                     f"{type(self).__name__}.{what}: rows must continue the stream: the first "
                     f"timestamp {ds.index[0]} is not after the last one seen, {last}"
