@@ -2,7 +2,10 @@
 ``docs``, ``bench``, ``demo`` and ``mutate``.
 
 The NAB corpus is found through ``ANOMARK_NAB_DIR``; when unset it defaults to
-``../shared/data/nab`` if that folder exists beside the checkout.
+``../shared/data/nab`` if that folder exists beside the checkout. Tests, benchmarks and the
+demo keep numba's compiled kernels in ``.numba-cache/<digest of the compiled sources>``, so
+that an edit to a compiled helper is never masked by a kernel cached before it
+(``tests/_numba_cache.py``).
 """
 
 from __future__ import annotations
@@ -36,6 +39,21 @@ def _env() -> dict[str, str]:
     if "ANOMARK_NAB_DIR" not in os.environ and NAB.is_dir():
         env["ANOMARK_NAB_DIR"] = str(NAB)
     return env
+
+
+def _numba_env() -> dict[str, str]:
+    """``_env()`` plus a numba cache folder that follows the compiled sources, for sessions
+    that run anomark outside pytest (whose conftest does the same): numba's cache misses
+    edits to a helper compiled into a kernel of another file, see tests/_numba_cache.py."""
+    import importlib.util
+
+    path = ROOT / "tests" / "_numba_cache.py"
+    spec = importlib.util.spec_from_file_location("_numba_cache", path)
+    assert spec is not None and spec.loader is not None
+    helper = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(helper)
+    folder = os.environ.get("NUMBA_CACHE_DIR") or helper.prepare_numba_cache_dir(ROOT)
+    return {**_env(), "NUMBA_CACHE_DIR": folder}
 
 
 def _install(session: nox.Session, *args: str) -> None:
@@ -119,7 +137,7 @@ def bench(session: nox.Session) -> None:
     session.install("-e", ".[all]", "krcf", "rrcf")
     _install(session, "--no-deps", "--ignore-requires-python", *METRIC_REFERENCES)
     for script in sorted((ROOT / "benchmarks").glob("bench_*.py")):
-        session.run("python", str(script), *session.posargs, env=_env())
+        session.run("python", str(script), *session.posargs, env=_numba_env())
 
 
 @nox.session(python=PYTHON)
@@ -129,7 +147,7 @@ def demo(session: nox.Session) -> None:
     _install(session, "-e", ".")
     session.run(
         "anomark", "detect", "nab:realKnownCause/nyc_taxi.csv", "--plot", "taxi.png",
-        *session.posargs, env=_env(),
+        *session.posargs, env=_numba_env(),
     )
 
 

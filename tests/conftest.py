@@ -16,6 +16,10 @@ if "ANOMARK_NAB_DIR" not in os.environ and _DEFAULT_NAB.is_dir():
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
+from _numba_cache import use_numba_cache_dir  # noqa: E402  (before numba is imported)
+
+use_numba_cache_dir(REPO)
+
 
 @pytest.fixture(scope="session")
 def nab_dir() -> Path:
