@@ -272,7 +272,7 @@ def _drawn_columns(frame: pd.DataFrame) -> list[str]:
     """The columns drawn as lines: all of them but the seasonal residuals that are zero
     throughout (the seasonal stage chose no period for their column), which would only add a
     flat line at 0 and a legend entry."""
-    from anomark.seasonal._period import SUFFIX
+    from anomark.seasonal import SUFFIX
 
     keep = [
         c for c in frame.columns
