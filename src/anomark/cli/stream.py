@@ -289,7 +289,7 @@ def run(args: argparse.Namespace) -> int:
 
     parse_seasonal(args.seasonal)  # a bad value fails before any row is read
     state = Path(args.state) if args.state else None
-    check_targets([], no_clobber=False, folders=[state])  # a checkpoint could not be written
+    check_targets([], no_clobber=False, folders=[state])  # refused before reading any row
     det: Any = None
     if state is not None and (state / "config.json").exists():
         det = Detector.load(state)
