@@ -136,8 +136,9 @@ def bench(session: nox.Session) -> None:
     """
     session.install("-e", ".[all]", "krcf", "rrcf")
     _install(session, "--no-deps", "--ignore-requires-python", *METRIC_REFERENCES)
+    env = _numba_env()
     for script in sorted((ROOT / "benchmarks").glob("bench_*.py")):
-        session.run("python", str(script), *session.posargs, env=_numba_env())
+        session.run("python", str(script), *session.posargs, env=env)
 
 
 @nox.session(python=PYTHON)
