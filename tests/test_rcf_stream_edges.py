@@ -21,6 +21,7 @@ import pytest
 
 from anomark import Detector, RCFDetector, Threshold
 from anomark.detectors.rcf import _online
+from anomark.detectors.rcf._kernels import aligned_zeros, as_aligned
 from anomark.detectors.rcf.forest import RandomCutForest
 from anomark.detectors.rcf.streaming import StreamingForest, locate_offsets
 from anomark.errors import ConfigurationError, DataError, NotFittedError, PersistenceError
@@ -289,6 +290,41 @@ def test_from_batch_with_two_columns_and_an_integer_tail_saves_and_continues() -
     twin = _load(stream.to_arrays())  # the saved state is valid
     more = np.round(_series(100, seed=3, columns=2) * 10)
     np.testing.assert_array_equal(twin.process(more).scores, stream.process(more).scores)
+
+
+# ---------------------------------------------------------------- cache-line alignment
+def _on_a_line(a: np.ndarray) -> bool:
+    return a.ctypes.data % 64 == 0 and a.flags["C_CONTIGUOUS"] and a.dtype == np.float64
+
+
+def test_aligned_arrays_start_on_a_cache_line_and_copy_only_when_needed() -> None:
+    zeros = aligned_zeros((3, 5, 8))
+    assert zeros.shape == (3, 5, 8) and _on_a_line(zeros) and not zeros.any()
+    assert as_aligned(zeros) is zeros  # already aligned: no copy
+    buf = np.arange(66.0)
+    start = 1 if (buf.ctypes.data + 8) % 64 else 2  # a view that does not start on a line
+    off = buf[start : start + 64].reshape(8, 8)
+    moved = as_aligned(off)
+    assert off.ctypes.data % 64 and _on_a_line(moved)
+    np.testing.assert_array_equal(moved, off)
+    narrow = as_aligned(np.asfortranarray(np.ones((4, 3), dtype=np.float32)))
+    assert _on_a_line(narrow) and (narrow == 1.0).all()
+
+
+def test_boxes_and_points_start_on_a_cache_line_however_the_forest_was_made() -> None:
+    # misaligned boxes and points split every 64-byte load of the distance loops over two
+    # cache lines (NumPy's large arrays start 16 bytes past a page): see aligned_zeros
+    batch, x = _batch()
+    streamed = _streamed()
+    loaded = _load({k: np.asfortranarray(v) for k, v in streamed.to_arrays().items()})
+    converted = StreamingForest.from_batch(batch, x[-3:], len(x), **SHAPE)
+    batch_loaded = RandomCutForest.from_arrays(batch.to_arrays())
+    for forest in (batch, batch_loaded):
+        for a in (forest.trees_.lo, forest.trees_.hi, forest.points_):
+            assert _on_a_line(a)
+    for stream in (streamed, loaded, converted):
+        for a in (stream.trees_.lo, stream.trees_.hi, stream.reservoir_.points):
+            assert _on_a_line(a)
 
 
 # ---------------------------------------------------------------- read-only calls, memory

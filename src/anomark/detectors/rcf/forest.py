@@ -10,7 +10,7 @@ import numpy as np
 
 from anomark._validation import Constraint, Interval, Options, check_param, validate_params
 from anomark.detectors.base import N_JOBS, SEED
-from anomark.detectors.rcf._kernels import Trees, empty_trees
+from anomark.detectors.rcf._kernels import Trees, as_aligned, empty_trees
 from anomark.errors import DataError, NotFittedError, PersistenceError
 from anomark.windowing import Windowing
 
@@ -342,7 +342,7 @@ class RandomCutForest:
     ) -> None:
         from anomark.detectors.rcf import _kernels
 
-        points = np.ascontiguousarray(points, dtype=np.float64)
+        points = as_aligned(np.asarray(points, dtype=np.float64))
         n_trees, m, d = points.shape
         trees = empty_trees(n_trees, 2 * m - 1, d)
         n_nodes = np.zeros(n_trees, dtype=np.int64)
@@ -521,7 +521,7 @@ class RandomCutForest:
         trees = empty_trees(n_trees, shape[1], d)._replace(
             left=left, cut_dim=cut_dim, cut_value=cut_value, mass=mass, leaf_point=leaf_point
         )
-        points = np.ascontiguousarray(points, dtype=np.float64)
+        points = as_aligned(np.asarray(points, dtype=np.float64))
         boxes = kernel(
             (_kernels.boxes_from_leaves, _kernels.boxes_from_leaves_parallel), forest._threads
         )

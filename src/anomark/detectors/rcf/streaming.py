@@ -21,7 +21,7 @@ from anomark._validation import Constraint, Interval, check_param, validate_para
 from anomark.detectors.base import N_JOBS, SEED
 from anomark.detectors.rcf import _kernels
 from anomark.detectors.rcf import _stream_kernels as _sk
-from anomark.detectors.rcf._kernels import Trees, empty_trees
+from anomark.detectors.rcf._kernels import Trees, aligned_zeros, as_aligned, empty_trees
 from anomark.detectors.rcf.forest import (
     SCORE_TYPE,
     RandomCutForest,
@@ -243,7 +243,7 @@ class StreamingForest:
         free[:, m - 1 :] = -1
         self.trees_: Trees = empty_trees(t, 2 * m - 1, d)
         self.reservoir_ = _sk.Reservoir(
-            points=np.zeros((t, m, d)),
+            points=aligned_zeros((t, m, d)),
             seq=np.full((t, m), -1, dtype=np.int64),
             weight=np.zeros((t, m)),
             heap_slot=np.full((t, m), -1, dtype=np.int32),
@@ -567,7 +567,7 @@ class StreamingForest:
             if (w[(kids - 1) // 2] < w[kids]).any():
                 raise PersistenceError(f"streaming forest heap of tree {t} is out of order")
         res = _sk.Reservoir(
-            points=np.ascontiguousarray(points, dtype=np.float64),
+            points=as_aligned(np.asarray(points, dtype=np.float64)),
             seq=seq.astype(np.int64), weight=weight.astype(np.float64),
             heap_slot=heap.astype(np.int32), size=size,
             free_pairs=a["free_pairs"].astype(np.int32), n_free=a["n_free"].astype(np.int64),
