@@ -159,3 +159,68 @@ def test_numeric_scores_of_any_dtype_become_float64_and_inf_thresholds_work():
     assert Detection(det.scores, -np.inf).n_flagged == 3
     objects = pd.Series([1.0, 2, 3], index=_IDX, dtype=object)
     assert Detection(objects, 2).flags.tolist() == [False, False, True]
+
+
+# ---------------------------------------------------------------- Detection.concat
+def test_concat_joins_an_event_that_crosses_the_boundary():
+    first = Detection(SCORES.iloc[:3], 0.5, data=DATA.split(at=IDX[3])[0], detector="X")
+    second = Detection(SCORES.iloc[3:], 0.5, data=DATA.split(at=IDX[3])[1], detector="X")
+    whole = Detection(SCORES, 0.5, data=DATA, detector="X")
+    # split at row 2 instead: rows 1-2 flagged, the event crosses the boundary
+    a = Detection(SCORES.iloc[:2], 0.5, detector="X")
+    b = Detection(SCORES.iloc[2:], 0.5, detector="X")
+    assert len(a.events) + len(b.events) == 4  # the event at rows 1-2 is cut in two
+    joined = Detection.concat([a, b])
+    pd.testing.assert_frame_equal(joined.events, whole.events)
+    assert joined.threshold == 0.5 and joined.thresholds is None and joined.detector == "X"
+    both = Detection.concat([first, second])
+    pd.testing.assert_frame_equal(both.to_frame(), whole.to_frame())
+    assert both.data is not None and both.data.columns == ["v"]
+
+
+def test_concat_keeps_per_row_thresholds_located_times_and_the_last_threshold():
+    located = pd.Series(IDX - pd.Timedelta("30min"), index=IDX)
+    a = Detection(SCORES.iloc[:4], 0.5, located=located.iloc[:4], detector="X")
+    b = Detection(
+        SCORES.iloc[4:], 0.9, thresholds=pd.Series([0.6, 0.6, 0.9, 0.9], index=IDX[4:]),
+        located=located.iloc[4:], detector="Y",
+    )
+    joined = Detection.concat([a, b])
+    assert joined.threshold == 0.9  # the rule's value after the last row
+    assert joined.thresholds is not None
+    assert joined.thresholds.tolist() == [0.5] * 4 + [0.6, 0.6, 0.9, 0.9]
+    assert joined.flags.tolist() == [False, True, True, False, False, True, False, True]
+    assert joined.locates_events and joined.detector is None
+    assert joined.events["located_at"].tolist() == [IDX[1] - pd.Timedelta("30min"),
+                                                    IDX[5] - pd.Timedelta("30min"),
+                                                    IDX[7] - pd.Timedelta("30min")]
+    # two fixed thresholds that differ also give per-row thresholds
+    c = Detection.concat([Detection(SCORES.iloc[:4], 0.85), Detection(SCORES.iloc[4:], 0.5)])
+    assert c.flags.tolist() == [False, True, False, False, False, True, False, True]
+    # a part without located times: none are kept (events fall back to the peak time)
+    plain = Detection.concat([a, Detection(SCORES.iloc[4:], 0.5)])
+    assert plain.located is None and plain.events["located_at"].tolist() == [IDX[1], IDX[5], IDX[7]]
+
+
+def test_concat_refuses_what_cannot_be_joined():
+    a = Detection(SCORES.iloc[:4], 0.5)
+    with pytest.raises(DataError, match=r"^Detection.concat: no detections to join$"):
+        Detection.concat([])
+    with pytest.raises(TypeError, match=r"^Detection.concat: part 1 is a Series, not a Detection$"):
+        Detection.concat([a, SCORES])  # type: ignore[list-item]
+    with pytest.raises(DataError, match=r"part 1 starts at 2024-01-01 03:00:00, not after part 0"):
+        Detection.concat([a, Detection(SCORES.iloc[3:], 0.5)])
+    with pytest.raises(DataError, match=r"part 1 starts at 2024-01-01 00:00:00"):
+        Detection.concat([a, a])
+    # an empty part in the middle is skipped in the order check
+    empty = Detection(SCORES.iloc[:0], 0.5)
+    assert len(Detection.concat([a, empty, Detection(SCORES.iloc[4:], 0.5)]).scores) == 8
+    other = Dataset(pd.DataFrame({"w": np.arange(4.0)}, index=IDX[4:]))
+    with pytest.raises(DataError, match=r"part 1's data has columns \['w'\], part 0's \['v'\]"):
+        Detection.concat([
+            Detection(SCORES.iloc[:4], 0.5, data=DATA.split(at=IDX[4])[0]),
+            Detection(SCORES.iloc[4:], 0.5, data=other),
+        ])
+    naive = Detection(SCORES.iloc[4:].tz_localize("UTC"), 0.5)
+    with pytest.raises(DataError, match="must follow each other in time"):
+        Detection.concat([a, naive])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ import pandas as pd
 import pytest
 
 from _rcf_numpy import score_forest_numpy
-from anomark import Detector, RCFDetector, Threshold
+from anomark import Detection, Detector, RCFDetector, Threshold
 from anomark.detectors.rcf import _kernels
 from anomark.detectors.rcf import _stream_kernels as sk
 from anomark.detectors.rcf.forest import RandomCutForest
@@ -372,6 +373,24 @@ def test_detect_update_flags_with_a_causal_running_threshold() -> None:
     np.testing.assert_array_equal(result.flags.to_numpy(), scores > expected)
     assert result.flags.iloc[750:760].any()  # the burst
     assert det.threshold_.value_ == pytest.approx(past.mean() + 3 * past.std(), rel=1e-9)
+
+
+def test_detect_update_in_chunks_joins_into_the_one_call_result() -> None:
+    frame = _frame(1500)
+    frame.iloc[1000:1012, 0] += 3.0  # a burst that the chunks below cut in two
+    whole = _det().detect_update(frame)
+    det = _det()
+    parts = [det.detect_update(frame.iloc[a:b]) for a, b in pairwise([0, 300, 1005, 1500])]
+    events = whole.events
+    assert ((events["start"] <= frame.index[1004]) & (events["end"] >= frame.index[1005])).any()
+    cut = [p.events for p in parts]
+    assert cut[1]["end"].iloc[-1] == frame.index[1004]
+    assert cut[2]["start"].iloc[0] == frame.index[1005]
+    joined = Detection.concat(parts)
+    pd.testing.assert_frame_equal(joined.to_frame(), whole.to_frame())
+    pd.testing.assert_series_equal(joined.thresholds, whole.thresholds)  # type: ignore[arg-type]
+    pd.testing.assert_frame_equal(joined.events, whole.events)
+    assert joined.threshold == whole.threshold
 
 
 def _three_columns(n: int) -> pd.DataFrame:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from itertools import pairwise
 from numbers import Real
 from typing import TYPE_CHECKING, Any
 
@@ -134,6 +136,90 @@ class Detection:
             raise DataError("located must be a Series with one time per score")
         self.located = None if located is None else located.set_axis(self.scores.index)
         self.locates_events = located is not None
+
+    @classmethod
+    def concat(cls, detections: Sequence[Detection]) -> Detection:
+        """One Detection from several over consecutive rows, e.g. the results of successive
+        :meth:`~anomark.RCFDetector.detect_update` calls on a stream.
+
+        Each call's :attr:`events` end with its rows; joined, an event still open when one
+        call ended and continuing in the next is one event (its peak and ``located_at``
+        taken over all its rows).
+
+        Parameters
+        ----------
+        detections : sequence of Detection
+            In time order: each one's rows all come after the previous one's.
+
+        Returns
+        -------
+        Detection
+            The scores, flags and (where every part has them) ``located`` times and data,
+            joined; per-row ``thresholds`` when a part has them or the parts' thresholds
+            differ (a part without them contributes its ``threshold`` on each row), and
+            ``threshold`` the last part's (an online rule's value after the last row).
+            ``detector`` is kept when the parts agree on it.
+
+        Raises
+        ------
+        TypeError
+            An element that is not a Detection.
+        DataError
+            No parts, parts that overlap or are out of order (named), or data whose
+            columns differ between parts.
+        """
+        parts = list(detections)
+        for i, part in enumerate(parts):
+            if not isinstance(part, Detection):
+                raise TypeError(
+                    f"Detection.concat: part {i} is a {type(part).__name__}, not a Detection"
+                )
+        if not parts:
+            raise DataError("Detection.concat: no detections to join")
+        nonempty = [(i, p) for i, p in enumerate(parts) if len(p.scores)]
+        for (i, a), (j, b) in pairwise(nonempty):
+            last, first = a.scores.index[-1], b.scores.index[0]
+            try:
+                in_order = bool(last < first)
+            except TypeError:
+                in_order = False
+            if not in_order:
+                raise DataError(
+                    f"Detection.concat: part {j} starts at {first}, not after part {i}'s last "
+                    f"row {last}: the parts must follow each other in time"
+                )
+        scores = pd.concat([p.scores for p in parts]).rename("score")
+        per_row = any(p.thresholds is not None for p in parts) or len(
+            {p.threshold for p in parts}
+        ) > 1
+        thresholds = None
+        if per_row:
+            thresholds = pd.concat([
+                p.thresholds if p.thresholds is not None
+                else pd.Series(p.threshold, index=p.scores.index, dtype=np.float64)
+                for p in parts
+            ])
+        located = None
+        if all(p.located is not None for p in parts):
+            located = pd.concat([p.located for p in parts])  # type: ignore[misc]
+        data = None
+        if all(p.data is not None for p in parts):
+            from anomark.dataset import Dataset
+
+            frames = [p.data.frame for p in parts]  # type: ignore[union-attr]
+            for i, frame in enumerate(frames[1:], start=1):
+                if list(frame.columns) != list(frames[0].columns):
+                    raise DataError(
+                        f"Detection.concat: part {i}'s data has columns "
+                        f"{list(frame.columns)}, part 0's {list(frames[0].columns)}"
+                    )
+            data = Dataset(pd.concat(frames), name=parts[0].data.name)  # type: ignore[union-attr]
+        names = {p.detector for p in parts}
+        return cls(
+            scores, parts[-1].threshold, data=data,
+            detector=names.pop() if len(names) == 1 else None,
+            thresholds=thresholds, located=located,
+        )
 
     @property
     def n_flagged(self) -> int:

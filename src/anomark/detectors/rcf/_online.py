@@ -209,7 +209,9 @@ class OnlineMixin:
         -------
         Detection
             Scores, per-row ``thresholds`` (``inf`` while the rule warms up), flags and
-            events of these rows; ``threshold`` is the rule's value after the last row.
+            events of these rows; ``threshold`` is the rule's value after the last row. An
+            event still open at the last row continues in the next call's first event:
+            :meth:`Detection.concat` joins the calls' results into whole events.
         """
         attribution = self.score_type == "anomaly"
         ds, out, thresholds = self._stream_call(data, "detect_update", attribution=attribution)
