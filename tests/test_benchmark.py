@@ -210,6 +210,15 @@ def test_stream_mode_needs_a_streaming_detector(nab_dir: Path, tmp_path: Path,
     with pytest.raises(ConfigurationError, match="cannot learn a stream"):
         run_nab_benchmark(["iforest"], series=SERIES[:1], mode="stream", cache_dir=tmp_path,
                           progress=False)
+    # refused before any series is run, also when a streaming detector comes first
+    with pytest.raises(ConfigurationError) as info:
+        run_nab_benchmark(["rcf", "iforest"], series=SERIES[:1], mode="stream",
+                          cache_dir=tmp_path / "early", progress=False)
+    assert str(info.value) == (
+        "detector 'iforest' cannot learn a stream (no score_update); stream mode needs a "
+        "streaming detector (rcf; use mode='batch' for the others)"
+    )
+    assert not (tmp_path / "early").exists()
     with pytest.raises(ConfigurationError, match="mode must be one of"):
         run_nab_benchmark(["rcf"], series=SERIES[:1], mode="online", cache_dir=tmp_path)
     with pytest.raises(ConfigurationError, match="refits applies to batch mode"):
@@ -227,3 +236,8 @@ def test_stream_mode_needs_a_streaming_detector(nab_dir: Path, tmp_path: Path,
     assert "mode stream, post-processing zscore+range:value=10.0" in text
     payload = json.loads((out / "results.json").read_text())
     assert payload["config"]["postprocess"] == "zscore+range:value=10.0"
+    # without --detectors, stream mode runs the detectors that learn a stream
+    argv = [a for a in argv if a not in ("--detectors", "rcf")]
+    assert main(argv) == 0
+    payload = json.loads((out / "results.json").read_text())
+    assert sorted(payload["timings"]) == ["rcf"], payload["timings"]

@@ -61,10 +61,12 @@ __all__ = [
     "postprocess_scores",
     "probation_rows",
     "published_scores",
+    "check_streams",
     "run_nab_benchmark",
     "score_nab_series",
     "stream_nab_series",
     "stream_scores",
+    "streaming_detectors",
 ]
 
 PROFILES = tuple(NAB_PROFILES)
@@ -189,18 +191,38 @@ def stream_scores(
     ConfigurationError
         A detector without ``score_update`` (only streaming detectors run in stream mode).
     """
+    check_streams(detector)
     det = make_nab_detector(detector, ds, probation_rows(len(ds)), seed, seasonal)
-    if not callable(getattr(det, "score_update", None)):
-        raise ConfigurationError(
-            f"detector {detector!r} cannot learn a stream (no score_update); stream mode "
-            "needs a streaming detector such as rcf (use mode='batch' for the others)"
-        )
     t0 = time.perf_counter()
     raw = np.asarray(det.score_update(ds), dtype=np.float64)  # type: ignore[attr-defined]
     seconds = time.perf_counter() - t0
     first = _first_ready_row(det)
     ready = np.arange(len(raw)) >= (first if first is not None else 0)
     return raw, ready, seconds, det
+
+
+def streaming_detectors() -> list[str]:
+    """The registered detectors that learn a stream (they have ``score_update``)."""
+    from anomark.detectors import available_detectors
+
+    return [name for name, cls in available_detectors().items()
+            if callable(getattr(cls, "score_update", None))]
+
+
+def check_streams(detector: str) -> None:
+    """Refuse a detector that cannot run in stream mode.
+
+    Raises
+    ------
+    ConfigurationError
+        ``detector`` has no ``score_update``.
+    """
+    if not callable(getattr(get_detector_class(detector), "score_update", None)):
+        raise ConfigurationError(
+            f"detector {detector!r} cannot learn a stream (no score_update); stream mode "
+            f"needs a streaming detector ({', '.join(streaming_detectors())}; use "
+            "mode='batch' for the others)"
+        )
 
 
 def _first_ready_row(det: Detector) -> int | None:
@@ -509,6 +531,9 @@ def run_nab_benchmark(
         raise ConfigurationError(f"mode must be one of {MODES}, got {mode!r}")
     if mode == "stream" and refits:
         raise ConfigurationError("refits applies to batch mode; a stream learns every row")
+    if mode == "stream":
+        for d in detectors:  # before any series is run
+            check_streams(d)
     if postprocess is None:
         postprocess = DEFAULT_STREAM_POSTPROCESS if mode == "stream" else "none"
     stage = parse_seasonal(DEFAULT_SEASONAL if seasonal is None else seasonal)

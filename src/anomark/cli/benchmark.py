@@ -46,8 +46,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         epilog="examples:\n  anomark benchmark nab --detectors rcf,iforest --jobs 2\n"
                "  anomark benchmark nab --detectors conv-ae --output-dir ae-bench",
     )
-    q.add_argument("--detectors", default="rcf,iforest", metavar="A,B",
-                   help="comma-separated detector names (default: rcf,iforest)")
+    q.add_argument("--detectors", default=None, metavar="A,B",
+                   help="comma-separated detector names (default: rcf,iforest; with "
+                        "--mode stream, the detectors that learn a stream: rcf)")
     q.add_argument("--profile", default="standard",
                    help="profile for the chart: standard, reward_low_FP_rate (low_fp), "
                         "reward_low_FN_rate (low_fn) (default: standard)")
@@ -92,7 +93,13 @@ def run_nab(args: argparse.Namespace) -> int:
     from anomark.detectors import available_detectors
     from anomark.evaluation import resolve_profile
 
-    detectors = [d.strip() for d in args.detectors.split(",") if d.strip()]
+    if args.detectors is None:
+        from anomark.benchmark import streaming_detectors
+
+        chosen = ",".join(streaming_detectors()) if args.mode == "stream" else "rcf,iforest"
+    else:
+        chosen = args.detectors
+    detectors = [d.strip() for d in chosen.split(",") if d.strip()]
     known = available_detectors()
     unknown = [d for d in detectors if d not in known]
     if unknown or not detectors:
