@@ -87,6 +87,59 @@ def test_bad_rows_are_reported_with_their_line(
         assert "error: line 102: value='not-a-number' is not a number" in err
 
 
+def _dated_lines(start: str, fmt: str, n: int = 200) -> tuple[list[str], list[str]]:
+    """CSV lines with times written ``fmt`` and the ISO times the stream should print."""
+    stamps = pd.date_range(start, periods=n, freq="h")
+    value = np.sin(2 * np.pi * np.arange(n) / 24)
+    lines = ["timestamp,value"] + [f"{s:{fmt}},{v:.6f}" for s, v in zip(stamps, value,
+                                                                          strict=True)]
+    return lines, [s.isoformat() for s in stamps]
+
+
+def test_day_and_month_are_read_in_the_order_the_rows_show(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def times(out: list[str]) -> list[str]:
+        return [line.split(",")[0] for line in out[1:]]
+
+    # 01/03/2024 reads as 1 March or 3 January: nothing before it tells, so the stream stops
+    # rather than guess (it used to read month first, then fail 12 days later at 13/03)
+    lines, iso = _dated_lines("2024-03-01", "%d/%m/%Y %H:%M")
+    text = "\n".join(lines) + "\n"
+    code, out, err = _run(OPTIONS, text, monkeypatch, capsys)
+    assert code == 2 and out == ["time,score,threshold,flag,located_at"]
+    assert err.strip() == (
+        "error: line 2: day and month are ambiguous in the time '01/03/2024 00:00' and no "
+        "earlier row showed their order (a stream cannot wait for later rows to tell); pass "
+        "--dayfirst or --time-format, e.g. --time-format '%d/%m/%Y %H:%M' for day first"
+    )
+    for extra in (["--dayfirst"], ["--time-format", "%d/%m/%Y %H:%M"]):
+        code, out, err = _run([*OPTIONS, *extra], text, monkeypatch, capsys)
+        assert code == 0, err
+        assert times(out) == iso
+    # a first row that reads one way only fixes the order for the ambiguous ones after it
+    for start, fmt in (("2024-03-25", "%d/%m/%Y %H:%M"), ("2024-03-25", "%m/%d/%Y %H:%M"),
+                       ("2024-03-25", "%d.%m.%y %H:%M")):
+        lines, iso = _dated_lines(start, fmt)  # 25 March .. 2 April: 01/04 after 31/03
+        code, out, err = _run(OPTIONS, "\n".join(lines) + "\n", monkeypatch, capsys)
+        assert code == 0, err
+        assert times(out) == iso and "warning" not in err
+    # a row that contradicts the order shown is a bad row (named), skipped or stopping
+    lines, iso = _dated_lines("2024-03-25", "%d/%m/%Y %H:%M")
+    lines.insert(11, "03/26/2024 09:30,0.5")
+    code, out, err = _run([*OPTIONS, "--on-bad-row", "skip"], "\n".join(lines) + "\n",
+                          monkeypatch, capsys)
+    assert code == 0 and times(out) == iso
+    assert ("warning: line 12: the time '03/26/2024 09:30' can only be read month first, the "
+            "earlier rows were read day first (as line 2 showed) (skipped)") in err
+    # --dayfirst refuses a row that cannot be read day first
+    lines, iso = _dated_lines("2024-03-25", "%m/%d/%Y %H:%M", n=30)
+    code, out, err = _run([*OPTIONS, "--dayfirst"], "\n".join(lines) + "\n", monkeypatch,
+                          capsys)
+    assert code == 2 and len(out) == 1
+    assert "error: line 2: the time '03/25/2024 00:00' cannot be read day first" in err
+
+
 def test_restart_from_a_checkpoint_resumes_without_rescoring(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -19,7 +19,7 @@ import pytest
 
 from anomark import Dataset, readers
 from anomark.errors import DataError, DataTypeError, MissingFileError
-from anomark.readers import IrregularSamplingWarning
+from anomark.readers import IrregularSamplingWarning, date_order
 
 
 def _frame(values: list[float], index: pd.Index, col: str = "v") -> pd.DataFrame:
@@ -1165,3 +1165,24 @@ def test_full_messages_for_duplicates_and_for_no_single_format(tmp_path: Path) -
     text = _read_error(_eu(tmp_path / "a.csv", ["01/02/2024", "13/01/2024", "01/13/2024"]))
     assert ("'13/01/2024' does not match '%m/%d/%Y' and '01/13/2024' does not match "
             "'%d/%m/%Y' (inferred from '01/02/2024')") in text, text
+
+
+@pytest.mark.parametrize(
+    ("text", "order"),
+    [
+        ("13/02/2024 00:00", "day"),
+        ("02/13/2024", "month"),
+        ("01/02/2024 10:00", "ambiguous"),
+        ("1.2.24", "ambiguous"),
+        ("31-12-2024T00:00:00Z", "day"),
+        ("05/05/2024", "either"),  # day == month: both readings give the same date
+        ("2024-01-02 00:00", "either"),  # year first: ISO 8601
+        ("2024/01/02", "either"),
+        ("Feb 1 2024", "either"),
+        ("13/13/2024", "either"),  # no reading is a date: the parser reports it
+        ("00/05/2024", "either"),
+        ("1706745600", "either"),
+    ],
+)
+def test_date_order_of_one_timestamp(text: str, order: str) -> None:
+    assert date_order(text) == order

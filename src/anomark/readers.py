@@ -25,7 +25,7 @@ import os
 import re
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -42,6 +42,7 @@ __all__ = [
     "bad_index_message",
     "check_sampling",
     "concat_frames",
+    "date_order",
     "expand_paths",
     "find_time_column",
     "index_looks_like_dates",
@@ -242,7 +243,29 @@ def infer_time_format(
     )
 
 
-_DMY = re.compile(r"(?<!\d)\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}(?!\d)")
+_DMY = re.compile(r"(?<!\d)(\d{1,2})[/.\-](\d{1,2})[/.\-]\d{2,4}(?!\d)")
+
+
+def date_order(text: str) -> Literal["day", "month", "either", "ambiguous"]:
+    """How the day and month of one timestamp written ``dd/mm/yyyy``-like (``/``, ``.`` or
+    ``-``, year last) can be read, for a reader that sees one row at a time (a stream).
+
+    ``"day"`` / ``"month"``: only day first / only month first gives a date (``13/02/2024``,
+    ``02/13/2024``); ``"ambiguous"``: both do, and they differ (``01/02/2024``);
+    ``"either"``: the order does not matter (day and month equal, no such date in the text,
+    as in ISO 8601's year-first dates, or neither reading is a date).
+    """
+    match = _DMY.search(text)
+    if match is None:
+        return "either"
+    a, b = int(match.group(1)), int(match.group(2))
+    if a == b or (a > 12 and b > 12) or 0 in (a, b):
+        return "either"
+    if a > 12:
+        return "day"
+    if b > 12:
+        return "month"
+    return "ambiguous"
 
 
 def _mixed_format(values: pd.Index, source: str, dayfirst: bool | None) -> str:

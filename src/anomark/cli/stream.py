@@ -161,6 +161,8 @@ class _RowReader:
         self.columns = wanted
         self.value_index = [names.index(c) for c in wanted]
         self.last_time: Any = None
+        self.day_first: bool | None = None  # day/month order, once a row has shown it
+        self.order_shown = ""
 
     def _next_line(self) -> str | None:
         self.interrupt.reading = True
@@ -183,11 +185,12 @@ class _RowReader:
         if len(fields) != self.n_fields:
             raise BadRow(f"{where}: {len(fields)} fields, the header has {self.n_fields}")
         text = fields[self.time_index].strip()
+        dayfirst = None if self.args.time_format else self._day_first(text, where)
         try:
             if self.args.time_format:
                 when = pd.to_datetime(text, format=self.args.time_format)
             else:
-                when = pd.to_datetime(text, dayfirst=bool(self.args.dayfirst))
+                when = pd.to_datetime(text, dayfirst=bool(dayfirst))
         except (ValueError, TypeError, OverflowError):
             raise BadRow(f"{where}: cannot read the time {text!r}") from None
         if when is pd.NaT or pd.isna(when):
@@ -205,6 +208,48 @@ class _RowReader:
             raise BadRow(f"{where}: time {when} is not after the previous row's {self.last_time}")
         self.last_time = when
         return when, values
+
+    def _day_first(self, text: str, where: str) -> bool:
+        """Whether to read ``text``'s date day first: ``--dayfirst``, else the order the
+        first row that could be read only one way showed (``13/02/2024``: day first).
+
+        A stream cannot look ahead as a file reader does, so a date that reads differently
+        either way (``01/02/2024``) before any row has shown the order stops the stream
+        instead of being guessed; a row that contradicts the order is a bad row.
+        """
+        from anomark.readers import date_order
+
+        order = date_order(text)
+        if self.args.dayfirst:
+            if order == "month":
+                raise BadRow(f"{where}: the time {text!r} cannot be read day first (--dayfirst)")
+            return True
+        if self.day_first is None:
+            if order == "ambiguous":
+                import warnings
+
+                from pandas.tseries.api import guess_datetime_format
+
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    fmt = guess_datetime_format(text, dayfirst=True)
+                example = f", e.g. --time-format '{fmt}' for day first" if fmt else ""
+                raise ConfigurationError(
+                    f"{where}: day and month are ambiguous in the time {text!r} and no earlier "
+                    "row showed their order (a stream cannot wait for later rows to tell); "
+                    f"pass --dayfirst or --time-format{example}"
+                )
+            if order in ("day", "month"):
+                self.day_first = order == "day"
+                self.order_shown = where
+            return bool(self.day_first)
+        if order in ("day", "month") and (order == "day") != self.day_first:
+            shown = "day" if self.day_first else "month"
+            raise BadRow(
+                f"{where}: the time {text!r} can only be read {order} first, the earlier rows "
+                f"were read {shown} first (as {self.order_shown} showed)"
+            )
+        return self.day_first
 
     def batches(self, size: int) -> Iterator[list[tuple[Any, list[float]]]]:
         """Lists of parsed rows: as many as arrived together (at most ``size``)."""
