@@ -761,6 +761,25 @@ def test_online_calls_name_themselves_in_their_errors() -> None:
         "RCFDetector.score_update: these rows have timestamps, the stream's earlier rows had "
         "none (positions up to 99): a stream cannot tell whether timestamped rows come after "
         "them; start a new detector")
+    # and the other way round: a plain array (or an integer index) after timestamped rows,
+    # which used to be taken, turning the stream positional for good
+    with pytest.raises(DataError) as info, pytest.warns(UserWarning, match="feature names"):
+        det.score_update(frame.to_numpy()[110:120])
+    assert str(info.value) == (
+        "RCFDetector.score_update: these rows have no timestamps (positions 110..119), the "
+        f"stream's earlier rows had them (the last {frame.index[109]}): pass the rows indexed "
+        "by time (a DataFrame or Series with a DatetimeIndex), or start a new detector")
+    assert det.score_update(frame.iloc[110:120]).index[0] == frame.index[110]  # still timed
+    # rows numbered by the caller must continue the stream too; arrays continue the numbers
+    with pytest.raises(DataError) as info, pytest.warns(UserWarning, match="feature names"):
+        positional.score_update(frame.reset_index(drop=True).iloc[50:60])
+    assert str(info.value) == ("RCFDetector.score_update: rows must continue the stream: the "
+                               "first position 50 is not after the last one seen, 99")
+    numbered = frame.reset_index(drop=True).iloc[100:110].set_axis(range(500, 510))
+    with pytest.warns(UserWarning, match="feature names"):
+        assert positional.score_update(numbered).index[0] == 500
+    assert positional.score_update(frame.to_numpy()[110:115]).index.tolist() == list(
+        range(510, 515))
     from anomark import SageMakerConfig
 
     config = SageMakerConfig(role="arn:aws:iam::123456789012:role/test", bucket="b",

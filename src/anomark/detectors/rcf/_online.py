@@ -335,6 +335,11 @@ class OnlineMixin:
                 self._stream_rows_ok = False
         if not named:  # plain arrays: number the rows by their position in the stream
             start = int(getattr(self, "_stream_rows_", 0))
+            before = getattr(self, "_stream_index_", None)
+            if not cold and before is not None and len(before) and not isinstance(
+                before, pd.DatetimeIndex
+            ):  # after rows numbered by the caller: the next numbers
+                start = max(start, int(before[-1]) + 1)
             frame = pd.DataFrame(
                 ds.values, index=pd.RangeIndex(start, start + len(ds)), columns=ds.columns
             )
@@ -404,26 +409,36 @@ class OnlineMixin:
             self._stream_index_ = ds.index[:0]
             self._online_ = np.zeros(3)
         before = self._stream_index_
-        if isinstance(ds.index, pd.DatetimeIndex) and len(before):
-            if isinstance(before, pd.DatetimeIndex):
-                if (before.tz is None) != (ds.index.tz is None):
-                    raise DataError(
-                        f"{type(self).__name__}.{what}: the timestamps are "
-                        f"{'naive' if ds.index.tz is None else 'time-zone aware'}, the "
-                        "stream's were not"
-                    )
-                before = before.as_unit(ds.index.unit)
-            else:
+        if len(before):
+            index = ds.index
+            timed = isinstance(index, pd.DatetimeIndex)
+            if timed and not isinstance(before, pd.DatetimeIndex):
                 raise DataError(
                     f"{type(self).__name__}.{what}: these rows have timestamps, the stream's "
                     f"earlier rows had none (positions up to {before[-1]}): a stream cannot "
                     "tell whether timestamped rows come after them; start a new detector"
                 )
+            if isinstance(before, pd.DatetimeIndex) and not timed:
+                raise DataError(
+                    f"{type(self).__name__}.{what}: these rows have no timestamps (positions "
+                    f"{index[0]}..{index[-1]}), the stream's earlier rows had them (the "
+                    f"last {before[-1]}): pass the rows indexed by time (a DataFrame or Series "
+                    "with a DatetimeIndex), or start a new detector"
+                )
+            if isinstance(index, pd.DatetimeIndex) and isinstance(before, pd.DatetimeIndex):
+                if (before.tz is None) != (index.tz is None):
+                    raise DataError(
+                        f"{type(self).__name__}.{what}: the timestamps are "
+                        f"{'naive' if index.tz is None else 'time-zone aware'}, the "
+                        "stream's were not"
+                    )
+                before = before.as_unit(index.unit)
             last = before[-1]
-            if not ds.index[0] > last:
+            if not index[0] > last:
+                kind = "timestamp" if timed else "position"
                 raise DataError(
                     f"{type(self).__name__}.{what}: rows must continue the stream: the first "
-                    f"timestamp {ds.index[0]} is not after the last one seen, {last}"
+                    f"{kind} {index[0]} is not after the last one seen, {last}"
                 )
         if not cold:  # the seasonal= stage continues (the input columns + their residuals)
             model = _seasonal.update_seasonal(self, ds, cold=False)
