@@ -87,6 +87,21 @@ def test_bad_rows_are_reported_with_their_line(
         assert "error: line 102: value='not-a-number' is not a number" in err
 
 
+def test_a_byte_order_mark_is_not_part_of_the_time_column(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    text = "\n".join(_csv_lines(120)) + "\n"
+    code, plain, _ = _run(OPTIONS, text, monkeypatch, capsys)
+    assert code == 0
+    code, marked, err = _run(OPTIONS, "\ufeff" + text, monkeypatch, capsys)  # piped
+    assert code == 0, err
+    assert marked == plain
+    saved = tmp_path / "excel.csv"  # a file saved as "UTF-8 with BOM"
+    saved.write_text(text, encoding="utf-8-sig")
+    assert main(["stream", str(saved), *OPTIONS]) == 0
+    assert capsys.readouterr().out.splitlines() == plain
+
+
 def _dated_lines(start: str, fmt: str, n: int = 200) -> tuple[list[str], list[str]]:
     """CSV lines with times written ``fmt`` and the ISO times the stream should print."""
     stamps = pd.date_range(start, periods=n, freq="h")

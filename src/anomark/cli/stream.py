@@ -137,6 +137,9 @@ class _RowReader:
         header = self._next_line()
         if header is None:
             raise DataError(f"{args.source}: no header line")
+        # a byte-order mark (files saved as "UTF-8 with BOM", e.g. by Excel) is not part of
+        # the first column's name, as for anomark detect (pandas drops it)
+        header = header.removeprefix("\ufeff")
         names = [c.strip() for c in next(csv.reader([header]))]
         self.n_fields = len(names)
         time_col = args.time_column
