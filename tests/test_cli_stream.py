@@ -102,6 +102,43 @@ def test_a_byte_order_mark_is_not_part_of_the_time_column(
     assert capsys.readouterr().out.splitlines() == plain
 
 
+def test_utc_offsets_that_change_keep_the_first_rows_offset(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # local times written with their offset, across the change to summer time (+01:00 to
+    # +02:00): it used to crash inside pandas building the frame
+    stamps = pd.date_range("2024-03-30", periods=120, freq="30min", tz="Europe/Berlin")
+    value = np.sin(np.arange(120) / 8)
+    lines = ["time,value"] + [f"{s.isoformat()},{v:.5f}" for s, v in zip(stamps, value,
+                                                                         strict=True)]
+    assert lines[1].endswith("+01:00,0.00000") and "+02:00" in lines[-1]
+    code, out, err = _run(OPTIONS, "\n".join(lines) + "\n", monkeypatch, capsys)
+    assert code == 0, err
+    printed = pd.DatetimeIndex([pd.Timestamp(line.split(",")[0]) for line in out[1:]])
+    assert all(line.split(",")[0].endswith("+01:00") for line in out[1:])
+    assert printed.equals(stamps.tz_convert(printed.tz))  # the same instants
+    # a row without an offset among rows with one (and the other way round) is a bad row
+    mixed = [*lines[:11], "2024-03-30 05:15:00,0.5", *lines[11:]]
+    code, out, err = _run([*OPTIONS, "--on-bad-row", "skip"], "\n".join(mixed) + "\n",
+                          monkeypatch, capsys)
+    assert code == 0 and len(out) == len(lines)
+    assert ("warning: line 12: the time '2024-03-30 05:15:00' has no UTC offset, the earlier "
+            "rows had one (skipped)") in err
+    # a checkpoint keeps its zone: rows without offsets do not continue a stream with them
+    state = tmp_path / "state"
+    assert _run([*OPTIONS, "--state", str(state)], "\n".join(lines[:61]) + "\n",
+                monkeypatch, capsys)[0] == 0
+    naive = ["time,value", *(f"2024-04-02 {h:02d}:00:00,0.1" for h in range(5))]
+    code, out, err = _run([*OPTIONS, "--state", str(state)], "\n".join(naive) + "\n",
+                          monkeypatch, capsys)
+    assert code == 2 and len(out) == 1
+    assert ("error: line 2: the time '2024-04-02 00:00:00' has no UTC offset, the earlier "
+            "rows had one") in err
+    code, out, err = _run([*OPTIONS, "--state", str(state)], "\n".join(lines) + "\n",
+                          monkeypatch, capsys)
+    assert code == 0 and len(out) == 1 + 60 and "skipped 60 row(s)" in err
+
+
 def _dated_lines(start: str, fmt: str, n: int = 200) -> tuple[list[str], list[str]]:
     """CSV lines with times written ``fmt`` and the ISO times the stream should print."""
     stamps = pd.date_range(start, periods=n, freq="h")

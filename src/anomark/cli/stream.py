@@ -165,6 +165,8 @@ class _RowReader:
         self.value_index = [names.index(c) for c in wanted]
         self.last_time: Any = None
         self.day_first: bool | None = None  # day/month order, once a row has shown it
+        self.zone: Any = None  # the first row's time zone (a UTC offset) or None
+        self.zone_known = False
         self.order_shown = ""
 
     def _next_line(self) -> str | None:
@@ -198,6 +200,7 @@ class _RowReader:
             raise BadRow(f"{where}: cannot read the time {text!r}") from None
         if when is pd.NaT or pd.isna(when):
             raise BadRow(f"{where}: no time")
+        when = self._one_zone(when, text, where)
         values = []
         for i, name in zip(self.value_index, self.columns, strict=True):
             try:
@@ -211,6 +214,22 @@ class _RowReader:
             raise BadRow(f"{where}: time {when} is not after the previous row's {self.last_time}")
         self.last_time = when
         return when, values
+
+    def _one_zone(self, when: Any, text: str, where: str) -> Any:
+        """``when`` in the stream's time zone: the first row's UTC offset, when it had one.
+
+        A row whose offset differs from the first row's (local times written with their
+        offset across a change to or from daylight saving time) is the same instant shown
+        in the first row's offset; a row with an offset in a stream without one, or the
+        other way round, is a bad row (no instant to compare)."""
+        if self.last_time is None and not self.zone_known:
+            self.zone, self.zone_known = when.tz, True
+            return when
+        if (when.tz is None) != (self.zone is None):
+            has = "has no UTC offset" if when.tz is None else "has a UTC offset"
+            had = "had one" if when.tz is None else "had none"
+            raise BadRow(f"{where}: the time {text!r} {has}, the earlier rows {had}")
+        return when if when.tz is None else when.tz_convert(self.zone)
 
     def _day_first(self, text: str, where: str) -> bool:
         """Whether to read ``text``'s date day first: ``--dayfirst``, else the order the
@@ -361,6 +380,8 @@ def run(args: argparse.Namespace) -> int:
         say("time,score,threshold,flag,located_at")
         sys.stdout.flush()
         last = None if det is None else det.last_seen_
+        if isinstance(last, pd.Timestamp):  # a resumed stream keeps its time zone
+            reader.zone, reader.zone_known = last.tz, True
         for rows in reader.batches(args.batch):
             if last is not None:
                 fresh = [r for r in rows if r[0] > last]
