@@ -21,7 +21,12 @@ import pytest
 
 from anomark import Detector, RCFDetector, Threshold
 from anomark.detectors.rcf import _online
-from anomark.detectors.rcf._kernels import aligned_zeros, as_aligned
+from anomark.detectors.rcf._kernels import (
+    aligned_zeros,
+    as_aligned,
+    available_memory,
+    forest_bytes,
+)
 from anomark.detectors.rcf.forest import RandomCutForest
 from anomark.detectors.rcf.streaming import StreamingForest, locate_offsets
 from anomark.errors import ConfigurationError, DataError, NotFittedError, PersistenceError
@@ -325,6 +330,41 @@ def test_boxes_and_points_start_on_a_cache_line_however_the_forest_was_made() ->
     for stream in (streamed, loaded, converted):
         for a in (stream.trees_.lo, stream.trees_.hi, stream.reservoir_.points):
             assert _on_a_line(a)
+
+
+# ---------------------------------------------------------------- memory, before allocating
+def test_forest_bytes_is_what_the_arrays_take() -> None:
+    stream = _streamed()  # 30 trees x 32 samples, dimension 4
+    exact = stream.memory_bytes() - stream.tail_.nbytes
+    assert exact == forest_bytes(30, 32, 4) + 30 * 80  # + per-tree counters and generators
+    batch, _ = _batch()
+    assert batch.memory_bytes() <= forest_bytes(30, 32, 4)  # no sampler state in a batch
+    have = available_memory()
+    assert have is None or have > 0
+
+
+def test_a_forest_larger_than_the_memory_is_refused_before_allocating() -> None:
+    # 1000 trees x 2048 samples x 10,000 dimensions (each within SageMaker's limits): 763 GiB
+    have = available_memory()
+    if have is None or have > 763 * 1024**3:
+        pytest.skip("this machine has 763 GiB available, or cannot tell")
+    x = np.zeros((2200, 100))
+    need = "a forest of 1000 trees x 2048 samples of dimension 10000 needs 763.0 GiB"
+    big = {"num_trees": 1000, "num_samples_per_tree": 2048, "shingle_size": 100}
+    with pytest.raises(ConfigurationError, match=rf"^RCFDetector.fit: {need} .* available; "
+                       r"use fewer trees or samples, or a shorter shingle or fewer columns, "
+                       r"or train on SageMaker \(sagemaker=\)$"):
+        RCFDetector(**big).fit(x)  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match=rf"^RCFDetector.partial_fit: {need} .*"
+                       r"fewer columns$"):
+        RCFDetector(**big).partial_fit(x[:200])  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match=rf"^StreamingForest: {need} "):
+        StreamingForest(**big).process(x[:200])  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match=rf"^RandomCutForest.fit_series: {need} "):
+        RandomCutForest(1000, 2048).fit_series(x, 100)
+    with pytest.raises(ConfigurationError, match=r"^RandomCutForest.fit: a forest of 1000 "
+                       r"trees x 2048 samples of dimension 10000 needs 763.0 GiB"):
+        RandomCutForest(1000, 2048).fit(np.zeros((2100, 10_000), dtype=np.float32))
 
 
 # ---------------------------------------------------------------- read-only calls, memory

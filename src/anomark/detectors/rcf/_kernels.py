@@ -38,6 +38,7 @@ never started, so forking afterwards stays safe) and with ``parallel=True``.
 from __future__ import annotations
 
 import math
+import os
 import types
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -101,6 +102,58 @@ def as_aligned(values: np.ndarray) -> np.ndarray:
     out = aligned_zeros(values.shape)
     out[...] = values
     return out
+
+
+def available_memory() -> int | None:
+    """Bytes of memory this machine can give a new allocation without swapping (Linux's
+    ``MemAvailable``, else the free physical pages), or ``None`` where it cannot tell."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as info:
+            for line in info:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def forest_bytes(n_trees: int, n_samples: int, dim: int) -> int:
+    """Bytes a forest's arrays take: per tree ``2 n_samples - 1`` nodes with a box of
+    ``2 dim`` float64 and their cut, mass and links, and the ``n_samples`` sampled points
+    (the streaming engine's sampler state included)."""
+    per_node = 2 * dim * 8 + 8 + 8 + 4 * 4  # lo, hi; cut_value, range_sum; 4 int32
+    per_point = dim * 8 + 8 + 8 + 4 + 4  # the point; arrival, weight; heap slot, free pair
+    return n_trees * ((2 * n_samples - 1) * per_node + n_samples * per_point)
+
+
+def check_forest_memory(
+    n_trees: int, n_samples: int, dim: int, where: str, elsewhere: str = ""
+) -> None:
+    """Refuse a forest that cannot fit in the memory available now, before allocating it
+    (NumPy would fail on the first array too large to reserve, or the operating system stop
+    the process once the boxes fill up). ``elsewhere`` ends the list of remedies (", or
+    sagemaker=" where the caller has one).
+
+    Raises
+    ------
+    ConfigurationError
+        The forest needs more than :func:`available_memory`.
+    """
+    need = forest_bytes(n_trees, n_samples, dim)
+    have = available_memory()
+    if have is not None and need > have:
+        from anomark.errors import ConfigurationError
+
+        gib = 1024.0**3
+        raise ConfigurationError(
+            f"{where}: a forest of {n_trees} trees x {n_samples} samples of dimension {dim} "
+            f"needs {need / gib:.1f} GiB (each of its {2 * n_samples - 1} nodes per tree holds "
+            f"a box of 2 x {dim} values), more than the {have / gib:.1f} GiB available; use "
+            f"fewer trees or samples, or a shorter shingle or fewer columns{elsewhere}"
+        )
 
 
 def empty_trees(n_trees: int, n_slots: int, dim: int) -> Trees:

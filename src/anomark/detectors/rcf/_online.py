@@ -38,6 +38,7 @@ from numba import njit
 
 from anomark.dataset import Dataset
 from anomark.detection import Detection
+from anomark.detectors.rcf._kernels import check_forest_memory
 from anomark.detectors.rcf.forest import RandomCutForest
 from anomark.detectors.rcf.streaming import StreamingForest, StreamOutput, locate_offsets
 from anomark.errors import ConfigurationError, DataError, PersistenceError
@@ -405,6 +406,10 @@ class OnlineMixin:
             self._check_feature_dim(size, model.n_features)  # type: ignore[attr-defined]
             self.windowing_ = Windowing(size, stride=1, align="end")
             self.feature_dim_ = size * model.n_features
+            check_forest_memory(
+                int(self.num_trees), int(self.num_samples_per_tree),  # type: ignore[attr-defined]
+                self.feature_dim_, f"{type(self).__name__}.{what}",
+            )
             self._stream_rows_ = 0
             self._stream_index_ = ds.index[:0]
             self._online_ = np.zeros(3)

@@ -19,6 +19,7 @@ from anomark._validation import Constraint, Interval, check_param
 from anomark.dataset import Dataset
 from anomark.detection import Detection
 from anomark.detectors.base import N_JOBS, SAGEMAKER, SEED, Detector, Pinned
+from anomark.detectors.rcf._kernels import check_forest_memory
 from anomark.detectors.rcf._limits import FEATURE_DIM_RANGE, NUM_SAMPLES_RANGE, NUM_TREES_RANGE
 from anomark.detectors.rcf._online import OnlineMixin
 from anomark.detectors.rcf.forest import SCORE_TYPE, RandomCutForest
@@ -217,6 +218,12 @@ class RCFDetector(OnlineMixin, Detector):
         self.windowing_ = Windowing(size, stride=1, align="end")
         self.feature_dim_ = feature_dim
         values = ds.values
+        if self.sagemaker is None:
+            n_windows = len(ds) - size + 1
+            check_forest_memory(
+                int(self.num_trees), min(int(self.num_samples_per_tree), n_windows),
+                feature_dim, "RCFDetector.fit", elsewhere=", or train on SageMaker (sagemaker=)",
+            )
         if self.sagemaker is not None:
             from anomark.detectors.rcf.sagemaker import SageMakerRCFEngine
 

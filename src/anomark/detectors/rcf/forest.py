@@ -10,7 +10,12 @@ import numpy as np
 
 from anomark._validation import Constraint, Interval, Options, check_param, validate_params
 from anomark.detectors.base import N_JOBS, SEED
-from anomark.detectors.rcf._kernels import Trees, as_aligned, empty_trees
+from anomark.detectors.rcf._kernels import (
+    Trees,
+    as_aligned,
+    check_forest_memory,
+    empty_trees,
+)
 from anomark.errors import DataError, NotFittedError, PersistenceError
 from anomark.windowing import Windowing
 
@@ -288,6 +293,11 @@ class RandomCutForest:
         uniforms = rng.random((self.num_trees, max(m - 1, 1), 2))
         return idx, uniforms
 
+    def _check_memory(self, n_points: int, dim: int, where: str) -> None:
+        check_forest_memory(
+            self.num_trees, min(self.num_samples_per_tree, max(n_points, 1)), dim, where
+        )
+
     def fit(self, X: Any) -> RandomCutForest:
         """Build the trees on rows of ``X``.
 
@@ -306,6 +316,7 @@ class RandomCutForest:
             Not a finite, non-empty 2-D numeric array.
         """
         arr = _as_matrix(X, "RandomCutForest.fit")
+        self._check_memory(arr.shape[0], arr.shape[1], "RandomCutForest.fit")
         idx, uniforms = self._sample_indices(arr.shape[0])
         self._build(arr[idx], uniforms, idx, arr.shape[0])
         return self
@@ -331,6 +342,7 @@ class RandomCutForest:
         series = as_series(values, "RandomCutForest.fit_series")
         windowing = Windowing(shingle_size)
         n_windows = windowing.n_windows(series.shape[0])
+        self._check_memory(n_windows, shingle_size * series.shape[1], "RandomCutForest.fit_series")
         idx, uniforms = self._sample_indices(n_windows)
         view = windowing.windows(series)  # (n_windows, size, n_features), no copy
         points = view[idx.ravel()].reshape(idx.shape[0], idx.shape[1], -1)

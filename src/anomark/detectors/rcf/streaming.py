@@ -21,7 +21,13 @@ from anomark._validation import Constraint, Interval, check_param, validate_para
 from anomark.detectors.base import N_JOBS, SEED
 from anomark.detectors.rcf import _kernels
 from anomark.detectors.rcf import _stream_kernels as _sk
-from anomark.detectors.rcf._kernels import Trees, aligned_zeros, as_aligned, empty_trees
+from anomark.detectors.rcf._kernels import (
+    Trees,
+    aligned_zeros,
+    as_aligned,
+    check_forest_memory,
+    empty_trees,
+)
 from anomark.detectors.rcf.forest import (
     SCORE_TYPE,
     RandomCutForest,
@@ -238,6 +244,7 @@ class StreamingForest:
     def _allocate(self, n_features: int) -> None:
         t, m = self.num_trees, self.num_samples_per_tree
         d = self.shingle_size * n_features
+        check_forest_memory(t, m, d, "StreamingForest")
         free = np.empty((t, m), dtype=np.int32)
         free[:, : m - 1] = np.arange(m - 2, -1, -1, dtype=np.int32)  # pops give pair 0 first
         free[:, m - 1 :] = -1
