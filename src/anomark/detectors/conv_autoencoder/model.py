@@ -194,9 +194,13 @@ def export_serving_model(
         return {"feature_scores": errors(window)}
 
     def score_rows(rows: Any) -> Any:
-        tf.debugging.assert_greater_equal(
+        check = tf.debugging.assert_greater_equal(
             tf.shape(rows)[0], w, message=f"score_rows needs at least window_size={w} rows"
         )
+        # the check must run before the model: a graph orders only stateful ops by itself,
+        # and the convolution of zero windows fails with an unrelated message if it runs first
+        with tf.control_dependencies([check] if check is not None else []):
+            rows = tf.identity(rows)
         scaled = tf.cast((rows - off) / sc, tf.float32)
         windows = tf.signal.frame(scaled, w, int(stride), axis=0)  # (k, w, f); k may be 0
         return {"score": tf.reduce_mean(errors(windows[..., None]), axis=1)}
