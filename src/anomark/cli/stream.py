@@ -71,7 +71,10 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     g.add_argument("--time-format", metavar="FMT",
                    help="strftime format of the timestamps (default: parsed per row)")
     g.add_argument("--dayfirst", action="store_true",
-                   help="read ambiguous dates such as 01/02/2024 day first (1 February)")
+                   help="read ambiguous dates such as 01/02/2024 day first (1 February); "
+                        "without it (or --time-format) the first row that reads one way only "
+                        "(13/02/2024) decides, and an ambiguous date before that stops the "
+                        "stream")
     g.add_argument("--columns", metavar="A,B",
                    help="value columns to use (default: every column but the time)")
     g.add_argument("--on-bad-row", choices=("skip", "stop"), default="stop",
