@@ -139,6 +139,25 @@ def test_utc_offsets_that_change_keep_the_first_rows_offset(
     assert code == 0 and len(out) == 1 + 60 and "skipped 60 row(s)" in err
 
 
+def test_a_stream_that_ends_before_its_threshold_is_warm_says_why_nothing_was_flagged(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = _csv_lines(700)
+    code, out, err = _run(OPTIONS, "\n".join(lines[:13]) + "\n", monkeypatch, capsys)
+    assert code == 0 and len(out) == 13  # 7 shingles: the forest scores from the 9th
+    assert ("warning: after 12 row(s) the online threshold is still warming up, so no row "
+            "could be flagged: the running threshold starts once the forest has scored 9 "
+            "rows") in err
+    code, out, err = _run([*OPTIONS, "--threshold", "spot:0.001"], "\n".join(lines) + "\n",
+                          monkeypatch, capsys)
+    assert code == 0 and all(line.split(",")[3] == "0" for line in out[1:])
+    assert ("warning: after 700 row(s) the online threshold is still warming up, so no row "
+            "could be flagged: Threshold.spot calibrates itself on the first 1000 rows the "
+            "forest scores (it scores once it has seen 9 shingles)") in err
+    code, out, err = _run(OPTIONS, "\n".join(lines) + "\n", monkeypatch, capsys)
+    assert code == 0 and "warming up" not in err  # warm: nothing to say
+
+
 def _dated_lines(start: str, fmt: str, n: int = 200) -> tuple[list[str], list[str]]:
     """CSV lines with times written ``fmt`` and the ISO times the stream should print."""
     stamps = pd.date_range(start, periods=n, freq="h")

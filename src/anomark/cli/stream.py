@@ -38,7 +38,8 @@ __all__ = ["register", "run"]
 EPILOG = """\
 output (stdout, CSV): time,score,threshold,flag,located_at
   score      the row's RCF score (0 while the forest warms up: output_after shingles)
-  threshold  the online threshold it was compared with (empty while it warms up)
+  threshold  the online threshold it was compared with (empty while it warms up: the
+             first output_after scores for mean_std, the first 1000 for spot)
   flag       1 when score > threshold
   located_at for a flagged row, where its anomalous values entered (from the attribution of
              the score over the shingle's rows)
@@ -346,6 +347,21 @@ def _write(result: Any, alerts_only: bool) -> None:
     sys.stdout.flush()
 
 
+def _still_warming(det: Any, done: int) -> str:
+    """Why no row of the stream so far could be flagged (its online threshold is not warm)."""
+    from anomark.threshold import Threshold
+
+    rule = det.threshold
+    first = det.forest_.output_after_
+    if isinstance(rule, Threshold) and rule.method == "spot":
+        need = (f"Threshold.spot calibrates itself on the first {rule.calibration_size} rows "
+                f"the forest scores (it scores once it has seen {first} shingles)")
+    else:
+        need = f"the running threshold starts once the forest has scored {first} rows"
+    return (f"after {done} row(s) the online threshold is still warming up, so no row could be "
+            f"flagged: {need}")
+
+
 def run(args: argparse.Namespace) -> int:
     """Run ``anomark stream``."""
     import pandas as pd
@@ -426,6 +442,8 @@ def run(args: argparse.Namespace) -> int:
             det.save(state, overwrite=True)
     if skipped:
         warn(f"skipped {skipped} row(s) the checkpoint had already learned", args.quiet)
+    if det is not None and done and not math.isfinite(det._online_value()):
+        warn(_still_warming(det, done), args.quiet)
     if status == EXIT_INTERRUPTED:
         where = f"; checkpoint written to {state}" if state is not None and det else ""
         print(f"interrupted after {done} row(s){where}", file=sys.stderr)
