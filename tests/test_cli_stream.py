@@ -158,6 +158,29 @@ def test_a_stream_that_ends_before_its_threshold_is_warm_says_why_nothing_was_fl
     assert code == 0 and "warming up" not in err  # warm: nothing to say
 
 
+def test_post_processing_steps_are_given_in_their_text_form(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a running z-score then a fixed threshold (docs/online.md): --param postprocess=zscore
+    # used to reach the detector as the string 'zscore' and be refused
+    text = "\n".join(_csv_lines(700)) + "\n"
+    args = [*OPTIONS, "--param", "postprocess=zscore", "--threshold", "fixed:4"]
+    code, out, err = _run(args, text, monkeypatch, capsys)
+    assert code == 0, err
+    frame = pd.read_csv(io.StringIO(text), parse_dates=["timestamp"], index_col="timestamp")
+    from anomark import Threshold
+    from anomark.postprocess import RunningZScore
+
+    det = RCFDetector(shingle_size=6, num_samples_per_tree=32, num_trees=50, random_state=0,
+                      postprocess=[RunningZScore()], threshold=Threshold.fixed(4.0))
+    expected = det.detect_update(frame)
+    got = pd.read_csv(io.StringIO("\n".join(out)), parse_dates=["time"])
+    np.testing.assert_array_equal(got["flag"].to_numpy(), expected.flags.to_numpy().astype(int))
+    assert got.loc[got["flag"] == 1, "time"].between("2024-03-21 20:00", "2024-03-22 06:00").any()
+    code, _, err = _run([*OPTIONS, "--param", "postprocess=zscor"], text, monkeypatch, capsys)
+    assert code == 2 and "error: unknown post-processor 'zscor' in 'zscor'" in err
+
+
 def _dated_lines(start: str, fmt: str, n: int = 200) -> tuple[list[str], list[str]]:
     """CSV lines with times written ``fmt`` and the ISO times the stream should print."""
     stamps = pd.date_range(start, periods=n, freq="h")

@@ -170,6 +170,10 @@ def build_detector(args: argparse.Namespace, data: Dataset, quiet: bool) -> Dete
             )
         if key in params:
             raise ConfigurationError(f"--param {key} given twice")
+        if key == "postprocess" and isinstance(value, str):  # the steps' text form
+            from anomark.postprocess import parse_postprocess
+
+            value = parse_postprocess(value)
         params[key] = value
 
     window_key = cls.window_param
