@@ -273,7 +273,15 @@ def test_state_folder_is_checked_before_any_row_and_may_be_empty(
     assert Detector.load(empty).last_seen_ == pd.Timestamp(lines.splitlines()[-1].split(",")[0])
 
 
-def test_ctrl_c_writes_a_final_checkpoint(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("signum", "status", "said"),
+    [(signal.SIGINT, 130, "interrupted"),
+     # kill, docker stop, systemctl stop: it used to end the process without a checkpoint
+     (signal.SIGTERM, 143, "terminated (SIGTERM)")],
+)
+def test_ctrl_c_writes_a_final_checkpoint(
+    tmp_path: Path, signum: signal.Signals, status: int, said: str
+) -> None:
     lines = _csv_lines(400)
     state = tmp_path / "state"
     env = dict(os.environ, PYTHONUNBUFFERED="1")
@@ -293,13 +301,13 @@ def test_ctrl_c_writes_a_final_checkpoint(tmp_path: Path) -> None:
     while len(printed) < 251 and time.monotonic() < deadline:  # every row printed
         time.sleep(0.2)
     assert len(printed) == 251
-    proc.send_signal(signal.SIGINT)  # it is now waiting for more input, like tail -f
+    proc.send_signal(signum)  # it is now waiting for more input, like tail -f
     proc.stdin.close()
     proc.wait(timeout=60)
     reader.join(timeout=10)
     assert proc.stderr is not None
     err = proc.stderr.read()
-    assert proc.returncode == 130
-    assert "interrupted after 250 row(s); checkpoint written to" in err
+    assert proc.returncode == status
+    assert f"{said} after 250 row(s); checkpoint written to" in err
     det = Detector.load(state)
     assert det.last_seen_ == pd.Timestamp(lines[250].split(",")[0])

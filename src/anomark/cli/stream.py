@@ -117,14 +117,17 @@ class BadRow(DataError):
 
 
 class _Interrupt:
-    """Ctrl-C while waiting for input stops at once; during scoring it stops after the
-    current rows, so that the detector is never checkpointed half-updated."""
+    """Ctrl-C (SIGINT) or a termination request (SIGTERM: ``kill``, ``docker stop``,
+    ``systemctl stop``) while waiting for input stops at once; during scoring it stops after
+    the current rows, so that the detector is never checkpointed half-updated."""
 
     def __init__(self) -> None:
         self.requested = False
         self.reading = False
+        self.signum = int(signal.SIGINT)
 
     def __call__(self, signum: int, frame: Any) -> None:
+        self.signum = int(signum)
         if self.reading:
             raise KeyboardInterrupt
         self.requested = True
@@ -386,10 +389,12 @@ def run(args: argparse.Namespace) -> int:
             warn(f"resuming from {state}: its saved parameters are used, --window-size, "
                  "--param, --seed and --seasonal are ignored", args.quiet)
     interrupt = _Interrupt()
-    try:
-        previous = signal.signal(signal.SIGINT, interrupt)
-    except ValueError:  # not the main thread
-        previous = None
+    previous: dict[signal.Signals, Any] = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            previous[sig] = signal.signal(sig, interrupt)
+        except ValueError:  # not the main thread
+            break
     stream: TextIO = sys.stdin if args.source == "-" else open(args.source, encoding="utf-8")  # noqa: SIM115
     done = skipped = since = 0
     status = EXIT_OK
@@ -429,22 +434,24 @@ def run(args: argparse.Namespace) -> int:
         if pending:  # a single row: too few to tell the sampling interval
             raise DataError("the stream ended after one row; give --window-size to score it")
     except KeyboardInterrupt:
-        status = EXIT_INTERRUPTED
+        # 130 for Ctrl-C, 143 for SIGTERM: 128 + the signal, as a shell reports it
+        status = EXIT_INTERRUPTED if interrupt.signum == signal.SIGINT else 128 + interrupt.signum
     except BadRow as exc:
         print(f"error: {exc}", file=sys.stderr)
         status = EXIT_ERROR
     finally:
         if stream is not sys.stdin:
             stream.close()
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         if state is not None and det is not None and (since or status != EXIT_OK or done):
             det.save(state, overwrite=True)
     if skipped:
         warn(f"skipped {skipped} row(s) the checkpoint had already learned", args.quiet)
     if det is not None and done and not math.isfinite(det._online_value()):
         warn(_still_warming(det, done), args.quiet)
-    if status == EXIT_INTERRUPTED:
+    if status in (EXIT_INTERRUPTED, 128 + signal.SIGTERM):
         where = f"; checkpoint written to {state}" if state is not None and det else ""
-        print(f"interrupted after {done} row(s){where}", file=sys.stderr)
+        how = "interrupted" if status == EXIT_INTERRUPTED else "terminated (SIGTERM)"
+        print(f"{how} after {done} row(s){where}", file=sys.stderr)
     return status
