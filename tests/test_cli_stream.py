@@ -181,6 +181,35 @@ def test_post_processing_steps_are_given_in_their_text_form(
     assert code == 2 and "error: unknown post-processor 'zscor' in 'zscor'" in err
 
 
+def test_a_closed_output_keeps_the_last_checkpoint(tmp_path: Path) -> None:
+    # `anomark stream ... | consumer` whose consumer dies: the rows whose lines could not be
+    # written were checkpointed as learned, so a restart skipped them and their alerts were
+    # never shown. The last checkpoint is kept instead (a restart scores the rows after it).
+    src = tmp_path / "feed.csv"
+    # 3,000 rows print about 130 kB, more than a pipe holds: the writer must meet the close
+    src.write_text("\n".join(_csv_lines(3000)) + "\n")
+    state = tmp_path / "state"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "anomark", "stream", str(src), *OPTIONS, "--state", str(state),
+         "--batch", "50", "--checkpoint-every", "100"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    first = [proc.stdout.readline() for _ in range(160)]
+    proc.stdout.close()  # the consumer goes away after 160 lines
+    err = proc.stderr.read()
+    proc.wait(timeout=120)
+    assert first[0].startswith("time,score") and proc.returncode == 2
+    done = int(err.split("broken pipe) after ")[1].split(" row(s)")[0])
+    assert ("keeps its last checkpoint, so a restart scores the rows after it again" in err
+            and "Traceback" not in err and "Exception ignored" not in err), err
+    saved = Detector.load(state)
+    assert isinstance(saved, RCFDetector)
+    # the checkpoint holds only rows whose lines were written: at most what was done
+    learned = (saved.last_seen_ - pd.Timestamp("2024-03-01")) // pd.Timedelta("1h") + 1
+    assert 100 <= learned <= done < 3000
+
+
 def _dated_lines(start: str, fmt: str, n: int = 200) -> tuple[list[str], list[str]]:
     """CSV lines with times written ``fmt`` and the ISO times the stream should print."""
     stamps = pd.date_range(start, periods=n, freq="h")

@@ -350,6 +350,19 @@ def _write(result: Any, alerts_only: bool) -> None:
     sys.stdout.flush()
 
 
+def _silence_stdout() -> None:
+    """Point standard output at the null device after the reader of a pipe went away, so
+    that Python's last flush at exit does not fail again (as Python's documentation advises
+    for SIGPIPE)."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no real file behind sys.stdout
+        pass
+
+
 def _still_warming(det: Any, done: int) -> str:
     """Why no row of the stream so far could be flagged (its online threshold is not warm)."""
     from anomark.threshold import Threshold
@@ -397,6 +410,7 @@ def run(args: argparse.Namespace) -> int:
             break
     stream: TextIO = sys.stdin if args.source == "-" else open(args.source, encoding="utf-8")  # noqa: SIM115
     done = skipped = since = 0
+    broken = False
     status = EXIT_OK
     pending: list[tuple[Any, list[float]]] = []
     try:
@@ -422,7 +436,12 @@ def run(args: argparse.Namespace) -> int:
                 [v for _, v in pending], index=pd.DatetimeIndex([t for t, _ in pending]),
                 columns=reader.columns,
             )
-            _write(det.detect_update(frame), args.alerts_only)
+            result = det.detect_update(frame)
+            try:
+                _write(result, args.alerts_only)
+            except BrokenPipeError:  # the reader of our output is gone
+                broken = True
+                raise
             done += len(pending)
             since += len(pending)
             pending = []
@@ -439,12 +458,22 @@ def run(args: argparse.Namespace) -> int:
     except BadRow as exc:
         print(f"error: {exc}", file=sys.stderr)
         status = EXIT_ERROR
+    except BrokenPipeError:
+        _silence_stdout()
+        kept = (f"; {state} keeps its last checkpoint, so a restart scores the rows after it "
+                "again" if state is not None and (state / "config.json").exists() else "")
+        print(f"error: the output was closed (broken pipe) after {done} row(s){kept}",
+              file=sys.stderr)
+        status = EXIT_ERROR
     finally:
         if stream is not sys.stdin:
             stream.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        if state is not None and det is not None and (since or status != EXIT_OK or done):
+        # not after a broken output: the rows whose lines were lost would never be shown
+        if state is not None and det is not None and not broken and (
+            since or status != EXIT_OK or done
+        ):
             det.save(state, overwrite=True)
     if skipped:
         warn(f"skipped {skipped} row(s) the checkpoint had already learned", args.quiet)
