@@ -210,6 +210,22 @@ def test_a_closed_output_keeps_the_last_checkpoint(tmp_path: Path) -> None:
     assert 100 <= learned <= done < 3000
 
 
+def test_headers_of_concatenated_files_are_skipped(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `cat day1.csv day2.csv | anomark stream -` (daily files, as the ocean sensors write
+    # them): the second header used to stop the stream as a bad row
+    lines = _csv_lines(300)
+    whole = "\n".join(lines) + "\n"
+    joined = "\n".join([*lines[:101], lines[0], *lines[101:201], " " + lines[0],
+                         *lines[201:]]) + "\n"
+    code, expected, _ = _run(OPTIONS, whole, monkeypatch, capsys)
+    assert code == 0
+    code, out, err = _run(OPTIONS, joined, monkeypatch, capsys)
+    assert code == 0 and out == expected
+    assert "warning: skipped 2 repeated header line(s) (CSV files joined one after another)" in err
+
+
 def _dated_lines(start: str, fmt: str, n: int = 200) -> tuple[list[str], list[str]]:
     """CSV lines with times written ``fmt`` and the ISO times the stream should print."""
     stamps = pd.date_range(start, periods=n, freq="h")

@@ -148,6 +148,8 @@ class _RowReader:
         # the first column's name, as for anomark detect (pandas drops it)
         header = header.removeprefix("\ufeff")
         names = [c.strip() for c in next(csv.reader([header]))]
+        self.names = names
+        self.repeated_headers = 0  # header lines again (CSV files concatenated with cat)
         self.n_fields = len(names)
         time_col = args.time_column
         if time_col is None:
@@ -289,6 +291,9 @@ class _RowReader:
             line = self._next_line()
             if line is None:
                 break
+            if [c.strip() for c in next(csv.reader([line.removeprefix("\ufeff")]))] == self.names:
+                self.repeated_headers += 1  # the next file of `cat day1.csv day2.csv ...`
+                continue
             try:
                 rows.append(self._parse(line))
             except BadRow as exc:
@@ -413,6 +418,7 @@ def run(args: argparse.Namespace) -> int:
     broken = False
     status = EXIT_OK
     pending: list[tuple[Any, list[float]]] = []
+    reader: _RowReader | None = None
     try:
         reader = _RowReader(stream, args, interrupt)
         say("time,score,threshold,flag,located_at")
@@ -477,6 +483,9 @@ def run(args: argparse.Namespace) -> int:
             det.save(state, overwrite=True)
     if skipped:
         warn(f"skipped {skipped} row(s) the checkpoint had already learned", args.quiet)
+    if reader is not None and reader.repeated_headers:
+        warn(f"skipped {reader.repeated_headers} repeated header line(s) (CSV files joined "
+             "one after another)", args.quiet)
     if det is not None and done and not math.isfinite(det._online_value()):
         warn(_still_warming(det, done), args.quiet)
     if status in (EXIT_INTERRUPTED, 128 + signal.SIGTERM):
