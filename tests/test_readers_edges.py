@@ -1178,6 +1178,8 @@ def test_full_messages_for_duplicates_and_for_no_single_format(tmp_path: Path) -
         ("05/05/2024", "either"),  # day == month: both readings give the same date
         ("2024-01-02 00:00", "either"),  # year first: ISO 8601
         ("2024/01/02", "either"),
+        ("2024-01-02 10.11.12", "either"),  # a dotted time after a year-first date
+        ("2024.01.02 03.04.05", "either"),
         ("Feb 1 2024", "either"),
         ("13/13/2024", "either"),  # no reading is a date: the parser reports it
         ("00/05/2024", "either"),

@@ -244,6 +244,7 @@ def infer_time_format(
 
 
 _DMY = re.compile(r"(?<!\d)(\d{1,2})[/.\-](\d{1,2})[/.\-]\d{2,4}(?!\d)")
+_YEAR_FIRST = re.compile(r"\s*\d{4}[/.\-]\d{1,2}[/.\-]\d{1,2}(?!\d)")
 
 
 def date_order(text: str) -> Literal["day", "month", "either", "ambiguous"]:
@@ -255,6 +256,8 @@ def date_order(text: str) -> Literal["day", "month", "either", "ambiguous"]:
     ``"either"``: the order does not matter (day and month equal, no such date in the text,
     as in ISO 8601's year-first dates, or neither reading is a date).
     """
+    if _YEAR_FIRST.match(text):  # 2024-01-02 10.11.12: a dotted time is no date
+        return "either"
     match = _DMY.search(text)
     if match is None:
         return "either"
