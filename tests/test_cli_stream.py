@@ -226,6 +226,17 @@ def test_headers_of_concatenated_files_are_skipped(
     assert "warning: skipped 2 repeated header line(s) (CSV files joined one after another)" in err
 
 
+def test_epoch_numbers_are_not_taken_for_times(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = "ts,value\n1706745600,1.0\n1706745660,2.0\n"
+    code, out, err = _run(OPTIONS, text, monkeypatch, capsys)
+    assert code == 2 and len(out) == 1
+    assert err.strip() == ("error: line 2: the time '1706745600' is a number; numbers are not "
+                           "read as epoch times, their unit being ambiguous: write the times "
+                           "as dates")
+
+
 def _dated_lines(start: str, fmt: str, n: int = 200) -> tuple[list[str], list[str]]:
     """CSV lines with times written ``fmt`` and the ISO times the stream should print."""
     stamps = pd.date_range(start, periods=n, freq="h")

@@ -206,6 +206,11 @@ class _RowReader:
             else:
                 when = pd.to_datetime(text, dayfirst=bool(dayfirst))
         except (ValueError, TypeError, OverflowError):
+            if _is_number(text):
+                raise BadRow(
+                    f"{where}: the time {text!r} is a number; numbers are not read as epoch "
+                    "times, their unit being ambiguous: write the times as dates"
+                ) from None
             raise BadRow(f"{where}: cannot read the time {text!r}") from None
         if when is pd.NaT or pd.isna(when):
             raise BadRow(f"{where}: no time")
@@ -353,6 +358,14 @@ def _write(result: Any, alerts_only: bool) -> None:
     if lines:
         say("\n".join(lines))
     sys.stdout.flush()
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _silence_stdout() -> None:
