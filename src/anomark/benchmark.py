@@ -201,12 +201,15 @@ def stream_scores(
     return raw, ready, seconds, det
 
 
+def _learns_streams(cls: type[Detector]) -> bool:
+    return callable(getattr(cls, "score_update", None))
+
+
 def streaming_detectors() -> list[str]:
     """The registered detectors that learn a stream (they have ``score_update``)."""
     from anomark.detectors import available_detectors
 
-    return [name for name, cls in available_detectors().items()
-            if callable(getattr(cls, "score_update", None))]
+    return [name for name, cls in available_detectors().items() if _learns_streams(cls)]
 
 
 def check_streams(detector: str) -> None:
@@ -217,7 +220,7 @@ def check_streams(detector: str) -> None:
     ConfigurationError
         ``detector`` has no ``score_update``.
     """
-    if not callable(getattr(get_detector_class(detector), "score_update", None)):
+    if not _learns_streams(get_detector_class(detector)):
         raise ConfigurationError(
             f"detector {detector!r} cannot learn a stream (no score_update); stream mode "
             f"needs a streaming detector ({', '.join(streaming_detectors())}; use "

@@ -191,10 +191,9 @@ class _RowReader:
         finally:
             self.interrupt.reading = False
 
-    def _parse(self, line: str) -> tuple[Any, list[float]]:
+    def _parse(self, fields: list[str]) -> tuple[Any, list[float]]:
         import pandas as pd
 
-        fields = next(csv.reader([line]))
         where = f"line {self.line_no}"
         if len(fields) != self.n_fields:
             raise BadRow(f"{where}: {len(fields)} fields, the header has {self.n_fields}")
@@ -236,7 +235,7 @@ class _RowReader:
         offset across a change to or from daylight saving time) is the same instant shown
         in the first row's offset; a row with an offset in a stream without one, or the
         other way round, is a bad row (no instant to compare)."""
-        if self.last_time is None and not self.zone_known:
+        if not self.zone_known:
             self.zone, self.zone_known = when.tz, True
             return when
         if (when.tz is None) != (self.zone is None):
@@ -296,11 +295,13 @@ class _RowReader:
             line = self._next_line()
             if line is None:
                 break
-            if [c.strip() for c in next(csv.reader([line.removeprefix("\ufeff")]))] == self.names:
+            fields = next(csv.reader([line]))
+            cells = [c.strip() for c in fields]
+            if cells and [cells[0].removeprefix("\ufeff"), *cells[1:]] == self.names:
                 self.repeated_headers += 1  # the next file of `cat day1.csv day2.csv ...`
                 continue
             try:
-                rows.append(self._parse(line))
+                rows.append(self._parse(fields))
             except BadRow as exc:
                 if self.args.on_bad_row == "stop":
                     if rows:

@@ -218,12 +218,6 @@ class RCFDetector(OnlineMixin, Detector):
         self.windowing_ = Windowing(size, stride=1, align="end")
         self.feature_dim_ = feature_dim
         values = ds.values
-        if self.sagemaker is None:
-            n_windows = len(ds) - size + 1
-            check_forest_memory(
-                int(self.num_trees), min(int(self.num_samples_per_tree), n_windows),
-                feature_dim, "RCFDetector.fit", elsewhere=", or train on SageMaker (sagemaker=)",
-            )
         if self.sagemaker is not None:
             from anomark.detectors.rcf.sagemaker import SageMakerRCFEngine
 
@@ -233,6 +227,10 @@ class RCFDetector(OnlineMixin, Detector):
             engine.fit(self.windowing_.shingles(values))
             self.forest_: RandomCutForest | StreamingForest | None = None
         else:
+            check_forest_memory(
+                int(self.num_trees), min(int(self.num_samples_per_tree), len(ds) - size + 1),
+                feature_dim, "RCFDetector.fit", elsewhere=", or train on SageMaker (sagemaker=)",
+            )
             engine = RandomCutForest(
                 int(self.num_trees),
                 int(self.num_samples_per_tree),
