@@ -236,7 +236,7 @@ def test_clone_and_params() -> None:
     assert set(det.get_params()) == {
         "num_trees", "num_samples_per_tree", "shingle_size", "threshold", "random_state",
         "n_jobs", "sagemaker", "score_type", "postprocess", "time_decay", "output_after",
-        "seasonal",
+        "seasonal", "dtype",
     }
 
 

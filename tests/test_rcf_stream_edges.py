@@ -353,10 +353,11 @@ def test_a_forest_larger_than_the_memory_is_refused_before_allocating() -> None:
     big = {"num_trees": 1000, "num_samples_per_tree": 2048, "shingle_size": 100}
     with pytest.raises(ConfigurationError, match=rf"^RCFDetector.fit: {need} .* available; "
                        r"use fewer trees or samples, or a shorter shingle or fewer columns, "
+                       r"or dtype='float32' \(about half the memory\), "
                        r"or train on SageMaker \(sagemaker=\)$"):
         RCFDetector(**big).fit(x)  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match=rf"^RCFDetector.partial_fit: {need} .*"
-                       r"fewer columns$"):
+                       r"fewer columns, or dtype='float32' \(about half the memory\)$"):
         RCFDetector(**big).partial_fit(x[:200])  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match=rf"^StreamingForest: {need} "):
         StreamingForest(**big).process(x[:200])  # type: ignore[arg-type]
@@ -860,8 +861,8 @@ def test_batch_forest_conversion_checks_the_forest() -> None:
     det.set_params(num_trees=60)
     with pytest.raises(ConfigurationError) as info:
         det.score_update(frame.iloc[300:])
-    assert str(info.value) == ("num_trees or shingle_size differ from the fitted forest's; "
-                               "refit, or set them back")
+    assert str(info.value) == ("num_trees, shingle_size or dtype differ from the fitted "
+                               "forest's; refit, or set them back")
     det.set_params(num_trees=50)
     batch_score = det.score(frame.iloc[297:301]).iloc[-1]  # row 300's shingle, batch trees
     out = det.score_update(frame.iloc[300:])  # two columns: dimension 4 x 2

@@ -75,31 +75,33 @@ class Trees(NamedTuple):
 _LINE = 64  # bytes in a cache line
 
 
-def aligned_zeros(shape: tuple[int, ...]) -> np.ndarray:
-    """A C-contiguous float64 array of zeros whose data starts on a cache line.
+def aligned_zeros(shape: tuple[int, ...], dtype: Any = np.float64) -> np.ndarray:
+    """A C-contiguous array of zeros (float64, or ``dtype``) whose data starts on a cache line.
 
     NumPy's large arrays start 16 bytes past a page boundary (the allocator's header), so a
     box or point of 48 values (six cache lines) straddled seven, and every 64-byte vector
     load of the distance loops was split over two lines: aligning the boxes and the sampled
     points took 8-10 % off the streaming kernel's time on NYC taxi (about 4 % end to end; the
-    same scores bit for bit). Rows stay aligned when the dimension is a multiple of 8.
+    same scores bit for bit). Rows stay aligned when their size is a multiple of 64 bytes.
     """
+    dtype = np.dtype(dtype)
     n = math.prod(shape)
-    buf = np.zeros(n + _LINE // 8)
-    start = (-buf.ctypes.data % _LINE) // 8
+    buf = np.zeros(n + _LINE // dtype.itemsize, dtype=dtype)
+    start = (-buf.ctypes.data % _LINE) // dtype.itemsize
     return buf[start : start + n].reshape(shape)
 
 
-def as_aligned(values: np.ndarray) -> np.ndarray:
-    """``values`` as float64 in a C-contiguous array starting on a cache line (a copy unless
-    it already is one)."""
+def as_aligned(values: np.ndarray, dtype: Any = np.float64) -> np.ndarray:
+    """``values`` as ``dtype`` (float64 by default) in a C-contiguous array starting on a
+    cache line (a copy unless it already is one)."""
+    dtype = np.dtype(dtype)
     if (
-        values.dtype == np.float64
+        values.dtype == dtype
         and values.flags.c_contiguous
         and values.ctypes.data % _LINE == 0
     ):
         return values
-    out = aligned_zeros(values.shape)
+    out = aligned_zeros(values.shape, dtype)
     out[...] = values
     return out
 
@@ -120,53 +122,56 @@ def available_memory() -> int | None:
         return None
 
 
-def forest_bytes(n_trees: int, n_samples: int, dim: int) -> int:
+def forest_bytes(n_trees: int, n_samples: int, dim: int, itemsize: int = 8) -> int:
     """Bytes a forest's arrays take: per tree ``2 n_samples - 1`` nodes with a box of
-    ``2 dim`` float64 and their cut, mass and links, and the ``n_samples`` sampled points
-    (the streaming engine's sampler state included)."""
-    per_node = 2 * dim * 8 + 8 + 8 + 4 * 4  # lo, hi; cut_value, range_sum; 4 int32
-    per_point = dim * 8 + 8 + 8 + 4 + 4  # the point; arrival, weight; heap slot, free pair
+    ``2 dim`` values and their cut, mass and links, and the ``n_samples`` sampled points
+    (the streaming engine's sampler state included); ``itemsize`` is the bytes per value of
+    the points, boxes and cuts (8 for float64, 4 for float32)."""
+    per_node = (2 * dim + 1) * itemsize + 8 + 4 * 4  # lo, hi, cut_value; range_sum; 4 int32
+    per_point = dim * itemsize + 8 + 8 + 4 + 4  # the point; arrival, weight; heap, free pair
     return n_trees * ((2 * n_samples - 1) * per_node + n_samples * per_point)
 
 
 def check_forest_memory(
-    n_trees: int, n_samples: int, dim: int, where: str, elsewhere: str = ""
+    n_trees: int, n_samples: int, dim: int, where: str, elsewhere: str = "", itemsize: int = 8
 ) -> None:
     """Refuse a forest that cannot fit in the memory available now, before allocating it
     (NumPy would fail on the first array too large to reserve, or the operating system stop
     the process once the boxes fill up). ``elsewhere`` ends the list of remedies (", or
-    sagemaker=" where the caller has one).
+    sagemaker=" where the caller has one); ``itemsize`` as in :func:`forest_bytes`.
 
     Raises
     ------
     ConfigurationError
         The forest needs more than :func:`available_memory`.
     """
-    need = forest_bytes(n_trees, n_samples, dim)
+    need = forest_bytes(n_trees, n_samples, dim, itemsize)
     have = available_memory()
     if have is not None and need > have:
         from anomark.errors import ConfigurationError
 
         gib = 1024.0**3
+        single = ", or dtype='float32' (about half the memory)" if itemsize > 4 else ""
         raise ConfigurationError(
             f"{where}: a forest of {n_trees} trees x {n_samples} samples of dimension {dim} "
             f"needs {need / gib:.1f} GiB (each of its {2 * n_samples - 1} nodes per tree holds "
             f"a box of 2 x {dim} values), more than the {have / gib:.1f} GiB available; use "
-            f"fewer trees or samples, or a shorter shingle or fewer columns{elsewhere}"
+            f"fewer trees or samples, or a shorter shingle or fewer columns{single}{elsewhere}"
         )
 
 
-def empty_trees(n_trees: int, n_slots: int, dim: int) -> Trees:
+def empty_trees(n_trees: int, n_slots: int, dim: int, dtype: Any = np.float64) -> Trees:
     """Node arrays of ``n_trees`` trees with ``n_slots`` unused slots each (boxes aligned on
-    cache lines, see :func:`aligned_zeros`)."""
+    cache lines, see :func:`aligned_zeros`); boxes and cut values in ``dtype``, side sums in
+    float64 (as AWS's ``BoundingBox``)."""
     return Trees(
         left=np.full((n_trees, n_slots), -1, dtype=np.int32),
         cut_dim=np.full((n_trees, n_slots), -1, dtype=np.int32),
-        cut_value=np.zeros((n_trees, n_slots)),
+        cut_value=np.zeros((n_trees, n_slots), dtype=dtype),
         mass=np.zeros((n_trees, n_slots), dtype=np.int32),
         leaf_point=np.full((n_trees, n_slots), -1, dtype=np.int32),
-        lo=aligned_zeros((n_trees, n_slots, dim)),
-        hi=aligned_zeros((n_trees, n_slots, dim)),
+        lo=aligned_zeros((n_trees, n_slots, dim), dtype),
+        hi=aligned_zeros((n_trees, n_slots, dim), dtype),
         range_sum=np.zeros((n_trees, n_slots)),
     )
 
@@ -204,10 +209,10 @@ def tree_of(trees: Trees, t: int) -> Trees:  # pragma: no cover - compiled
 def range_sum_of(lo: np.ndarray, hi: np.ndarray, node: int) -> float:  # pragma: no cover
     """Sum of the sides of ``node``'s box, always in dimension order (no reassociation), so
     that boxes maintained incrementally and boxes recomputed from the leaves agree bit for
-    bit."""
+    bit. Sides are taken in float64 (exact for float32 boxes)."""
     rs = 0.0
     for j in range(lo.shape[1]):
-        rs += hi[node, j] - lo[node, j]
+        rs += float(hi[node, j]) - float(lo[node, j])
     return rs
 
 
@@ -258,13 +263,13 @@ def _build_tree(
         acc = 0.0
         dim = -1
         for j in range(d):
-            r = hi[node, j] - lo[node, j]
+            r = float(hi[node, j]) - float(lo[node, j])
             if r > 0.0:
                 dim = j
                 acc += r
                 if acc > target:
                     break
-        c = lo[node, dim] + uniforms[k, 1] * (hi[node, dim] - lo[node, dim])
+        c = lo.dtype.type(lo[node, dim] + uniforms[k, 1] * (hi[node, dim] - lo[node, dim]))
         if c >= hi[node, dim]:  # rounding: keep the largest point on the right
             c = lo[node, dim]
         k += 1
@@ -369,13 +374,15 @@ def _outside(
     vector loads (with signed ``off + j`` numba emits gathers, 2-3x slower). A value lies
     below the box or above it, never both, so ``max(lo - v, v - hi, 0)`` equals
     ``max(lo - v, 0) + max(v - hi, 0)`` exactly, with one operation less per value (the
-    distance loop is bound by arithmetic: 14 % faster).
+    distance loop is bound by arithmetic: 14 % faster). The sum is in the boxes' precision
+    (float32 boxes: twice the values per vector instruction), returned as a float64.
     """
-    s = 0.0
+    z = lo.dtype.type(0)
+    s = z
     for j in range(np.uint64(dim)):
         v = flat[off + j]
-        s += max(lo[node, j] - v, v - hi[node, j], 0.0)
-    return s
+        s += max(lo[node, j] - v, v - hi[node, j], z)
+    return float(s)
 
 
 @njit(cache=True, fastmath=_FAST, **_BORROWED)

@@ -127,6 +127,7 @@ class OnlineMixin:
     score_type: str
     time_decay: float | None
     output_after: int | None
+    dtype: str
     forest_: Any
     engine_: Any
     windowing_: Windowing
@@ -359,10 +360,11 @@ class OnlineMixin:
             "score_type": self.score_type,
             "random_state": self.random_state,
             "n_jobs": self.n_jobs,
+            "dtype": self.dtype,
         }
         forest = getattr(self, "forest_", None)
         if isinstance(forest, StreamingForest):
-            for name in ("num_trees", "num_samples_per_tree", "shingle_size"):
+            for name in ("num_trees", "num_samples_per_tree", "shingle_size", "dtype"):
                 if getattr(forest, name) != params[name]:
                     raise ConfigurationError(
                         f"{name}={params[name]} differs from the streaming forest's "
@@ -376,10 +378,10 @@ class OnlineMixin:
         if isinstance(forest, RandomCutForest):
             if forest.num_trees_fitted != params["num_trees"] or (
                 forest.dim != params["shingle_size"] * n_features
-            ):
+            ) or forest.dtype != params["dtype"]:
                 raise ConfigurationError(
-                    "num_trees or shingle_size differ from the fitted forest's; refit, or set "
-                    "them back"
+                    "num_trees, shingle_size or dtype differ from the fitted forest's; refit, "
+                    "or set them back"
                 )
             stream = StreamingForest.from_batch(
                 forest, self._fit_tail_, int(self._stream_rows_), **params
@@ -409,6 +411,7 @@ class OnlineMixin:
             check_forest_memory(
                 int(self.num_trees), int(self.num_samples_per_tree),  # type: ignore[attr-defined]
                 self.feature_dim_, f"{type(self).__name__}.{what}",
+                itemsize=np.dtype(self.dtype).itemsize,
             )
             self._stream_rows_ = 0
             self._stream_index_ = ds.index[:0]

@@ -162,15 +162,16 @@ def _union_of_children(
     changed exactly when ``p`` lies outside the new box, a float reduction that vectorises
     and needs no read of the old bounds.
     """
-    outside = 0.0
-    s = 0.0
+    z = lo.dtype.type(0)
+    outside = z
+    s = z
     for j in range(lo.shape[1]):
         new_lo = min(lo[c, j], lo[c + 1, j])
         new_hi = max(hi[c, j], hi[c + 1, j])
-        outside += max(new_lo - p[j], p[j] - new_hi, 0.0)
+        outside += max(new_lo - p[j], p[j] - new_hi, z)
         lo[node, j] = new_lo
         hi[node, j] = new_hi
-        s += new_hi - new_lo
+        s += max(new_hi - new_lo, z)  # max: see _extend_sum
     if outside > 0.0:
         range_sum[node] = s
         return True
@@ -217,15 +218,24 @@ def _make_leaf(tree: Trees, node: int, x: np.ndarray, slot: int) -> None:  # pra
 def _extend_sum(
     lo: np.ndarray, hi: np.ndarray, node: int, x: np.ndarray
 ) -> float:  # pragma: no cover - compiled
-    """Extend ``node``'s box to ``x``; return the new box's side sum."""
-    s = 0.0
+    """Extend ``node``'s box to ``x``; return the new box's side sum (summed in the boxes'
+    precision).
+
+    A side is ``max(b - a, 0)``, which equals ``b - a`` (``b >= a``): with reassociation
+    allowed, LLVM may otherwise sum the upper and the lower bounds apart and subtract the
+    two totals, and for float32 boxes far from zero (values near 1e6, sides near 1) that
+    difference loses everything (a side sum of 0 was seen for 4- and 12-value boxes); a
+    maximum cannot be split that way.
+    """
+    z = lo.dtype.type(0)
+    s = z
     for j in range(x.shape[0]):
         a = min(lo[node, j], x[j])
         b = max(hi[node, j], x[j])
         lo[node, j] = a
         hi[node, j] = b
-        s += b - a
-    return s
+        s += max(b - a, z)
+    return float(s)
 
 
 @njit(cache=True, **_BORROWED)
@@ -248,11 +258,11 @@ def _separating_cut(
                 break
     xv = x[dim]
     if xv < lo[node, dim]:  # x below the box: value in [x, lo)
-        value = xv + max(offset, 0.0)
+        value = lo.dtype.type(xv + max(offset, 0.0))  # in the boxes' precision
         if not value < lo[node, dim]:  # rounding at the end of the gap (or r beyond it)
             value = xv
     else:  # x above the box: value in [hi, x)
-        value = hi[node, dim] + max(offset, 0.0)
+        value = lo.dtype.type(hi[node, dim] + max(offset, 0.0))
         if not value < xv:
             value = hi[node, dim]
     return dim, value

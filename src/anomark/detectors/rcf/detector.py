@@ -22,7 +22,7 @@ from anomark.detectors.base import N_JOBS, SAGEMAKER, SEED, Detector, Pinned
 from anomark.detectors.rcf._kernels import check_forest_memory
 from anomark.detectors.rcf._limits import FEATURE_DIM_RANGE, NUM_SAMPLES_RANGE, NUM_TREES_RANGE
 from anomark.detectors.rcf._online import OnlineMixin
-from anomark.detectors.rcf.forest import SCORE_TYPE, RandomCutForest
+from anomark.detectors.rcf.forest import DTYPE, SCORE_TYPE, RandomCutForest
 from anomark.detectors.rcf.streaming import StreamingForest
 from anomark.errors import ConfigurationError, DataError, PersistenceError
 from anomark.persistence import split_prefixed
@@ -102,6 +102,12 @@ class RCFDetector(OnlineMixin, Detector):
         reads each column and, next to it, its residual against the same slot of the
         previous periods (e.g. ``SeasonalResidual()`` picks one day or one week as the data
         shows); fitted and saved with the detector. Detections' ``data`` holds those columns.
+    dtype : {"float64", "float32"}, default "float64"
+        Precision of the local forest's sampled shingles, boxes and cuts. ``"float32"`` is
+        the precision of AWS's own RCF (and of the data SageMaker's algorithm reads): half
+        the memory, about a quarter less time; values are rounded to float32 (a warning
+        says when that is coarse for a column, e.g. large values that vary little) and
+        scores may differ in their last digits. Scores themselves stay float64.
 
     Attributes
     ----------
@@ -154,6 +160,7 @@ class RCFDetector(OnlineMixin, Detector):
         "score_type": [SCORE_TYPE],
         "time_decay": [Interval(float, 0.0, None), None],
         "output_after": [Interval(int, 0, None), None],
+        "dtype": [DTYPE],
     }
 
     def __init__(
@@ -170,6 +177,7 @@ class RCFDetector(OnlineMixin, Detector):
         output_after: int | None = None,
         postprocess: list[PostProcessor] | None = None,
         seasonal: SeasonalResidual | None = None,
+        dtype: str = "float64",
     ) -> None:
         self.num_trees = num_trees
         self.num_samples_per_tree = num_samples_per_tree
@@ -183,6 +191,7 @@ class RCFDetector(OnlineMixin, Detector):
         self.output_after = output_after
         self.postprocess = postprocess
         self.seasonal = seasonal
+        self.dtype = dtype
 
     # ------------------------------------------------------------------ hooks
     def _validate_params(self) -> None:
@@ -230,6 +239,7 @@ class RCFDetector(OnlineMixin, Detector):
             check_forest_memory(
                 int(self.num_trees), min(int(self.num_samples_per_tree), len(ds) - size + 1),
                 feature_dim, "RCFDetector.fit", elsewhere=", or train on SageMaker (sagemaker=)",
+                itemsize=np.dtype(self.dtype).itemsize,
             )
             engine = RandomCutForest(
                 int(self.num_trees),
@@ -237,6 +247,7 @@ class RCFDetector(OnlineMixin, Detector):
                 score_type=self.score_type,  # type: ignore[arg-type]
                 random_state=self.random_state,
                 n_jobs=self.n_jobs,
+                dtype=self.dtype,
             ).fit_series(values, size)
             self.forest_ = engine
         self.engine_ = engine
@@ -430,6 +441,7 @@ class RCFDetector(OnlineMixin, Detector):
         forest = self.forest_
         trees, samples = int(forest.num_trees), int(forest.num_samples_per_tree)
         pins["num_trees"] = Pinned.equal(trees, f"the forest has {trees} trees")
+        pins["dtype"] = Pinned.equal(forest.dtype, f"the forest holds {forest.dtype} values")
         if isinstance(forest, StreamingForest):
             pins["num_samples_per_tree"] = Pinned.equal(
                 samples, f"each tree's sample holds up to {samples} shingles"
@@ -513,6 +525,7 @@ class RCFDetector(OnlineMixin, Detector):
                 num_trees=int(self.num_trees), num_samples_per_tree=int(self.num_samples_per_tree),
                 shingle_size=size, time_decay=self.time_decay, output_after=self.output_after,
                 score_type=self.score_type, random_state=self.random_state, n_jobs=self.n_jobs,
+                dtype=self.dtype,
             )
             if forest.rows_seen_ != self._stream_rows_:
                 raise PersistenceError(
@@ -525,6 +538,7 @@ class RCFDetector(OnlineMixin, Detector):
                 score_type=self.score_type,  # type: ignore[arg-type]
                 random_state=self.random_state,
                 n_jobs=self.n_jobs,
+                dtype=self.dtype,
             )
             tail = np.asarray(online.get("fit_tail", np.zeros((0, 0))))
             if tail.dtype.kind != "f" or tail.shape != (

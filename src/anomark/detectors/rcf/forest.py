@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, ClassVar, Literal
@@ -25,6 +26,8 @@ ScoreType = Literal["anomaly", "codisp"]
 _ARRAYS = ("points", "left", "right", "cut_dim", "cut_value", "mass", "leaf_point", "n_nodes")
 _INT_ARRAYS = ("left", "right", "cut_dim", "mass", "leaf_point", "n_nodes")
 SCORE_TYPE: Constraint = Options("anomaly", "codisp")
+DTYPE: Constraint = Options("float64", "float32")
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def resolve_n_jobs(n_jobs: int | None) -> int:
@@ -145,6 +148,10 @@ class RandomCutForest:
         Seed of the sampling and of the cuts; equal seeds give equal forests.
     n_jobs : int or None, default None
         Threads for building and scoring: ``None`` means 1, ``-1`` all cores.
+    dtype : {"float64", "float32"}, default "float64"
+        Precision of the sampled points, boxes and cuts (see :func:`in_precision`):
+        ``"float32"`` is the precision of AWS's own RCF, with half the memory and faster
+        kernels; side sums and scores stay float64.
 
     Attributes
     ----------
@@ -186,6 +193,7 @@ class RandomCutForest:
         "score_type": [SCORE_TYPE],
         "random_state": [SEED, None],
         "n_jobs": N_JOBS,
+        "dtype": [DTYPE],
     }
 
     def __init__(
@@ -196,6 +204,7 @@ class RandomCutForest:
         score_type: ScoreType = "anomaly",
         random_state: int | None = None,
         n_jobs: int | None = None,
+        dtype: str = "float64",
     ) -> None:
         checked = validate_params(
             self._parameter_constraints,
@@ -205,6 +214,7 @@ class RandomCutForest:
                 "score_type": score_type,
                 "random_state": random_state,
                 "n_jobs": n_jobs,
+                "dtype": dtype,
             },
             "RandomCutForest",
         )
@@ -213,6 +223,7 @@ class RandomCutForest:
         self.score_type: ScoreType = checked["score_type"]
         self.random_state: int | None = checked["random_state"]
         self.n_jobs = n_jobs
+        self.dtype: str = checked["dtype"]
         self._threads = resolve_n_jobs(n_jobs)
 
     def __repr__(self) -> str:
@@ -295,7 +306,8 @@ class RandomCutForest:
 
     def _check_memory(self, n_points: int, dim: int, where: str) -> None:
         check_forest_memory(
-            self.num_trees, min(self.num_samples_per_tree, max(n_points, 1)), dim, where
+            self.num_trees, min(self.num_samples_per_tree, max(n_points, 1)), dim, where,
+            itemsize=np.dtype(self.dtype).itemsize,
         )
 
     def fit(self, X: Any) -> RandomCutForest:
@@ -315,7 +327,9 @@ class RandomCutForest:
         DataError
             Not a finite, non-empty 2-D numeric array.
         """
-        arr = _as_matrix(X, "RandomCutForest.fit")
+        arr = in_precision(
+            _as_matrix(X, "RandomCutForest.fit"), self.dtype, "RandomCutForest.fit", warn=True
+        )
         self._check_memory(arr.shape[0], arr.shape[1], "RandomCutForest.fit")
         idx, uniforms = self._sample_indices(arr.shape[0])
         self._build(arr[idx], uniforms, idx, arr.shape[0])
@@ -339,7 +353,8 @@ class RandomCutForest:
         -------
         self
         """
-        series = as_series(values, "RandomCutForest.fit_series")
+        what = "RandomCutForest.fit_series"
+        series = in_precision(as_series(values, what), self.dtype, what, warn=True)
         windowing = Windowing(shingle_size)
         n_windows = windowing.n_windows(series.shape[0])
         self._check_memory(n_windows, shingle_size * series.shape[1], "RandomCutForest.fit_series")
@@ -354,9 +369,9 @@ class RandomCutForest:
     ) -> None:
         from anomark.detectors.rcf import _kernels
 
-        points = as_aligned(np.asarray(points, dtype=np.float64))
+        points = as_aligned(np.asarray(points), self.dtype)
         n_trees, m, d = points.shape
-        trees = empty_trees(n_trees, 2 * m - 1, d)
+        trees = empty_trees(n_trees, 2 * m - 1, d, self.dtype)
         n_nodes = np.zeros(n_trees, dtype=np.int64)
         build = kernel((_kernels.build_forest, _kernels.build_forest_parallel), self._threads)
         with _threads(self._threads):
@@ -383,7 +398,8 @@ class RandomCutForest:
         numpy.ndarray, shape (n_points,)
         """
         self._check_fitted()
-        arr = _as_matrix(X, "RandomCutForest.score")
+        arr = in_precision(_as_matrix(X, "RandomCutForest.score"), self.dtype,
+                           "RandomCutForest.score")
         if arr.shape[1] != self.dim:
             raise DataError(
                 f"RandomCutForest.score: vectors have {arr.shape[1]} dimensions, the forest was "
@@ -407,8 +423,9 @@ class RandomCutForest:
             One score per window, in window order.
         """
         self._check_fitted()
-        series = as_series(values, "RandomCutForest.score_series")
-        n_windows = check_shingles(series, shingle_size, self.dim, "RandomCutForest.score_series")
+        what = "RandomCutForest.score_series"
+        series = in_precision(as_series(values, what), self.dtype, what)
+        n_windows = check_shingles(series, shingle_size, self.dim, what)
         kind = check_param(score_type or self.score_type, "score_type", [SCORE_TYPE])
         return score_flat(self.trees_, series.ravel(), n_windows, series.shape[1], kind,
                           self._threads)
@@ -435,10 +452,9 @@ class RandomCutForest:
             Each row sums to its score (up to rounding).
         """
         self._check_fitted()
-        series = as_series(values, "RandomCutForest.attribution_series")
-        n_windows = check_shingles(
-            series, shingle_size, self.dim, "RandomCutForest.attribution_series"
-        )
+        what = "RandomCutForest.attribution_series"
+        series = in_precision(as_series(values, what), self.dtype, what)
+        n_windows = check_shingles(series, shingle_size, self.dim, what)
         return attribute_flat(self.trees_, series, n_windows, windows, self._threads)
 
     # ------------------------------------------------------------------ persistence
@@ -470,6 +486,7 @@ class RandomCutForest:
         score_type: ScoreType = "anomaly",
         random_state: int | None = None,
         n_jobs: int | None = None,
+        dtype: str = "float64",
     ) -> RandomCutForest:
         """Rebuild a forest written by :meth:`to_arrays`, validating every index.
 
@@ -480,10 +497,12 @@ class RandomCutForest:
         Raises
         ------
         PersistenceError
-            Missing arrays, wrong shapes or dtypes, or indices that do not form valid trees.
+            Missing arrays, wrong shapes or dtypes (points and cut values must be in
+            ``dtype``), or indices that do not form valid trees.
         """
         from anomark.detectors.rcf import _kernels
 
+        dtype = check_param(dtype, "dtype", [DTYPE], "RandomCutForest.from_arrays")
         missing = [k for k in _ARRAYS if k not in arrays]
         if missing:
             raise PersistenceError(f"forest arrays are missing {missing}")
@@ -493,6 +512,7 @@ class RandomCutForest:
             raise PersistenceError("forest 'points' must be a (trees, samples, dim) float array")
         if not np.isfinite(points).all():
             raise PersistenceError("forest 'points' contains NaN or infinite values")
+        points = saved_in_precision(points, dtype, "forest 'points'")
         n_trees, m, d = points.shape
         shape = (n_trees, 2 * m - 1)
         for k in _INT_ARRAYS:
@@ -521,7 +541,7 @@ class RandomCutForest:
         mass = a["mass"].astype(np.int32)
         leaf_point = a["leaf_point"].astype(np.int32)
         n_nodes = a["n_nodes"].astype(np.int64)
-        cut_value = a["cut_value"].astype(np.float64)
+        cut_value = saved_in_precision(a["cut_value"], dtype, "forest 'cut_value'")
         cls._validate_trees(left, right, cut_dim, mass, leaf_point, n_nodes, m, d)
         forest = cls(
             num_trees=n_trees,
@@ -529,11 +549,12 @@ class RandomCutForest:
             score_type=score_type,
             random_state=random_state,
             n_jobs=n_jobs,
+            dtype=dtype,
         )
-        trees = empty_trees(n_trees, shape[1], d)._replace(
+        trees = empty_trees(n_trees, shape[1], d, dtype)._replace(
             left=left, cut_dim=cut_dim, cut_value=cut_value, mass=mass, leaf_point=leaf_point
         )
-        points = as_aligned(np.asarray(points, dtype=np.float64))
+        points = as_aligned(points, dtype)
         boxes = kernel(
             (_kernels.boxes_from_leaves, _kernels.boxes_from_leaves_parallel), forest._threads
         )
@@ -606,6 +627,60 @@ def as_series(values: Any, what: str) -> np.ndarray:
     if not np.isfinite(arr).all():
         raise DataError(f"{what}: input contains NaN or infinite values")
     return np.ascontiguousarray(arr)
+
+
+def in_precision(series: np.ndarray, dtype: str, what: str, warn: bool = False) -> np.ndarray:
+    """``series`` (finite float64, from :func:`as_series`) in a forest's precision.
+
+    ``"float64"`` returns it unchanged. ``"float32"`` (AWS's precision) rounds each value to
+    the nearest float32: a value beyond float32's range (about 3.4e38) is refused, and with
+    ``warn`` (the data a forest first learns) a warning says when the rounding is coarse for
+    the data, i.e. it moves a value by more than 1/1000 of its column's range (large values
+    that vary little, such as epoch-second counts or running totals): such columns keep
+    their detail in float64.
+
+    Raises
+    ------
+    DataError
+        A value beyond float32's range.
+    """
+    if dtype == "float64":
+        return series
+    magnitude = np.abs(series).max(axis=0)
+    beyond = np.flatnonzero(magnitude > _FLOAT32_MAX)
+    if beyond.size:
+        raise DataError(
+            f"{what}: column(s) {beyond.tolist()} hold values beyond float32's range "
+            f"(|x| up to {magnitude.max():.3g}); use dtype='float64' or rescale them"
+        )
+    out = series.astype(np.float32)
+    if warn and series.shape[0] > 1:
+        spread = series.max(axis=0) - series.min(axis=0)
+        moved = np.abs(out - series).max(axis=0)
+        coarse = np.flatnonzero((spread > 0) & (moved > 1e-3 * spread))
+        if coarse.size:
+            warnings.warn(
+                f"{what}: rounding to float32 moves values of column(s) {coarse.tolist()} by "
+                f"up to {moved[coarse].max():.3g}, more than 1/1000 of their range (large "
+                f"values that vary little); dtype='float64' keeps their detail",
+                UserWarning,
+                stacklevel=3,
+            )
+    return out
+
+
+def saved_in_precision(arr: np.ndarray, dtype: str, what: str) -> np.ndarray:
+    """Saved float values (points, cut values) in the forest's ``dtype``: converted when
+    that changes no value (float32 into a float64 forest, or float64 values that float32
+    holds exactly), else refused."""
+    with np.errstate(over="ignore"):  # beyond float32's range: refused below
+        out = arr.astype(dtype)
+    if not np.array_equal(out, arr):
+        raise PersistenceError(
+            f"{what} holds {arr.dtype} values that a {dtype} forest cannot hold exactly: the "
+            f"arrays were saved by a forest of another precision (dtype={str(arr.dtype)!r})"
+        )
+    return out
 
 
 def check_shingles(series: np.ndarray, shingle_size: int, dim: int, what: str) -> int:
