@@ -17,7 +17,9 @@ Sections
    same clock, like against like: anomark on one thread against krcf's default (one
    thread), anomark with ``n_jobs=-1`` against krcf's parallel execution; CPU time (work
    done, whatever the threads) and wall time (what a user waits for) both printed, and the
-   all-cores wall time against krcf's default for reference. The F1 comparison then
+   all-cores wall time against krcf's default for reference; once more on one thread with
+   ``dtype="float32"`` (krcf's own precision: its points and boxes are float32). The F1
+   comparison then
    extends to ``--f1-seeds`` seeds for both libraries (NYC has 5 labelled windows: one
    event moves the F1 by 0.08).
 2. Whole NAB corpus online: each series learns its probationary period, then
@@ -106,9 +108,11 @@ def peak_rss_mib() -> float:
 
 
 # ---------------------------------------------------------------------- the two streams
-def anomark_stream(ds: Any, size: int, learn: int, seed: int, n_jobs: int | None) -> np.ndarray:
+def anomark_stream(
+    ds: Any, size: int, learn: int, seed: int, n_jobs: int | None, dtype: str = "float64"
+) -> np.ndarray:
     """Scores of rows ``learn ..`` from partial_fit(first rows) + score_update(rest)."""
-    det = RCFDetector(shingle_size=size, random_state=seed, n_jobs=n_jobs)
+    det = RCFDetector(shingle_size=size, random_state=seed, n_jobs=n_jobs, dtype=dtype)
     det.partial_fit(ds.frame.iloc[:learn])
     return det.score_update(ds.frame.iloc[learn:]).to_numpy()
 
@@ -164,10 +168,14 @@ def bench_nyc(root: Path, quick: bool, repeats: int, f1_seeds: int) -> None:
     index = ds.index[LEARN:]
     anomark_stream(ds, 48, LEARN, 99, None)  # load the compiled kernels
     anomark_stream(ds, 48, LEARN, 99, -1)
-    runs: dict[str, list[tuple[float, float]]] = {"krcf": [], "krcf2": [], "a1": [], "a2": []}
+    anomark_stream(ds, 48, LEARN, 99, None, "float32")
+    runs: dict[str, list[tuple[float, float]]] = {
+        "krcf": [], "krcf2": [], "a1": [], "a2": [], "s1": [],
+    }
     f1s: dict[str, list[float]] = {"krcf": [], "a1": [], "batch": []}
     pairs: list[tuple[np.ndarray, np.ndarray]] = []
     same_with_threads = True
+    same_in_single = True
     n_rep = 1 if quick else repeats
     load0 = os.getloadavg()
     for seed in range(n_rep):
@@ -183,6 +191,9 @@ def bench_nyc(root: Path, quick: bool, repeats: int, f1_seeds: int) -> None:
         t, s2 = timed_cpu(anomark_stream, ds, 48, LEARN, seed, -1)
         runs["a2"].append(t)
         same_with_threads &= bool(np.array_equal(s1, s2))
+        t, s3 = timed_cpu(anomark_stream, ds, 48, LEARN, seed, None, "float32")
+        runs["s1"].append(t)
+        same_in_single &= bool(np.array_equal(s1, s3))
         batch = RCFDetector(shingle_size=48, random_state=seed).fit(ds.frame.iloc[:LEARN])
         f1s["batch"].append(best_f1(batch.score(ds.frame).iloc[LEARN:], windows))
     load1 = os.getloadavg()
@@ -193,6 +204,7 @@ def bench_nyc(root: Path, quick: bool, repeats: int, f1_seeds: int) -> None:
         "krcf2": "krcf, the same with parallel_execution_enabled (all cores)",
         "a1": "anomark partial_fit + score_update, n_jobs=None (1 thread)",
         "a2": "anomark partial_fit + score_update, n_jobs=-1 (all cores)",
+        "s1": "anomark, the same with dtype='float32' (krcf's precision), 1 thread",
     }
     medians = {
         key: (statistics.median(w for w, _ in times), statistics.median(c for _, c in times))
@@ -200,7 +212,7 @@ def bench_nyc(root: Path, quick: bool, repeats: int, f1_seeds: int) -> None:
     }
     # like against like: one thread against krcf's default (one thread), all cores against
     # krcf's parallel execution (the wall clock; CPU time is work done, whatever the threads)
-    versus = {"a1": "krcf", "a2": "krcf2"}
+    versus = {"a1": "krcf", "a2": "krcf2", "s1": "krcf"}
     for key, label in labels.items():
         wall, cpu = medians[key]
         ratio = ""
@@ -214,6 +226,8 @@ def bench_nyc(root: Path, quick: bool, repeats: int, f1_seeds: int) -> None:
     print(f"all cores against krcf's default one thread (wall): "
           f"{medians['krcf'][0] / medians['a2'][0]:.1f}x")
     print(f"anomark scores with n_jobs=-1 identical to n_jobs=None: {same_with_threads}")
+    print(f"anomark scores with dtype='float32' identical to float64 (integer counts): "
+          f"{same_in_single}")
     for key, label in (("krcf", "krcf online"), ("a1", "anomark online"),
                        ("batch", "anomark batch (fit on the first 750 rows)")):
         vals = ", ".join(f"{v:.3f}" for v in f1s[key])
