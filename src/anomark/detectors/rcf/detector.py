@@ -106,8 +106,9 @@ class RCFDetector(OnlineMixin, Detector):
         Precision of the local forest's sampled shingles, boxes and cuts. ``"float32"`` is
         the precision of AWS's own RCF (and of the data SageMaker's algorithm reads): half
         the memory, about a quarter less time; values are rounded to float32 (a warning
-        says when that is coarse for a column, e.g. large values that vary little) and
-        scores may differ in their last digits. Scores themselves stay float64.
+        says when that is coarse for a column, e.g. large values that vary little). Scores
+        stay float64 and find the same anomalies, but are not float64's bit for bit: a cut
+        that rounds onto a data value sends the trees apart.
 
     Attributes
     ----------
