@@ -18,10 +18,10 @@ Sections
    thread), anomark with ``n_jobs=-1`` against krcf's parallel execution; CPU time (work
    done, whatever the threads) and wall time (what a user waits for) both printed, and the
    all-cores wall time against krcf's default for reference; once more on one thread with
-   ``dtype="float32"`` (krcf's own precision: its points and boxes are float32). The F1
-   comparison then
-   extends to ``--f1-seeds`` seeds for both libraries (NYC has 5 labelled windows: one
-   event moves the F1 by 0.08).
+   ``dtype="float32"`` (krcf's own precision: its points and boxes are float32), and with
+   ``n_jobs=-1`` against krcf's parallel execution. The F1 comparison then extends to
+   ``--f1-seeds`` seeds for both libraries (NYC has 5 labelled windows: one event moves the
+   F1 by 0.08).
 2. Whole NAB corpus online: each series learns its probationary period, then
    ``score_update`` the rest (default window, ``n_jobs=-1``); total time and mean best event F1
    (``--nab-krcf`` also runs krcf the same way: several minutes).
@@ -169,8 +169,9 @@ def bench_nyc(root: Path, quick: bool, repeats: int, f1_seeds: int) -> None:
     anomark_stream(ds, 48, LEARN, 99, None)  # load the compiled kernels
     anomark_stream(ds, 48, LEARN, 99, -1)
     anomark_stream(ds, 48, LEARN, 99, None, "float32")
+    anomark_stream(ds, 48, LEARN, 99, -1, "float32")
     runs: dict[str, list[tuple[float, float]]] = {
-        "krcf": [], "krcf2": [], "a1": [], "a2": [], "s1": [],
+        "krcf": [], "krcf2": [], "a1": [], "a2": [], "s1": [], "s2": [],
     }
     f1s: dict[str, list[float]] = {"krcf": [], "a1": [], "batch": []}
     pairs: list[tuple[np.ndarray, np.ndarray]] = []
@@ -194,6 +195,8 @@ def bench_nyc(root: Path, quick: bool, repeats: int, f1_seeds: int) -> None:
         t, s3 = timed_cpu(anomark_stream, ds, 48, LEARN, seed, None, "float32")
         runs["s1"].append(t)
         same_in_single &= bool(np.array_equal(s1, s3))
+        t, _ = timed_cpu(anomark_stream, ds, 48, LEARN, seed, -1, "float32")
+        runs["s2"].append(t)
         batch = RCFDetector(shingle_size=48, random_state=seed).fit(ds.frame.iloc[:LEARN])
         f1s["batch"].append(best_f1(batch.score(ds.frame).iloc[LEARN:], windows))
     load1 = os.getloadavg()
@@ -205,6 +208,7 @@ def bench_nyc(root: Path, quick: bool, repeats: int, f1_seeds: int) -> None:
         "a1": "anomark partial_fit + score_update, n_jobs=None (1 thread)",
         "a2": "anomark partial_fit + score_update, n_jobs=-1 (all cores)",
         "s1": "anomark, the same with dtype='float32' (krcf's precision), 1 thread",
+        "s2": "anomark, dtype='float32', n_jobs=-1 (all cores)",
     }
     medians = {
         key: (statistics.median(w for w, _ in times), statistics.median(c for _, c in times))
@@ -212,7 +216,7 @@ def bench_nyc(root: Path, quick: bool, repeats: int, f1_seeds: int) -> None:
     }
     # like against like: one thread against krcf's default (one thread), all cores against
     # krcf's parallel execution (the wall clock; CPU time is work done, whatever the threads)
-    versus = {"a1": "krcf", "a2": "krcf2", "s1": "krcf"}
+    versus = {"a1": "krcf", "a2": "krcf2", "s1": "krcf", "s2": "krcf2"}
     for key, label in labels.items():
         wall, cpu = medians[key]
         ratio = ""
