@@ -409,13 +409,14 @@ def _three_columns(n: int) -> pd.DataFrame:
     return pd.DataFrame(values, index=idx, columns=["c0", "c1", "c2"])
 
 
-def test_attribution_sums_to_the_score_and_names_the_column() -> None:
+@pytest.mark.parametrize(("dtype", "rtol"), [("float64", 1e-8), ("float32", 1e-5)])
+def test_attribution_sums_to_the_score_and_names_the_column(dtype: str, rtol: float) -> None:
     frame = _three_columns(800)
     frame.iloc[500:503, 1] += 6.0  # a spike in column c1 only
-    det = _det(shingle_size=8).fit(frame.iloc[:450])
+    det = _det(shingle_size=8, dtype=dtype).fit(frame.iloc[:450])
     attr = det.attribution(frame)
     assert list(attr.columns) == ["c0", "c1", "c2"]
-    np.testing.assert_allclose(attr.sum(axis=1).to_numpy(), det.score(frame).to_numpy(), rtol=1e-8)
+    np.testing.assert_allclose(attr.sum(axis=1).to_numpy(), det.score(frame).to_numpy(), rtol=rtol)
     peak = int(np.argmax(det.score(frame).to_numpy()))
     assert attr.iloc[peak]["c1"] > attr.iloc[peak].drop("c1").sum()
 
