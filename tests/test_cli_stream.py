@@ -367,3 +367,36 @@ def test_ctrl_c_writes_a_final_checkpoint(
     assert f"{said} after 250 row(s); checkpoint written to" in err
     det = Detector.load(state)
     assert det.last_seen_ == pd.Timestamp(lines[250].split(",")[0])
+
+
+@pytest.mark.parametrize("policy", ["skip", "stop"])
+def test_a_value_beyond_float32_is_a_bad_row_for_a_float32_detector(
+    policy: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from anomark.cli.stream import FLOAT32_MAX
+
+    assert np.float32(FLOAT32_MAX) == np.finfo(np.float32).max
+    lines = _csv_lines(300)
+    lines[151] = lines[151].split(",")[0] + ",1e39"  # line 152; float64 holds it
+    single = [*OPTIONS, "--param", "dtype=float32", "--on-bad-row", policy,
+              "--state", str(tmp_path / "s")]
+    code, out, err = _run(single, "\n".join(lines) + "\n", monkeypatch, capsys)
+    message = "line 152: value='1e39' is beyond float32's range (the detector's dtype is float32)"
+    if policy == "skip":
+        # the rows around it are scored (it used to fail the whole batch it came in)
+        assert code == 0 and len(out) == 1 + 299
+        assert f"{message} (skipped)" in err
+        # resumed from the checkpoint, the loaded detector's dtype sets the limit
+        more = _csv_lines(320)[301:]
+        more[5] = more[5].split(",")[0] + ",-1e40"
+        code, out, err = _run([*OPTIONS, "--state", str(tmp_path / "s"), "--on-bad-row",
+                               "skip"], "\n".join([lines[0], *more]) + "\n", monkeypatch, capsys)
+        assert code == 0 and len(out) == 1 + 19  # 20 new rows, one refused
+        assert "line 7: value='-1e40' is beyond float32's range" in err
+    else:
+        assert code == 2 and len(out) == 1 + 150
+        assert f"error: {message}" in err
+    code, out, _ = _run([*OPTIONS, "--on-bad-row", "stop"], "\n".join(lines) + "\n",
+                        monkeypatch, capsys)
+    assert code == 0 and len(out) == 1 + 300  # float64 (the default) takes it

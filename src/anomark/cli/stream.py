@@ -177,6 +177,10 @@ class _RowReader:
         self.zone: Any = None  # the first row's time zone (a UTC offset) or None
         self.zone_known = False
         self.order_shown = ""
+        # the largest magnitude the detector holds (float32's for dtype=float32): a value
+        # beyond it is a bad row of its own, not a failure of the whole batch it came in
+        self.value_limit = math.inf
+        self.limit_reason = ""
 
     def _next_line(self) -> str | None:
         self.interrupt.reading = True
@@ -222,6 +226,8 @@ class _RowReader:
                 raise BadRow(f"{where}: {name}={fields[i].strip()!r} is not a number") from None
             if not math.isfinite(value):
                 raise BadRow(f"{where}: {name}={fields[i].strip()!r} is not a finite number")
+            if abs(value) > self.value_limit:
+                raise BadRow(f"{where}: {name}={fields[i].strip()!r} {self.limit_reason}")
             values.append(value)
         if self.last_time is not None and not when > self.last_time:
             raise BadRow(f"{where}: time {when} is not after the previous row's {self.last_time}")
@@ -321,6 +327,20 @@ class _RowReader:
                     rows = []
         if rows:
             yield rows
+
+
+#: numpy.finfo(numpy.float32).max, the largest magnitude a dtype="float32" forest holds
+FLOAT32_MAX = 3.4028234663852886e38
+
+
+def _single_precision(det: Any, args: argparse.Namespace) -> bool:
+    """Whether the stream's detector holds float32 values: the loaded one's ``dtype``, or a
+    new one's ``--param dtype=float32``."""
+    from anomark.cli.detect import parse_param
+
+    if det is not None:
+        return bool(det.dtype == "float32")
+    return any(parse_param(text) == ("dtype", "float32") for text in args.param)
 
 
 def _new_detector(args: argparse.Namespace, first: list[tuple[Any, list[float]]],
@@ -435,6 +455,9 @@ def run(args: argparse.Namespace) -> int:
     reader: _RowReader | None = None
     try:
         reader = _RowReader(stream, args, interrupt)
+        if _single_precision(det, args):
+            reader.value_limit = FLOAT32_MAX
+            reader.limit_reason = "is beyond float32's range (the detector's dtype is float32)"
         say("time,score,threshold,flag,located_at")
         sys.stdout.flush()
         last = None if det is None else det.last_seen_
