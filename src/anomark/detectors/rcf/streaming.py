@@ -397,15 +397,16 @@ class StreamingForest:
             )
         if attribution and kind != "anomaly":
             raise DataError(f"{what}: attribution needs score_type='anomaly'")
-        if cold:  # values beyond the forest's precision are refused before allocating
-            in_precision(series, self.dtype, what, warn=True)
-            self._allocate(series.shape[1])
-        self._sync_decay()
         n = series.shape[0]
-        if self.tail_.shape[0]:
-            series = np.ascontiguousarray(np.concatenate([self.tail_, series]))
         # the kernel reads the rows in the forest's precision; the tail keeps them as given
-        values_in = in_precision(series, self.dtype, what)
+        if cold:  # values beyond that precision are refused before allocating (no tail yet)
+            values_in = in_precision(series, self.dtype, what, warn=True)
+            self._allocate(series.shape[1])
+        else:
+            if self.tail_.shape[0]:
+                series = np.ascontiguousarray(np.concatenate([self.tail_, series]))
+            values_in = in_precision(series, self.dtype, what)
+        self._sync_decay()
         size = self.shingle_size
         n_sh = max(0, series.shape[0] - size + 1)
         first = n - n_sh  # input rows before it complete no shingle (a cold start)
