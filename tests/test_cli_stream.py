@@ -374,7 +374,7 @@ def test_a_value_beyond_float32_is_a_bad_row_for_a_float32_detector(
     policy: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from anomark.cli.stream import FLOAT32_MAX
+    from anomark.detectors.rcf.forest import FLOAT32_MAX
 
     assert np.float32(FLOAT32_MAX) == np.finfo(np.float32).max
     lines = _csv_lines(300)

@@ -180,7 +180,6 @@ class _RowReader:
         # the largest magnitude the detector holds (float32's for dtype=float32): a value
         # beyond it is a bad row of its own, not a failure of the whole batch it came in
         self.value_limit = math.inf
-        self.limit_reason = ""
 
     def _next_line(self) -> str | None:
         self.interrupt.reading = True
@@ -227,7 +226,10 @@ class _RowReader:
             if not math.isfinite(value):
                 raise BadRow(f"{where}: {name}={fields[i].strip()!r} is not a finite number")
             if abs(value) > self.value_limit:
-                raise BadRow(f"{where}: {name}={fields[i].strip()!r} {self.limit_reason}")
+                raise BadRow(
+                    f"{where}: {name}={fields[i].strip()!r} is beyond float32's range (the "
+                    "detector's dtype is float32)"
+                )
             values.append(value)
         if self.last_time is not None and not when > self.last_time:
             raise BadRow(f"{where}: time {when} is not after the previous row's {self.last_time}")
@@ -329,10 +331,6 @@ class _RowReader:
             yield rows
 
 
-#: numpy.finfo(numpy.float32).max, the largest magnitude a dtype="float32" forest holds
-FLOAT32_MAX = 3.4028234663852886e38
-
-
 def _single_precision(det: Any, args: argparse.Namespace) -> bool:
     """Whether the stream's detector holds float32 values: the loaded one's ``dtype``, or a
     new one's ``--param dtype=float32``."""
@@ -423,6 +421,7 @@ def run(args: argparse.Namespace) -> int:
 
     from anomark import RCFDetector
     from anomark.detectors.base import Detector
+    from anomark.detectors.rcf.forest import FLOAT32_MAX
 
     if args.checkpoint_every < 1 or args.batch < 1:
         raise ConfigurationError("--checkpoint-every and --batch must be at least 1")
@@ -457,7 +456,6 @@ def run(args: argparse.Namespace) -> int:
         reader = _RowReader(stream, args, interrupt)
         if _single_precision(det, args):
             reader.value_limit = FLOAT32_MAX
-            reader.limit_reason = "is beyond float32's range (the detector's dtype is float32)"
         say("time,score,threshold,flag,located_at")
         sys.stdout.flush()
         last = None if det is None else det.last_seen_

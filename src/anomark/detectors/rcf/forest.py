@@ -27,7 +27,8 @@ _ARRAYS = ("points", "left", "right", "cut_dim", "cut_value", "mass", "leaf_poin
 _INT_ARRAYS = ("left", "right", "cut_dim", "mass", "leaf_point", "n_nodes")
 SCORE_TYPE: Constraint = Options("anomaly", "codisp")
 DTYPE: Constraint = Options("float64", "float32")
-_FLOAT32_MAX = float(np.finfo(np.float32).max)
+#: The largest magnitude a ``dtype="float32"`` forest holds.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def resolve_n_jobs(n_jobs: int | None) -> int:
@@ -647,7 +648,7 @@ def in_precision(series: np.ndarray, dtype: str, what: str, warn: bool = False) 
     if dtype == "float64":
         return series
     magnitude = np.abs(series).max(axis=0)
-    beyond = np.flatnonzero(magnitude > _FLOAT32_MAX)
+    beyond = np.flatnonzero(magnitude > FLOAT32_MAX)
     if beyond.size:
         raise DataError(
             f"{what}: column(s) {beyond.tolist()} hold values beyond float32's range "
