@@ -56,7 +56,7 @@ def test_float32_finds_what_float64_finds() -> None:
             assert 750 <= start + int(np.argmax(s)) < 800, kind
 
 
-def test_other_data_score_within_float32_rounding() -> None:
+def test_other_data_find_the_same_burst_in_both_precisions() -> None:
     rng = np.random.default_rng(1)
     x = np.sin(np.arange(2000) / 7.0) + 0.05 * rng.normal(size=2000)
     x[1500:1504] += 2.0
