@@ -45,6 +45,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 from numba import njit, prange
+from numba.extending import overload
 
 # Reassociation lets LLVM vectorise the per-dimension box distance (the hot loop); one
 # compiled build gives bit-for-bit reproducible results (batch forests also across fresh and
@@ -364,6 +365,56 @@ boxes_from_leaves, boxes_from_leaves_parallel = _twins(_boxes_from_leaves_py)
 
 
 # ---------------------------------------------------------------------- scoring
+def _lanes(values: np.ndarray) -> int:
+    """Values of ``values``' dtype in one 64-byte vector (a compile-time constant)."""
+    return 64 // values.itemsize
+
+
+@overload(_lanes)
+def _lanes_compiled(values: Any) -> Callable[[np.ndarray], int]:
+    lanes = 64 // (values.dtype.bitwidth // 8)
+
+    def impl(values: Any) -> int:  # the typing function's parameters, annotations included
+        return lanes
+
+    return impl
+
+
+@njit(cache=True, inline="always", **_BORROWED)
+def _vector_parts(n: int, values: np.ndarray) -> tuple[Any, Any, Any]:  # pragma: no cover
+    """Split a loop over ``n`` values of ``values``' dtype into three parts, as counts
+    ``(a, b, c)`` of values ``[0, a)``, ``[a, a + b)``, ``[a + b, n)``: whole groups of four
+    64-byte vectors, then at most three vectors, then less than one.
+
+    LLVM vectorises a loop of unknown length four vectors at a time and leaves the rest to
+    a narrower loop with one long chain of dependent additions (for 48 float64 values: one
+    step of 32, then four of 4). Looping over the parts separately, each with a length
+    whose bound LLVM can read from the masks, gives whole vectors for the middle part too
+    (NYC taxi online, 48 values: float64 scoring 12 % faster, 6-7 % end to end; float32,
+    already whole vectors of 8, unchanged). Splitting the box updates of the streaming
+    kernel the same way made learning slower. Unsigned, like the offsets of :func:`_outside`.
+    """
+    lanes = np.uint64(_lanes(values))
+    m = np.uint64(n)
+    a = m & ~(np.uint64(4) * lanes - np.uint64(1))
+    b = (m - a) & ~(lanes - np.uint64(1))
+    return a, b, m - a - b
+
+
+@njit(cache=True, fastmath=_FAST, inline="always", **_BORROWED)
+def _outside_part(
+    flat: np.ndarray, off: Any, lo: np.ndarray, hi: np.ndarray, node: Any, start: Any,
+    count: Any,
+) -> Any:  # pragma: no cover - compiled
+    z = lo.dtype.type(0)
+    s = z
+    for i in range(count):
+        j = start + i
+        v = flat[off + j]
+        s += max(lo[node, j] - v, v - hi[node, j], z)
+    return s
+
+
 @njit(cache=True, fastmath=_FAST, **_BORROWED)
 def _outside(
     flat: np.ndarray, off: Any, dim: int, lo: np.ndarray, hi: np.ndarray, node: Any
@@ -375,13 +426,13 @@ def _outside(
     below the box or above it, never both, so ``max(lo - v, v - hi, 0)`` equals
     ``max(lo - v, 0) + max(v - hi, 0)`` exactly, with one operation less per value (the
     distance loop is bound by arithmetic: 14 % faster). The sum is in the boxes' precision
-    (float32 boxes: twice the values per vector instruction), returned as a float64.
+    (float32 boxes: twice the values per vector instruction), returned as a float64, and
+    taken in the three parts of :func:`_vector_parts`.
     """
-    z = lo.dtype.type(0)
-    s = z
-    for j in range(np.uint64(dim)):
-        v = flat[off + j]
-        s += max(lo[node, j] - v, v - hi[node, j], z)
+    a, b, c = _vector_parts(dim, lo)
+    s = _outside_part(flat, off, lo, hi, node, np.uint64(0), a)
+    s += _outside_part(flat, off, lo, hi, node, a, b)
+    s += _outside_part(flat, off, lo, hi, node, a + b, c)
     return float(s)
 
 
