@@ -87,6 +87,26 @@ def test_numba_kernels_match_the_numpy_reference(kind: str) -> None:
     )
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("dim", [1, 3, 8, 15, 17, 33, 48, 70])
+def test_box_distances_count_every_value_whatever_the_dimension(dim: int, dtype: str) -> None:
+    # the distance loop runs in three parts (groups of four vectors, up to three vectors, the
+    # rest): dimensions below, at and between the vector widths of both precisions
+    rng = np.random.default_rng(dim)
+    X = rng.normal(size=(300, dim))
+    forest = RandomCutForest(num_trees=10, random_state=1, dtype=dtype).fit(X)
+    moved = X[:dim].copy()
+    moved[np.arange(dim), np.arange(dim)] += 5.0  # sampled rows, each moved in one value
+    queries = np.vstack([X[:20], moved, rng.normal(scale=3, size=(20, dim))])
+    exact = queries.astype(dtype).astype(np.float64)  # what a forest of this precision sees
+    rtol = 1e-10 if dtype == "float64" else 1e-5
+    np.testing.assert_allclose(
+        forest.score(queries), score_forest_numpy(forest, exact), rtol=rtol, atol=1e-12
+    )
+    # a row moved far in any one of its values scores higher than the row itself
+    assert (forest.score(moved) > forest.score(X[:dim])).all()
+
+
 # Scores of a small fixed forest recorded (as hex floats) before the kernels were refactored
 # into one body per kernel taking the node arrays as one structure; the tree structure is
 # exact, the scores too on the machine that recorded them (compared with a 1e-12 tolerance
