@@ -90,18 +90,26 @@ def test_values_beyond_float32_are_refused_before_anything_starts() -> None:
     x = np.ones((50, 2))
     x[10, 1] = 1e39
     det = _det(dtype="float32")
-    with pytest.raises(DataError, match=r"column\(s\) \[1\] hold values beyond float32's "
-                       r"range \(\|x\| up to 1e\+39\); use dtype='float64' or rescale them"):
+    with pytest.raises(DataError, match=r"RCFDetector.partial_fit: column\(s\) \['1'\] hold "
+                       r"values beyond float32's range \(\|x\| up to 1e\+39\); use "
+                       r"dtype='float64' or rescale them"):
         det.partial_fit(x)
+    assert getattr(det, "forest_", None) is None  # no forest made: the next call starts afresh
+    assert len(det.score_update(np.ones((50, 2)))) == 50
     forest = StreamingForest(30, 16, shingle_size=2, dtype="float32")
-    with pytest.raises(DataError, match="beyond float32's range"):
-        forest.process(x)
+    with pytest.raises(DataError, match=r"StreamingForest.process: column\(s\) \[1\] hold"):
+        forest.process(x)  # the engine sees arrays: columns by position
     assert not forest.is_started  # nothing allocated, nothing learned
-    with pytest.raises(DataError, match="beyond float32's range"):
-        _det(dtype="float32").fit(x)
-    fitted = _det(dtype="float32").fit(np.ones((50, 2)))
-    with pytest.raises(DataError, match="beyond float32's range"):
-        fitted.score(x)
+    named = pd.DataFrame(x, columns=["level", "flow"])
+    with pytest.raises(DataError, match=r"RCFDetector.fit: column\(s\) \['flow'\] hold"):
+        _det(dtype="float32").fit(named)
+    fitted = _det(dtype="float32").fit(pd.DataFrame(np.ones((50, 2)), columns=["level", "flow"]))
+    with pytest.raises(DataError, match=r"RCFDetector.score: column\(s\) \['flow'\]"):
+        fitted.score(named)
+    with pytest.raises(DataError, match=r"RCFDetector.attribution: column\(s\) \['flow'\]"):
+        fitted.attribution(named)
+    with pytest.raises(DataError, match=r"RCFDetector.score_update: column\(s\) \['flow'\]"):
+        fitted.score_update(named.set_axis(pd.RangeIndex(50, 100)))
     # float64 takes them
     assert np.isfinite(_det().fit(x).score(x)).all()
 
@@ -110,11 +118,15 @@ def test_coarse_rounding_is_warned_about_once_where_the_forest_starts() -> None:
     rng = np.random.default_rng(0)
     epoch = 1.7e9 + np.cumsum(rng.integers(1, 3, 600)) + rng.normal(0, 0.3, 600)
     frame = pd.DataFrame({"fine": rng.normal(size=600), "epoch": epoch})
-    with pytest.warns(UserWarning, match=r"rounding to float32 moves values of column\(s\) "
-                      r"\[1\] by up to .*dtype='float64' keeps their detail"):
+    with pytest.warns(UserWarning, match=r"RCFDetector.fit: rounding to float32 moves values of "
+                      r"column\(s\) \['epoch'\] by up to .*dtype='float64' keeps their detail"):
         _det(dtype="float32").fit(frame)
-    with pytest.warns(UserWarning, match=r"StreamingForest.process: rounding to float32"):
+    with pytest.warns(UserWarning, match=r"RCFDetector.partial_fit: rounding to float32") as seen:
         det = _det(dtype="float32").partial_fit(frame.iloc[:300])
+    assert len([w for w in seen if "float32" in str(w.message)]) == 1  # not again by the engine
+    with pytest.warns(UserWarning, match=r"RandomCutForest.fit_series: rounding to float32 moves "
+                      r"values of column\(s\) \[1\]"):
+        RandomCutForest(50, 32, dtype="float32").fit_series(frame.to_numpy(), 6)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         det.score_update(frame.iloc[300:])  # a running stream does not warn again

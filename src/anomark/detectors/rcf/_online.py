@@ -39,7 +39,7 @@ from numba import njit
 from anomark.dataset import Dataset
 from anomark.detection import Detection
 from anomark.detectors.rcf._kernels import check_forest_memory
-from anomark.detectors.rcf.forest import RandomCutForest
+from anomark.detectors.rcf.forest import RandomCutForest, in_precision
 from anomark.detectors.rcf.streaming import StreamingForest, StreamOutput, locate_offsets
 from anomark.errors import ConfigurationError, DataError, PersistenceError
 from anomark.postprocess import _detector as _post
@@ -264,7 +264,7 @@ class OnlineMixin:
             )
         ds = self._check_input(data, reset=False)  # type: ignore[attr-defined]
         ds = _seasonal.transform_seasonal(self, ds)  # the columns the forest reads
-        values = ds.values
+        values = self._local_values(ds, "attribution")
         size, n_features = int(self.shingle_size), ds.n_features
         n_windows = self.windowing_.n_windows(len(ds))
         out = np.empty((n_windows, n_features))
@@ -347,6 +347,15 @@ class OnlineMixin:
             )
             ds = Dataset(frame, name=ds.name)
         return ds
+
+    def _local_values(self, ds: Dataset, what: str, *, first: bool = False) -> np.ndarray:
+        """The rows of ``ds`` in the local forest's precision (``dtype``), refused or warned
+        about (``first``: the data a forest first learns) with the detector's method and the
+        columns' names: the engines, which see arrays, could only number the columns."""
+        return in_precision(
+            ds.values, str(self.dtype), f"{type(self).__name__}.{what}", warn=first,
+            columns=list(ds.columns),
+        )
 
     def _streaming_forest(self, n_features: int) -> StreamingForest:
         """The streaming engine, built on the first online call (cold, or from the batch
@@ -450,8 +459,9 @@ class OnlineMixin:
                 )
         if not cold:  # the seasonal= stage continues (the input columns + their residuals)
             model = _seasonal.update_seasonal(self, ds, cold=False)
+        rows = self._local_values(model, what, first=cold)  # before a forest is made
         stream = self._streaming_forest(model.n_features)
-        out = stream.process(model.values, attribution=attribution)
+        out = stream.process(rows, attribution=attribution)
         if out.ready.any():  # the postprocess= steps continue on the rows the forest scored
             scores = out.scores.copy()
             scores[out.ready] = _post.update_postprocess(

@@ -227,14 +227,13 @@ class RCFDetector(OnlineMixin, Detector):
             )
         self.windowing_ = Windowing(size, stride=1, align="end")
         self.feature_dim_ = feature_dim
-        values = ds.values
         if self.sagemaker is not None:
             from anomark.detectors.rcf.sagemaker import SageMakerRCFEngine
 
             engine: Any = SageMakerRCFEngine(
                 self.sagemaker, int(self.num_trees), int(self.num_samples_per_tree), feature_dim
             )
-            engine.fit(self.windowing_.shingles(values))
+            engine.fit(self.windowing_.shingles(ds.values))
             self.forest_: RandomCutForest | StreamingForest | None = None
         else:
             check_forest_memory(
@@ -249,7 +248,7 @@ class RCFDetector(OnlineMixin, Detector):
                 random_state=self.random_state,
                 n_jobs=self.n_jobs,
                 dtype=self.dtype,
-            ).fit_series(values, size)
+            ).fit_series(self._local_values(ds, "fit", first=True), size)
             self.forest_ = engine
         self.engine_ = engine
 
@@ -393,7 +392,7 @@ class RCFDetector(OnlineMixin, Detector):
         return self.engine_.endpoint()
 
     def _score(self, ds: Dataset) -> np.ndarray:
-        values = ds.values
+        values = ds.values if self.forest_ is None else self._local_values(ds, "score")
         window_scores = self._window_scores(values)
         return self.windowing_.to_points(window_scores, len(ds))
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, ClassVar, Literal
 
@@ -630,7 +630,13 @@ def as_series(values: Any, what: str) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
-def in_precision(series: np.ndarray, dtype: str, what: str, warn: bool = False) -> np.ndarray:
+def in_precision(
+    series: np.ndarray,
+    dtype: str,
+    what: str,
+    warn: bool = False,
+    columns: Sequence[Any] | None = None,
+) -> np.ndarray:
     """``series`` (finite float64, from :func:`as_series`) in a forest's precision.
 
     ``"float64"`` returns it unchanged. ``"float32"`` (AWS's precision) rounds each value to
@@ -638,7 +644,8 @@ def in_precision(series: np.ndarray, dtype: str, what: str, warn: bool = False) 
     ``warn`` (the data a forest first learns) a warning says when the rounding is coarse for
     the data, i.e. it moves a value by more than 1/1000 of its column's range (large values
     that vary little, such as epoch-second counts or running totals): such columns keep
-    their detail in float64.
+    their detail in float64. Messages name the columns by ``columns`` (the caller's names,
+    as a detector knows them), else by position.
 
     Raises
     ------
@@ -651,7 +658,7 @@ def in_precision(series: np.ndarray, dtype: str, what: str, warn: bool = False) 
     beyond = np.flatnonzero(magnitude > FLOAT32_MAX)
     if beyond.size:
         raise DataError(
-            f"{what}: column(s) {beyond.tolist()} hold values beyond float32's range "
+            f"{what}: column(s) {_named(beyond, columns)} hold values beyond float32's range "
             f"(|x| up to {magnitude.max():.3g}); use dtype='float64' or rescale them"
         )
     out = series.astype(np.float32)
@@ -661,13 +668,18 @@ def in_precision(series: np.ndarray, dtype: str, what: str, warn: bool = False) 
         coarse = np.flatnonzero((spread > 0) & (moved > 1e-3 * spread))
         if coarse.size:
             warnings.warn(
-                f"{what}: rounding to float32 moves values of column(s) {coarse.tolist()} by "
+                f"{what}: rounding to float32 moves values of column(s) "
+                f"{_named(coarse, columns)} by "
                 f"up to {moved[coarse].max():.3g}, more than 1/1000 of their range (large "
                 f"values that vary little); dtype='float64' keeps their detail",
                 UserWarning,
                 stacklevel=3,
             )
     return out
+
+
+def _named(positions: np.ndarray, columns: Sequence[Any] | None) -> list[Any]:
+    return positions.tolist() if columns is None else [columns[i] for i in positions]
 
 
 def saved_in_precision(arr: np.ndarray, dtype: str, what: str) -> np.ndarray:
