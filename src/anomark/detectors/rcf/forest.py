@@ -355,7 +355,7 @@ class RandomCutForest:
         self
         """
         what = "RandomCutForest.fit_series"
-        series = in_precision(as_series(values, what), self.dtype, what, warn=True)
+        series = as_series_in(values, self.dtype, what, warn=True)
         windowing = Windowing(shingle_size)
         n_windows = windowing.n_windows(series.shape[0])
         self._check_memory(n_windows, shingle_size * series.shape[1], "RandomCutForest.fit_series")
@@ -425,7 +425,7 @@ class RandomCutForest:
         """
         self._check_fitted()
         what = "RandomCutForest.score_series"
-        series = in_precision(as_series(values, what), self.dtype, what)
+        series = as_series_in(values, self.dtype, what)
         n_windows = check_shingles(series, shingle_size, self.dim, what)
         kind = check_param(score_type or self.score_type, "score_type", [SCORE_TYPE])
         return score_flat(self.trees_, series.ravel(), n_windows, series.shape[1], kind,
@@ -454,7 +454,7 @@ class RandomCutForest:
         """
         self._check_fitted()
         what = "RandomCutForest.attribution_series"
-        series = in_precision(as_series(values, what), self.dtype, what)
+        series = as_series_in(values, self.dtype, what)
         n_windows = check_shingles(series, shingle_size, self.dim, what)
         return attribute_flat(self.trees_, series, n_windows, windows, self._threads)
 
@@ -676,6 +676,12 @@ def in_precision(
                 stacklevel=3,
             )
     return out
+
+
+def as_series_in(values: Any, dtype: str, what: str, warn: bool = False) -> np.ndarray:
+    """:func:`as_series` then :func:`in_precision`: the series as a forest of ``dtype``
+    reads it."""
+    return in_precision(as_series(values, what), dtype, what, warn)
 
 
 def _named(positions: np.ndarray, columns: Sequence[Any] | None) -> list[Any]:

@@ -35,6 +35,7 @@ from anomark.detectors.rcf.forest import (
     ScoreType,
     _threads,
     as_series,
+    as_series_in,
     attribute_flat,
     check_shingles,
     in_precision,
@@ -465,7 +466,7 @@ class StreamingForest:
         no readiness rule), as :meth:`RandomCutForest.score_series`."""
         self._check_started()
         what = "StreamingForest.score_series"
-        series = in_precision(as_series(values, what), self.dtype, what)
+        series = as_series_in(values, self.dtype, what)
         n_windows = check_shingles(series, shingle_size, self.dim, what)
         kind = check_param(score_type or self.score_type, "score_type", [SCORE_TYPE])
         return score_flat(
@@ -479,7 +480,7 @@ class StreamingForest:
         :meth:`RandomCutForest.attribution_series`."""
         self._check_started()
         what = "StreamingForest.attribution_series"
-        series = in_precision(as_series(values, what), self.dtype, what)
+        series = as_series_in(values, self.dtype, what)
         n_windows = check_shingles(series, shingle_size, self.dim, what)
         return attribute_flat(self.trees_, series, n_windows, windows, self._threads)
 
