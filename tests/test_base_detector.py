@@ -108,8 +108,14 @@ def test_reordered_columns_are_matched_by_name():
 def test_column_mismatch_names_missing_and_unexpected():
     det = ZScore().fit(FRAME)
     other = FRAME.rename(columns={"b": "c"})
-    with pytest.raises(DataError, match=r"missing columns \['b'\], unexpected columns \['c'\]"):
+    with pytest.raises(DataError, match=r"^X has the 2 feature\(s\) ZScore expects, but their "
+                       r"feature names should match those that were passed during fit: "
+                       r"missing columns \['b'\], unexpected columns \['c'\]$"):
         det.score(other)
+    with pytest.raises(DataError, match=r"^X has 3 features, but ZScore is expecting 2 features as "
+                       r"input. The feature names should match those that were passed during "
+                       r"fit: missing columns \['b'\], unexpected columns \['c', 'd'\]$"):
+        det.score(other.assign(d=1.0))
     with pytest.raises(DataError, match=r"X has 1 features, but ZScore is expecting 2"):
         det.score(FRAME[["a"]])
     with pytest.raises(DataError, match=r"X has 3 features, but ZScore is expecting 2"):

@@ -299,10 +299,15 @@ class Detector(BaseEstimator, ABC):  # type: ignore[misc]
             if not missing and not extra:
                 ds = ds.select(expected)  # same columns in another order: reorder by name
             else:
-                raise DataError(
+                count = (
                     f"X has {len(got)} features, but {cls} is expecting {len(expected)} "
-                    f"features as input. The feature names should match those that were "
-                    f"passed during fit: missing columns {missing}, unexpected columns {extra}"
+                    "features as input. The"
+                    if len(got) != len(expected)
+                    else f"X has the {len(got)} feature(s) {cls} expects, but their"
+                )
+                raise DataError(
+                    f"{count} feature names should match those that were passed during fit: "
+                    f"missing columns {missing}, unexpected columns {extra}"
                 )
         elif ds.n_features != self.n_features_in_:
             raise DataError(
