@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import warnings
 from collections.abc import Callable
 from itertools import pairwise
 from pathlib import Path
@@ -804,8 +805,15 @@ def test_online_calls_name_themselves_in_their_errors() -> None:
         "them; start a new detector")
     # and the other way round: a plain array (or an integer index) after timestamped rows,
     # which used to be taken, turning the stream positional for good
-    with pytest.raises(DataError) as info, pytest.warns(UserWarning, match="feature names"):
+    with pytest.raises(DataError) as info, warnings.catch_warnings():
+        warnings.simplefilter("error")  # refused first, not after a warning about the names
         det.score_update(frame.to_numpy()[110:120])
+    assert str(info.value) == (
+        "RCFDetector.score_update: these rows have no timestamps (a plain array), the "
+        f"stream's earlier rows had them (the last {frame.index[109]}): pass the rows indexed "
+        "by time (a DataFrame or Series with a DatetimeIndex), or start a new detector")
+    with pytest.raises(DataError) as info:
+        det.score_update(frame.iloc[110:120].set_axis(pd.RangeIndex(110, 120)))
     assert str(info.value) == (
         "RCFDetector.score_update: these rows have no timestamps (positions 110..119), the "
         f"stream's earlier rows had them (the last {frame.index[109]}): pass the rows indexed "

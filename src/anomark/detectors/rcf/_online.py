@@ -53,6 +53,11 @@ __all__ = ["OnlineMixin", "running_thresholds"]
 _ATTR_BUDGET = 32 * 2**20
 #: Stands for "no threshold yet" in ``threshold_`` (``Threshold.fixed`` needs a finite value).
 _NO_THRESHOLD = sys.float_info.max
+#: The remedy when untimed rows continue a timed stream.
+_TIMED_ROWS = (
+    "pass the rows indexed by time (a DataFrame or Series with a DatetimeIndex), or start a "
+    "new detector"
+)
 
 
 @njit(cache=True)
@@ -321,8 +326,17 @@ class OnlineMixin:
                 "detection"
             )
 
-    def _stream_input(self, data: Any, *, cold: bool) -> Dataset:
+    def _stream_input(self, data: Any, what: str, *, cold: bool) -> Dataset:
         named = isinstance(data, Dataset | pd.DataFrame | pd.Series)
+        before = getattr(self, "_stream_index_", None)
+        if not cold and not named and isinstance(before, pd.DatetimeIndex) and len(before):
+            # refused before the column check, whose warning about the missing names would
+            # only precede this error
+            raise DataError(
+                f"{type(self).__name__}.{what}: these rows have no timestamps (a plain "
+                f"array), the stream's earlier rows had them (the last {before[-1]}): "
+                f"{_TIMED_ROWS}"
+            )
         if cold:
             ds = Dataset.from_any(data)
             ds.check_finite("fitting")
@@ -407,7 +421,7 @@ class OnlineMixin:
         self._validate_params()  # type: ignore[attr-defined]
         self._refuse_sagemaker(what)
         cold = getattr(self, "forest_", None) is None
-        ds = self._stream_input(data, cold=cold)
+        ds = self._stream_input(data, what, cold=cold)
         if not cold:
             _seasonal.check_unchanged(self)
         values = ds.values  # the input columns (what the post-processing reads)
@@ -439,8 +453,7 @@ class OnlineMixin:
                 raise DataError(
                     f"{type(self).__name__}.{what}: these rows have no timestamps (positions "
                     f"{index[0]}..{index[-1]}), the stream's earlier rows had them (the "
-                    f"last {before[-1]}): pass the rows indexed by time (a DataFrame or Series "
-                    "with a DatetimeIndex), or start a new detector"
+                    f"last {before[-1]}): {_TIMED_ROWS}"
                 )
             if isinstance(index, pd.DatetimeIndex) and isinstance(before, pd.DatetimeIndex):
                 if (before.tz is None) != (index.tz is None):
