@@ -400,3 +400,30 @@ def test_a_value_beyond_float32_is_a_bad_row_for_a_float32_detector(
     code, out, _ = _run([*OPTIONS, "--on-bad-row", "stop"], "\n".join(lines) + "\n",
                         monkeypatch, capsys)
     assert code == 0 and len(out) == 1 + 300  # float64 (the default) takes it
+
+
+@pytest.mark.parametrize("text", [
+    "2015-09-01 11:30:00", "2015-09-01T11:30:00", "2015-09-01T11:30", "2015-09-01",
+    "2015-09-01 11:30:00.25", "2015-09-01 11:30:00.123456", "2015-09-01T11:30:00+02:00",
+    "2015-09-01T11:30:00-05:30", "2015-09-01T11:30:00Z",
+])
+def test_iso_times_are_read_as_pandas_reads_them(text: str) -> None:
+    # the stream reads ISO 8601 times without pandas' per-row format inference (about 0.3 ms
+    # a row, half of a file's replay); the instant, its UTC offset and its text are the same
+    from anomark.cli.stream import _iso_time
+
+    fast, slow = _iso_time(text), pd.to_datetime(text)
+    if sys.version_info < (3, 11) and text.endswith("Z"):
+        assert fast is None  # left to pandas
+        return
+    assert fast == slow and str(fast.tz) == str(slow.tz) and fast.isoformat() == slow.isoformat()
+
+
+@pytest.mark.parametrize("text", [
+    "01/02/2015 11:30", "2015/09/01 11:30", "20150901", "1441099800", "2015-13-01 11:30:00",
+    "2015-09-01 25:00", "2015-09-01 11:30:00 UTC", "Sep 1 2015", "2015-09-01T11:30:00.1234567",
+])
+def test_other_times_are_left_to_pandas(text: str) -> None:
+    from anomark.cli.stream import _iso_time
+
+    assert _iso_time(text) is None

@@ -15,10 +15,12 @@ from __future__ import annotations
 import argparse
 import csv
 import math
+import re
 import signal
 import sys
 import textwrap
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -51,6 +53,11 @@ examples:
 """
 #: Names taken for the time column when --time-column is not given (as the CSV readers do).
 _TIME_NAMES = ("timestamp", "time", "datetime", "date", "ts", "date_time", "time_stamp")
+#: ISO 8601 times (year first, so no day/month question), read without pandas' format
+#: inference, which costs about 0.2-0.5 ms a row: half the time of a stream replayed from a file
+_ISO_TIME = re.compile(
+    r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?)?(?:Z|[+-]\d{2}:\d{2})?"
+)
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -206,7 +213,9 @@ class _RowReader:
             if self.args.time_format:
                 when = pd.to_datetime(text, format=self.args.time_format)
             else:
-                when = pd.to_datetime(text, dayfirst=bool(dayfirst))
+                when = _iso_time(text)
+                if when is None:
+                    when = pd.to_datetime(text, dayfirst=bool(dayfirst))
         except (ValueError, TypeError, OverflowError):
             if _is_number(text):
                 raise BadRow(
@@ -377,6 +386,20 @@ def _write(result: Any, alerts_only: bool) -> None:
     if lines:
         say("\n".join(lines))
     sys.stdout.flush()
+
+
+def _iso_time(text: str) -> Any:
+    """``text`` as a pandas Timestamp when it is an ISO 8601 time (``2015-09-01 11:30:00``,
+    with ``T``, fractions of a second or a UTC offset), the same value ``pd.to_datetime``
+    gives; ``None`` for any other text (left to pandas)."""
+    if _ISO_TIME.fullmatch(text) is None:
+        return None
+    import pandas as pd
+
+    try:
+        return pd.Timestamp(datetime.fromisoformat(text))  # (Python 3.10 cannot read "Z")
+    except ValueError:
+        return None
 
 
 def _is_number(text: str) -> bool:
