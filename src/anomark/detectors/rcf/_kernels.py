@@ -26,7 +26,7 @@ quantity as AWS's ``AnomalyScoreVisitor`` walking back from the leaf ("bottom-up
 ``score = sum_k P_k p_k / (depth_k + 1) + P_leaf * leaf_term`` where ``p_k`` is the probability
 that a random cut of node ``k``'s box extended by the point separates the point, and ``P_k`` the
 product of ``1 - p_j`` over the nodes above ``k``. Unrolling the visitor's recursion
-``s <- p u + (1 - p) s`` gives exactly this sum. :func:`attribute_rows` splits every ``p_k``
+``s <- p u + (1 - p) s`` gives exactly this sum. :func:`attribute_group` splits every ``p_k``
 over the dimensions (and the two sides) as AWS's ``AnomalyAttributionVisitor`` does, so a
 point's per-dimension attribution sums to its score.
 
@@ -615,62 +615,94 @@ score_rows, score_rows_parallel = _twins(_score_rows_py)
 
 
 # ---------------------------------------------------------------------- attribution
-@njit(cache=True, **_BORROWED)
-def attribute_point(
-    flat: np.ndarray, off: int, dim: int, tree: Trees, attr: np.ndarray
-) -> float:  # pragma: no cover - compiled
-    """AWS's anomaly score of one point in one tree, and its split over the dimensions.
+@njit(cache=True, fastmath=_FAST, **_BORROWED)
+def _split_outside(
+    flat: np.ndarray, off: Any, dim: int, lo: np.ndarray, hi: np.ndarray, node: Any, w: float,
+    attr: np.ndarray,
+) -> None:  # pragma: no cover - compiled
+    """``attr[j] += w * (how far flat[off + j] lies outside node's box along j)``, for every
+    ``j`` (unsigned offsets, as in :func:`_outside`: plain vector loads)."""
+    z = lo.dtype.type(0)
+    for j in range(np.uint64(dim)):
+        v = flat[off + j]
+        attr[j] += w * float(max(lo[node, j] - v, v - hi[node, j], z))
 
-    Adds to ``attr[j]`` the part of the tree's score due to dimension ``j`` (both sides of
-    the box summed, as ``DiVector.getHighLowSum``) and returns the tree's score; the parts
-    sum to the score. Each ``p_k`` is split in proportion to how far the point lies outside
-    the box along each dimension; at a leaf the point does not equal, the leaf term is split
-    the same way; a point in the tree's sample (a "seen" leaf) spreads its score evenly, as
-    AWS's ``DiVector.normalize`` does when nothing separated the point.
+
+@njit(cache=True, **_BORROWED)
+def attribute_group(
+    flat: np.ndarray,
+    offsets: np.ndarray,
+    g0: int,
+    gn: int,
+    dim: int,
+    tree: Trees,
+    out: np.ndarray,
+    attr: np.ndarray,
+    node: np.ndarray,
+    keep: np.ndarray,
+    acc: np.ndarray,
+) -> None:  # pragma: no cover - compiled
+    """AWS's anomaly score in one tree of the points ``flat[offsets[i] : offsets[i] + dim]``,
+    ``i = g0 .. g0+gn-1``, added to ``out[i]``, and its split over the dimensions, added to
+    ``attr[i]``.
+
+    ``attr[i, j]`` receives the part of the tree's score due to dimension ``j`` (both sides
+    of the box summed, as ``DiVector.getHighLowSum``); the parts sum to the score. Each
+    ``p_k`` is split in proportion to how far the point lies outside the box along each
+    dimension; at a leaf the point does not equal, the leaf term is split the same way; a
+    point in the tree's sample (a "seen" leaf) spreads its score evenly, as AWS's
+    ``DiVector.normalize`` does when nothing separated the point. The points descend in
+    lockstep, and the scores are computed as :func:`anomaly_group` computes them (equal up to
+    the last bits of the distance sums, which LLVM may reassociate differently in the two
+    compiled functions: the streaming kernel takes its scores from :func:`anomaly_group`).
     """
     left, cut_dim, cut_value, mass = tree.left, tree.cut_dim, tree.cut_value, tree.mass
     lo, hi, range_sum = tree.lo, tree.hi, tree.range_sum
     tree_mass = float(mass[0])
     scale = math.log2(tree_mass + 1.0)
-    node = 0
-    keep = 1.0
-    acc = 0.0
+    for k in range(gn):
+        node[k] = 0
+        keep[k] = 1.0
+        acc[k] = 0.0
+    remaining = gn
     depth = 0
-    while True:
-        grow = 0.0
-        for j in range(dim):
-            v = flat[off + j]
-            grow += max(lo[node, j] - v, 0.0) + max(v - hi[node, j], 0.0)
-        if left[node] < 0:
-            if keep == 1.0 and grow == 0.0:
-                leaf_mass = float(mass[node])
-                damp = 1.0 - leaf_mass / (2.0 * tree_mass)
-                score = scale * damp / (depth + math.log2(leaf_mass + 1.0))
-                share = score / dim
-                for j in range(dim):
-                    attr[j] += share
-                return score
-            term = keep / (depth + 1.0)
-            if grow > 0.0:
-                w = scale * term / grow
-                for j in range(dim):
-                    v = flat[off + j]
-                    attr[j] += w * (max(lo[node, j] - v, 0.0) + max(v - hi[node, j], 0.0))
-            else:  # the point equals the leaf but was separated above: nothing to split
-                share = scale * term / dim
-                for j in range(dim):
-                    attr[j] += share
-            return scale * (acc + term)
-        if grow > 0.0:
-            denom = range_sum[node] + grow
+    while remaining > 0:
+        for k in range(gn):
+            if node[k] < 0:
+                continue
+            nd = np.uint64(node[k])  # unsigned: no negative-index wraparound code
+            off = np.uint64(offsets[g0 + k])
+            row = attr[g0 + k]
+            grow = _outside(flat, off, dim, lo, hi, nd)
+            if left[nd] < 0:
+                if keep[k] == 1.0 and grow == 0.0:  # a sampled point: AWS's "seen" score
+                    leaf_mass = float(mass[nd])
+                    damp = 1.0 - leaf_mass / (2.0 * tree_mass)
+                    value = damp / (depth + math.log2(leaf_mass + 1.0))
+                    share = scale * value / dim
+                    for j in range(dim):
+                        row[j] += share
+                else:
+                    term = keep[k] / (depth + 1.0)
+                    value = acc[k] + term
+                    if grow > 0.0:
+                        _split_outside(flat, off, dim, lo, hi, nd, scale * term / grow, row)
+                    else:  # the point equals the leaf but was separated above
+                        share = scale * term / dim
+                        for j in range(dim):
+                            row[j] += share
+                out[g0 + k] += scale * value
+                node[k] = -1
+                remaining -= 1
+                continue
+            denom = range_sum[nd] + grow
             p = grow / denom
-            w = scale * keep / (denom * (depth + 1.0))
-            for j in range(dim):
-                v = flat[off + j]
-                attr[j] += w * (max(lo[node, j] - v, 0.0) + max(v - hi[node, j], 0.0))
-            acc += keep * p / (depth + 1.0)
-            keep *= 1.0 - p
-        node = left[node] + (flat[off + cut_dim[node]] > cut_value[node])
+            if grow > 0.0:
+                w = scale * keep[k] / (denom * (depth + 1.0))
+                _split_outside(flat, off, dim, lo, hi, nd, w, row)
+            acc[k] += keep[k] * p / (depth + 1.0)
+            keep[k] *= 1.0 - p
+            node[k] = left[nd] + (flat[off + np.uint64(cut_dim[nd])] > cut_value[nd])
         depth += 1
 
 
@@ -679,25 +711,35 @@ def _attribute_rows_py(
     starts: np.ndarray,
     dim: int,
     trees: Trees,
+    chunk: int,
     scores: np.ndarray,
     attr: np.ndarray,
 ) -> None:  # pragma: no cover - compiled
     """Score and attribution of the vectors ``flat[s : s + dim]`` for ``s`` in ``starts``.
 
-    ``scores`` (k,) and ``attr`` (k, dim) receive the means over trees (in tree order);
-    ``prange`` over the vectors.
+    ``scores`` (k,) and ``attr`` (k, dim), zeros on entry, receive the means over trees (in
+    tree order). As :func:`_score_rows_py`: the vectors in chunks of ``chunk`` (one
+    ``prange`` work item each) taken tree by tree, four at a time.
     """
     n_trees = trees.left.shape[0]
-    for i in prange(starts.shape[0]):
-        s = 0.0
-        row = attr[i]
-        for j in range(dim):
-            row[j] = 0.0
+    n = starts.shape[0]
+    for c in prange((n + chunk - 1) // chunk):
+        r0 = c * chunk
+        r1 = min(n, r0 + chunk)
+        node = np.empty(_GROUP, dtype=np.int64)
+        keep = np.empty(_GROUP)
+        acc = np.empty(_GROUP)
         for t in range(n_trees):
-            s += attribute_point(flat, starts[i], dim, tree_of(trees, t), row)
-        scores[i] = s / n_trees
-        for j in range(dim):
-            row[j] /= n_trees
+            tree = tree_of(trees, t)
+            for g0 in range(r0, r1, _GROUP):
+                attribute_group(
+                    flat, starts, g0, min(_GROUP, r1 - g0), dim, tree, scores, attr, node, keep,
+                    acc,
+                )
+        for i in range(r0, r1):
+            scores[i] /= n_trees
+            for j in range(dim):
+                attr[i, j] /= n_trees
 
 
 attribute_rows, attribute_rows_parallel = _twins(_attribute_rows_py)

@@ -52,7 +52,7 @@ from anomark.detectors.rcf._kernels import (
     _outside,
     _twins,
     anomaly_group,
-    attribute_point,
+    attribute_group,
     codisp_group,
     tree_of,
 )
@@ -458,11 +458,18 @@ def learn_point(
 @njit(cache=True, **_BORROWED)
 def _score_pending(
     flat: np.ndarray, r0: int, r1: int, row_stride: int, dim: int, tree: Trees,
-    score_kind: int, attribution: bool, out: np.ndarray, attr: np.ndarray,
-    node: np.ndarray, keep: np.ndarray, acc: np.ndarray, ratio_new: np.ndarray,
-    ratio_seen: np.ndarray,
+    score_kind: int, offsets: np.ndarray, out: np.ndarray, attr: np.ndarray,
+    spare: np.ndarray, node: np.ndarray, keep: np.ndarray, acc: np.ndarray,
+    ratio_new: np.ndarray, ratio_seen: np.ndarray,
 ) -> None:  # pragma: no cover - compiled
-    """Score rows ``r0 .. r1-1`` against the tree, a group of rows at a time."""
+    """Score rows ``r0 .. r1-1`` against the tree, a group of rows at a time; with
+    attribution (``offsets``, row ``r``'s offset in ``flat``, holds the rows) each score is
+    also split over the dimensions into ``attr[r]`` (the scores always come from
+    :func:`anomaly_group`, so that they do not depend on ``attribution`` even in their last
+    bits; the attribution walk's own go to ``spare``)."""
+    attribution = offsets.shape[0] > 0
+    if attribution:
+        attr[r0:r1] = 0.0
     for g0 in range(r0, r1, _GROUP):
         gn = min(_GROUP, r1 - g0)
         if score_kind == 2:
@@ -470,14 +477,10 @@ def _score_pending(
                 flat, g0, gn, row_stride, dim, tree, out, node, keep, acc, ratio_new,
                 ratio_seen,
             )
-        else:
-            anomaly_group(flat, g0, gn, row_stride, dim, tree, out, node, keep, acc)
-    if attribution:
-        for r in range(r0, r1):
-            row = attr[r]
-            for j in range(dim):
-                row[j] = 0.0
-            attribute_point(flat, r * row_stride, dim, tree, row)
+            continue
+        anomaly_group(flat, g0, gn, row_stride, dim, tree, out, node, keep, acc)
+        if attribution:
+            attribute_group(flat, offsets, g0, gn, dim, tree, spare, attr, node, keep, acc)
 
 
 # ---------------------------------------------------------------------- one chunk of a stream
@@ -526,6 +529,7 @@ def _stream_chunk_py(
     n_trees = trees.left.shape[0]
     capacity = res.weight.shape[1]
     first_ready = min(max(output_after - entries0, 0), n_rows)
+    offsets = np.arange(n_rows if attribution else 0) * row_stride
     for t in prange(n_trees):
         tree = tree_of(trees, t)
         path = np.empty(capacity + 1, dtype=np.int64)
@@ -536,6 +540,7 @@ def _stream_chunk_py(
         ratio_seen = np.empty(_GROUP)
         out = tree_scores[t]
         attr = tree_attr[t]
+        spare = np.zeros(offsets.shape[0])  # the attribution walk's scores (not used)
         for r in range(n_rows):
             out[r] = 0.0
         pending = first_ready  # first row not scored yet
@@ -564,8 +569,8 @@ def _stream_chunk_py(
             if slot >= 0 or r == n_rows - 1:
                 if score_kind != 0 and pending <= r:
                     _score_pending(
-                        flat, pending, r + 1, row_stride, dim, tree, score_kind, attribution,
-                        out, attr, node, keep, acc, ratio_new, ratio_seen,
+                        flat, pending, r + 1, row_stride, dim, tree, score_kind, offsets,
+                        out, attr, spare, node, keep, acc, ratio_new, ratio_seen,
                     )
                 pending = max(pending, r + 1)
             if slot >= 0:

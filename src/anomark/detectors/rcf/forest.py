@@ -743,7 +743,8 @@ def attribute_flat(
     dim = trees.lo.shape[2]
     scores = np.zeros(idx.size)
     attr = np.zeros((idx.size, dim))
+    chunk = int(min(1024, max(64, -(-idx.size // (4 * threads)))))
     run = kernel((_kernels.attribute_rows, _kernels.attribute_rows_parallel), threads)
     with _threads(threads):
-        run(series.ravel(), idx * series.shape[1], dim, trees, scores, attr)
+        run(series.ravel(), idx * series.shape[1], dim, trees, chunk, scores, attr)
     return scores, attr
