@@ -183,6 +183,24 @@ def test_kernel_twins_have_their_own_cache_files_and_serial_ones_start_no_thread
     assert out.stdout.split() == ["False", "True"]
 
 
+def test_attribution_does_not_depend_on_threads_or_on_which_shingles_come_together() -> None:
+    # shingles walk the trees four at a time, in chunks spread over the threads: each one's
+    # attribution (summed over the trees in tree order) is its own, whatever its neighbours
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(700, 3))
+    windows = rng.permutation(690)[:301]  # 75 groups of four and one alone, unordered
+    one = RandomCutForest(num_trees=30, num_samples_per_tree=64, random_state=2, n_jobs=1)
+    one.fit_series(x, 4)
+    s1, a1 = one.attribution_series(x, 4, windows)
+    two = RandomCutForest.from_arrays(one.to_arrays(), n_jobs=2)
+    s2, a2 = two.attribution_series(x, 4, windows[::-1])
+    np.testing.assert_array_equal(s2[::-1], s1)
+    np.testing.assert_array_equal(a2[::-1], a1)
+    s3, a3 = one.attribution_series(x, 4, windows[:1])  # alone in its group
+    np.testing.assert_array_equal(a3[0], a1[0])
+    np.testing.assert_array_equal(s3[0], s1[0])
+
+
 def test_attribution_splits_the_score_over_the_dimensions() -> None:
     rng = np.random.default_rng(3)
     x = rng.normal(size=(600, 2))
