@@ -869,7 +869,7 @@ def test_validation_messages() -> None:
                                         r"numbers$"):
         Dataset(pd.DataFrame({"c": pd.Categorical(["on", "off"])}, index=idx))
     with pytest.raises(DataError, match=r"^dataset: column 'o' is not numeric \(dtype object\) "
-                                        r"\(e\.g\. 'x'\); drop"):
+                                        r"\(e\.g\. 'x' at 2024-01-01 00:01:00\); drop"):
         Dataset(pd.DataFrame({"o": pd.Series([None, "x"], dtype=object, index=idx)}, index=idx))
     with pytest.raises(DataError, match=r"^dataset: column 'o' is not numeric \(dtype object\); "
                                         r"drop it"):
@@ -878,6 +878,30 @@ def test_validation_messages() -> None:
                                         r"data not supported\)$"):
         Dataset(pd.DataFrame({"z": [1j, 2j]}, index=idx))
 
+
+
+def test_numbers_held_as_objects_are_numbers_and_the_first_other_value_is_named() -> None:
+    # numbers in an object column (mixed ints and floats, astype(object)) are taken, as
+    # scikit-learn takes them; anything else is refused with the first value that is not a
+    # number and its time (it used to show the column's first value, a number)
+    idx = _minutes(0, 1, 2, 3)
+    held = pd.Series([1, 2.5, None, np.float32(4.0)], dtype=object, index=idx)
+    frame = Dataset(pd.DataFrame({"o": held, "flag": pd.Series([True, np.bool_(False), None,
+                                                               1], dtype=object, index=idx)}))
+    assert frame.frame["o"].tolist()[:2] == [1.0, 2.5] and np.isnan(frame.frame["o"].iloc[2])
+    assert frame.frame["o"].iloc[3] == 4.0 and frame.frame["flag"].tolist()[:2] == [1.0, 0.0]
+    for odd, shown in (("x", "'x'"), (np.timedelta64(5, "s"), "np.timedelta64(5,'s')"),
+                       (1j, "1j"), (pd.Timestamp("2024-01-02"), "Timestamp('2024-01-02")):
+        values = pd.Series([0.5, 1, odd, "later"], dtype=object, index=idx)
+        with pytest.raises(DataError) as info:
+            Dataset(pd.DataFrame({"o": values}))
+        assert str(info.value).startswith(
+            f"dataset: column 'o' is not numeric (dtype object) (e.g. {shown}"), str(info.value)
+        assert " at 2024-01-01 00:02:00); drop it or convert it to numbers" in str(info.value)
+    huge = pd.Series([1, 10**400, 2, 3], dtype=object, index=idx)
+    with pytest.raises(DataError, match=r"^dataset: cannot convert values to float: int too "
+                                        r"large"):
+        Dataset(pd.DataFrame({"o": huge}))
 
 def test_infinite_values_name_every_column_and_the_first_row() -> None:
     frame = pd.DataFrame({"a": [1.0, 2.0, -np.inf], "b": [0.0, np.inf, 0.0], "c": [1.0, 1, 1]},

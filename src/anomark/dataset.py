@@ -43,6 +43,20 @@ _DUPLICATES = ("raise", "mean", "first", "last")
 _AGGREGATIONS = ("mean", "median", "sum", "min", "max", "first", "last")
 
 
+def _is_real(value: Any) -> bool:
+    """Whether ``value`` is a real number (Python or numpy, booleans included as in a bool
+    column), not a string, a date, a duration or a complex number."""
+    if isinstance(value, (np.timedelta64, np.complexfloating)):
+        return False
+    return isinstance(value, (Real, np.number, np.bool_))
+
+
+def _real_numbers(column: pd.Series) -> bool:
+    """Whether an object column holds real numbers only (missing values aside), at least one."""
+    values = column.dropna()
+    return bool(len(values)) and all(_is_real(v) for v in values)
+
+
 class Dataset:
     """A validated time series: a time index and one or more numeric columns.
 
@@ -125,11 +139,20 @@ class Dataset:
             dtype = frame[col].dtype
             if pd.api.types.is_bool_dtype(dtype):
                 frame[col] = frame[col].astype(np.float64)
-            elif isinstance(dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(
-                dtype
-            ):
+            elif (
+                isinstance(dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(dtype)
+            ) and not (pd.api.types.is_object_dtype(dtype) and _real_numbers(frame[col])):
+                # (numbers held as Python objects, as after astype(object), are taken as
+                # numbers, as scikit-learn takes them)
                 sample = frame[col].dropna()
-                example = f" (e.g. {sample.iloc[0]!r})" if len(sample) else ""
+                if pd.api.types.is_object_dtype(dtype):
+                    # the first value that is not a number, and where
+                    sample = sample[[not _is_real(v) for v in sample]]
+                    example = (
+                        f" (e.g. {sample.iloc[0]!r} at {sample.index[0]})" if len(sample) else ""
+                    )
+                else:
+                    example = f" (e.g. {sample.iloc[0]!r})" if len(sample) else ""
                 raise DataError(
                     f"{where}: column {col!r} is not numeric (dtype {dtype}){example}; "
                     "drop it or convert it to numbers"
@@ -140,7 +163,7 @@ class Dataset:
                 )
         try:
             frame = frame.astype(np.float64)
-        except (ValueError, TypeError) as exc:  # pragma: no cover - guarded above
+        except (ValueError, TypeError, OverflowError) as exc:  # an int beyond float64's range
             raise DataError(f"{where}: cannot convert values to float: {exc}") from None
 
         values = frame.to_numpy()
