@@ -474,9 +474,40 @@ def test_time_zone_aware_stream_saves_its_zone_and_continues(tmp_path: Path) -> 
     naive = _frame(300).iloc[250:]
     with pytest.raises(DataError) as info:
         loaded.score_update(naive)
-    assert str(info.value) == ("RCFDetector.score_update: the timestamps are naive, the "
-                               "stream's were not")
+    assert str(info.value) == (
+        "RCFDetector.score_update: these timestamps have no time zone but the stream's are in "
+        "Europe/Paris: give them that zone (DataFrame.tz_localize), or start a new detector")
 
+
+
+def test_stream_continues_across_time_zones(tmp_path: Path) -> None:
+    # the same instants given in another zone by each call: the stream compares instants,
+    # keeps its tail in the zone of the latest rows (a tail mixing zones was an object
+    # index: the next call said the earlier rows had no timestamps and save() crashed)
+    frame = _frame(300, tz="Europe/Paris", columns=2)
+    frame.iloc[250:253, 1] += 5.0
+    whole = _det(threshold=Threshold.fixed(0.5))
+    expected = whole.detect_update(frame)
+    det = _det(threshold=Threshold.fixed(0.5))
+    det.partial_fit(frame.iloc[:2])  # fewer rows than a shingle: the tail is every row
+    parts = [det.detect_update(frame.iloc[2:120].tz_convert("UTC"))]
+    parts.append(det.detect_update(frame.iloc[120:200].tz_convert("Asia/Tokyo")))
+    assert isinstance(det._stream_index_, pd.DatetimeIndex)
+    assert str(det.last_seen_.tz) == "Asia/Tokyo" and det.last_seen_ == frame.index[199]
+    loaded = Detector.load(det.save(tmp_path / "zones"))
+    later = frame.iloc[200:].tz_convert("America/New_York")
+    parts.append(loaded.detect_update(later))
+    scores = pd.concat([p.scores for p in parts])
+    np.testing.assert_array_equal(scores.to_numpy(), expected.scores.iloc[2:].to_numpy())
+    located = parts[-1].located
+    assert located is not None and str(located.dt.tz) == "America/New_York"
+    flagged = located[parts[-1].flags]
+    assert len(flagged) and (flagged.to_numpy() == expected.located.iloc[200:][
+        expected.flags.iloc[200:]].dt.tz_convert("America/New_York").to_numpy()).all()
+    with pytest.raises(DataError, match=r"rows must continue the stream: the first timestamp "
+                                        r"2024-04-11 19:00:00\+09:00 is not after the last one "
+                                        r"seen, 2024-04-11 19:00:00\+09:00$"):
+        loaded.score_update(frame.iloc[[299]].tz_convert("Asia/Tokyo"))  # the same instant
 
 @pytest.mark.parametrize("shingle_size", [1, 2, 5])
 def test_array_stream_saves_positions(tmp_path: Path, shingle_size: int) -> None:
@@ -628,6 +659,34 @@ def test_detect_keeps_per_row_thresholds_and_locates_nothing_without_flags() -> 
     flagged = codisp.detect(frame.iloc[250:])
     assert flagged.n_flagged > 0 and flagged.located is None  # no attribution for codisp
 
+
+@pytest.mark.parametrize("rule", [None, "spot"])
+def test_detect_while_the_online_threshold_warms_up_says_so(rule: str | None) -> None:
+    # detect() after online calls applies the online threshold; before it is warm that was a
+    # silent placeholder (threshold 1.79769e+308, nothing flagged)
+    frame = _frame(400)
+    frame.iloc[300:303, 0] += 5.0
+    spot = Threshold.spot(q=1e-3, level=0.9) if rule else None
+    det = _det(threshold=spot, num_samples_per_tree=256)  # output_after 65
+    det.partial_fit(frame.iloc[:40])
+    with pytest.warns(UserWarning) as caught:
+        result = det.detect(frame.iloc[250:])
+    need = ("Threshold.spot calibrates itself on the first 1000 rows the forest scores (it "
+            "scores once it has seen 65 shingles)" if rule else
+            "the running threshold starts once the forest has scored 65 rows")
+    assert [str(w.message) for w in caught] == [
+        "RCFDetector.detect: the online threshold is still warming up, so no row is flagged: "
+        f"{need}; pass threshold= or refit_threshold=True to flag by another rule"]
+    assert result.threshold == np.inf and result.n_flagged == 0 and result.located is None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fixed = det.detect(frame.iloc[250:], threshold=Threshold.fixed(1.0))
+        refit = det.detect(frame.iloc[250:], refit_threshold=True)
+        assert fixed.n_flagged > 0 and refit.threshold < np.inf
+        if rule is None:  # warm after enough scored rows: the threshold applies, no warning
+            det.partial_fit(frame.iloc[40:250])
+            warm = det.detect(frame.iloc[250:])
+            assert warm.threshold == det.threshold_.value_ < np.inf and warm.n_flagged > 0
 
 def test_attribution_in_chunks_reorders_columns_and_reads_the_seasonal_residuals(
     monkeypatch: pytest.MonkeyPatch,
@@ -792,8 +851,10 @@ def test_online_calls_name_themselves_in_their_errors() -> None:
     aware = _frame(200, tz="UTC")
     with pytest.raises(DataError) as info:
         det.score_update(aware.iloc[100:])
-    assert str(info.value) == ("RCFDetector.score_update: the timestamps are time-zone aware, "
-                               "the stream's were not")
+    assert str(info.value) == (
+        "RCFDetector.score_update: these timestamps are in UTC but the stream's had no time "
+        "zone: make them naive as the earlier rows were (DataFrame.tz_localize(None) keeps the "
+        "wall-clock times), or start a new detector")
     assert det.score_update(frame.iloc[100:110]).name == "score"
     positional = _det()
     positional.partial_fit(frame.to_numpy()[:100])  # rows without timestamps

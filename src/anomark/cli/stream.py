@@ -425,17 +425,8 @@ def _silence_stdout() -> None:
 
 def _still_warming(det: Any, done: int) -> str:
     """Why no row of the stream so far could be flagged (its online threshold is not warm)."""
-    from anomark.threshold import Threshold
-
-    rule = det.threshold
-    first = det.forest_.output_after_
-    if isinstance(rule, Threshold) and rule.method == "spot":
-        need = (f"Threshold.spot calibrates itself on the first {rule.calibration_size} rows "
-                f"the forest scores (it scores once it has seen {first} shingles)")
-    else:
-        need = f"the running threshold starts once the forest has scored {first} rows"
     return (f"after {done} row(s) the online threshold is still warming up, so no row could be "
-            f"flagged: {need}")
+            f"flagged: {det._warming_up()}")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -457,12 +457,22 @@ class OnlineMixin:
                 )
             if isinstance(index, pd.DatetimeIndex) and isinstance(before, pd.DatetimeIndex):
                 if (before.tz is None) != (index.tz is None):
+                    problem = (
+                        f"have no time zone but the stream's are in {before.tz}: give them "
+                        "that zone (DataFrame.tz_localize)"
+                        if index.tz is None
+                        else f"are in {index.tz} but the stream's had no time zone: make them "
+                        "naive as the earlier rows were (DataFrame.tz_localize(None) keeps "
+                        "the wall-clock times)"
+                    )
                     raise DataError(
-                        f"{type(self).__name__}.{what}: the timestamps are "
-                        f"{'naive' if index.tz is None else 'time-zone aware'}, the "
-                        "stream's were not"
+                        f"{type(self).__name__}.{what}: these timestamps {problem}, or start "
+                        "a new detector"
                     )
                 before = before.as_unit(index.unit)
+                if index.tz is not None and str(index.tz) != str(before.tz):
+                    # the same instants in the rows' zone (mixing zones is not a time index)
+                    before = before.tz_convert(index.tz)
             last = before[-1]
             if not index[0] > last:
                 kind = "timestamp" if timed else "position"
@@ -501,6 +511,21 @@ class OnlineMixin:
                 value if math.isfinite(value) else _NO_THRESHOLD
             ).fit([0.0])
         return model, out, thresholds
+
+    def _warming_up(self) -> str | None:
+        """What the online threshold waits for, while it flags nothing after online calls
+        (``threshold_`` then holds a placeholder no score reaches, or SPOT calibrating);
+        ``None`` otherwise."""
+        if not isinstance(getattr(self, "forest_", None), StreamingForest) or math.isfinite(
+            self._online_value()
+        ):
+            return None
+        rule = self.threshold
+        first = self.forest_.output_after_
+        if isinstance(rule, Threshold) and rule.method == "spot":
+            return (f"Threshold.spot calibrates itself on the first {rule.calibration_size} rows "
+                    f"the forest scores (it scores once it has seen {first} shingles)")
+        return f"the running threshold starts once the forest has scored {first} rows"
 
     def _online_k(self) -> float:
         rule = self.threshold

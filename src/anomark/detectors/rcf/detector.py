@@ -10,6 +10,8 @@ anomaly-score definition, so thresholds carry over between the engines.
 
 from __future__ import annotations
 
+import math
+import warnings
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -416,10 +418,23 @@ class RCFDetector(OnlineMixin, Detector):
 
         Events' ``located_at`` (local engine, ``score_type="anomaly"``) is where the
         anomalous values entered: the first time offset of the peak's shingle carrying at
-        least half of the largest offset's attribution.
+        least half of the largest offset's attribution. After online calls whose threshold
+        has not warmed up yet, nothing is flagged (threshold ``inf``) and a warning says what
+        it waits for, unless ``threshold`` or ``refit_threshold`` gives another rule.
         """
-        result = super().detect(data, refit_threshold=refit_threshold, threshold=threshold)
-        return self._with_locations(result)
+        waiting = None if threshold is not None or refit_threshold else self._warming_up()
+        if waiting is None:
+            result = super().detect(data, refit_threshold=refit_threshold, threshold=threshold)
+            return self._with_locations(result)
+        warnings.warn(
+            f"{type(self).__name__}.detect: the online threshold is still warming up, so no "
+            f"row is flagged: {waiting}; pass threshold= or refit_threshold=True to flag by "
+            "another rule",
+            UserWarning,
+            stacklevel=2,
+        )
+        ds, scores = self._score_data(data)
+        return Detection(scores, math.inf, data=ds, detector=type(self).__name__)
 
     def fit_detect(self, data: Any) -> Detection:
         """``fit(data)`` then detect on the same data, scoring it only once (events located
