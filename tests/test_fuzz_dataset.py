@@ -173,6 +173,9 @@ def odd_index(draw: Any, n: int) -> tuple[pd.Index, pd.Index | None, set[str]]:
         if len(distinct) <= 1:
             idx = pd.DatetimeIndex(stamps) if n else regular
             return idx, idx, set()
+        if all(s.tz is not None for s in stamps):  # instants, in the first one's zone
+            return pd.Index(stamps, dtype=object), pd.DatetimeIndex(
+                [s.tz_convert(stamps[0].tz) for s in stamps]), set()
         return pd.Index(stamps, dtype=object), None, {"mixed_tz", "unparseable_index"}
     if kind in ("int", "int_unsorted", "range"):
         positions: pd.Index
@@ -284,16 +287,25 @@ def test_from_frame_with_time_column_fuzz(
     causes = causes - {"dup_columns"}  # columns were renamed c0, c1...
     found = explicit or time_name.lower() in ("timestamp", "time", "date")
     numbers = frame.index.dtype.kind in "iufb"
-    if numbers:  # never read as epoch times; an unnamed one stays a (non-numeric) value column
-        causes = (causes - {"bad_index_dtype"}) | {"numeric_time" if found else "non_numeric"}
-    elif not found and len(frame):
-        causes = causes | {"no_time"}
+    if numbers and found:  # never read as epoch times
+        causes = (causes - {"bad_index_dtype"}) | {"numeric_time"}
+    elif numbers:  # an unnamed one is a value column (numbers held as objects are numbers)
+        causes = causes - {"bad_index_dtype", "no_columns", "dup_timestamps"}
+    elif not found and len(frame):  # (text that is no date stays a non-numeric value column)
+        causes = causes | {"no_time"} | ({"non_numeric"} if "unparseable_index" in causes
+                                         else set())
     ds, exc = run(
         lambda: Dataset.from_frame(flat, time_name if explicit else None,
                                    duplicates=duplicates)  # type: ignore[arg-type]
     )
     if exc is not None:
         assert_names_cause(exc, causes)
+        return
+    if numbers and not found:
+        assert not causes, f"accepted input with problems {sorted(causes)}"
+        assert not ds.is_time_indexed and ds.columns[0] == time_name
+        np.testing.assert_array_equal(ds.frame[time_name].to_numpy(),
+                                      np.asarray(frame.index, dtype=np.float64))
         return
     # a column holding dates is found even under another name
     causes.discard("no_time")

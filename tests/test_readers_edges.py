@@ -369,12 +369,59 @@ def test_neither_reading_names_a_value_each_format_fails_on(tmp_path: Path) -> N
             in text), text
 
 
-def test_day_month_dates_with_different_offsets_are_named_as_such(tmp_path: Path) -> None:
-    text = _read_error(_eu(tmp_path / "a.csv", ["01/02/2024 00:00 +0100",
-                                                "01/03/2024 00:00 +0200"]))
-    assert text.endswith("column 'timestamp': timestamps mix time zones or offsets; convert "
-                         "them to one time zone (e.g. pd.to_datetime(..., utc=True)) before "
-                         "building a Dataset"), text
+def test_offsets_that_change_are_read_as_instants_in_the_first_offset(tmp_path: Path) -> None:
+    # local times written with their offset across the change to summer time: the same
+    # instants, shown in the first row's offset as anomark stream shows them (these files were
+    # refused: "timestamps mix time zones or offsets")
+    stamps = ["2024-03-31T01:00:00+01:00", "2024-03-31T01:30:00+01:00",
+              "2024-03-31T03:00:00+02:00", "2024-03-31T03:30:00+02:00"]
+    ds = Dataset.from_csv(_eu(tmp_path / "iso.csv", stamps))
+    assert str(ds.index.tz) == "UTC+01:00"  # type: ignore[attr-defined]
+    assert list(ds.index) == [pd.Timestamp(t) for t in stamps]  # the same instants
+    assert [t.isoformat() for t in ds.index][2:] == ["2024-03-31T02:00:00+01:00",
+                                                      "2024-03-31T02:30:00+01:00"]
+    # day/month dates too, the order settled by the data (13/03 is day first) or by dayfirst
+    eu = ["01/02/2024 00:00 +0100", "01/04/2024 00:00 +0200", "13/04/2024 00:00 +0200"]
+    text = _read_error(_eu(tmp_path / "a.csv", eu))
+    assert "the dates look day first ('13/04/2024 00:00 +0200' cannot be read month first)" in text
+    with pytest.warns(IrregularSamplingWarning):
+        ds = Dataset.from_csv(_eu(tmp_path / "a.csv", eu), dayfirst=True)
+    assert [t.isoformat() for t in ds.index] == [
+        "2024-02-01T00:00:00+01:00", "2024-03-31T23:00:00+01:00", "2024-04-12T23:00:00+01:00"]
+    # found as the time column by its content, not its name
+    (tmp_path / "when.csv").write_text("v,when\n1,2024-03-31T01:30:00+01:00\n"
+                                       "2,2024-03-31T03:00:00+02:00\n")
+    assert Dataset.from_csv(tmp_path / "when.csv").index[-1] == pd.Timestamp(
+        "2024-03-31T03:00:00+02:00")
+    # datetimes in different zones: in the first one's zone
+    zoned = pd.Index([pd.Timestamp("2024-03-31 01:30", tz="Europe/Paris"),
+                      pd.Timestamp("2024-03-31 03:00", tz="UTC")], dtype=object)
+    frame = Dataset(pd.DataFrame({"v": [1.0, 2.0]}, index=zoned)).frame
+    assert str(frame.index.tz) == "Europe/Paris" and frame.index[1].hour == 5
+
+
+def test_timestamps_with_and_without_an_offset_are_refused_naming_one_of_each(
+    tmp_path: Path,
+) -> None:
+    text = _read_error(_eu(tmp_path / "a.csv", ["2024-03-31T01:30:00+01:00", "2024-03-31T02:00:00",
+                                                "2024-03-31T03:00:00+02:00"]))
+    assert text.endswith("column 'timestamp': some timestamps have a UTC offset and some do not "
+                         "('2024-03-31T01:30:00+01:00' has one, '2024-03-31T02:00:00' none): "
+                         "they cannot be put on one time line; give every value its offset, "
+                         "or none"), text
+    text = _read_error(_eu(tmp_path / "b.csv", ["2024-03-31", "2024-03-31T01:30:00+01:00",
+                                                "2024-03-31T03:00:00+02:00"]))
+    assert "('2024-03-31T01:30:00+01:00' has one, '2024-03-31' none)" in text, text
+    mixed = pd.Index([pd.Timestamp("2024-03-31 01:30", tz="Europe/Paris"),
+                      pd.Timestamp("2024-03-31 03:00")], dtype=object)
+    with pytest.raises(DataError, match=r"^dataset index: some timestamps have a UTC offset "
+                                        r"and some do not \('2024-03-31 01:30:00\+01:00' has "
+                                        r"one, '2024-03-31 03:00:00' none\)"):
+        Dataset(pd.DataFrame({"v": [1.0, 2.0]}, index=mixed))
+    # a value that is no date among offsets is named as such (not as one without an offset)
+    text = _read_error(_eu(tmp_path / "c.csv", ["2024-03-31T01:30:00+01:00",
+                                                "2024-03-31T03:00:00+02:00", "soon"]))
+    assert "'soon' at row 2 does not match the column's format 'ISO8601'" in text, text
 
 
 def test_backward_steps_decide_and_are_counted_in_the_message(tmp_path: Path) -> None:

@@ -5,8 +5,8 @@ Every detector, loader and evaluation function in anomark works on a ``Dataset``
 (or, for plain arrays, an integer position index) and whose columns are all numeric.
 NaN is allowed inside a ``Dataset`` (joins and resampling create gaps; see :meth:`Dataset.fillna`)
 but detectors refuse it with an error naming the column; ``inf`` is refused at construction.
-Reading files (CSV, globs, S3) and parsing timestamps live in :mod:`anomark.readers`; the
-``from_csv`` / ``from_s3`` / ``from_sensors`` constructors use it.
+Reading files (CSV, globs, S3) lives in :mod:`anomark.readers`, parsing timestamps in
+:mod:`anomark.times`; the ``from_csv`` / ``from_s3`` / ``from_sensors`` constructors use them.
 """
 
 from __future__ import annotations
@@ -23,15 +23,8 @@ import pandas as pd
 
 from anomark import readers
 from anomark.errors import DataError, DataTypeError
-from anomark.readers import (
-    PathLike,
-    bad_index_message,
-    find_time_column,
-    index_looks_like_dates,
-    parse_index,
-    parse_times,
-    value_kind,
-)
+from anomark.readers import PathLike
+from anomark.times import on_time_index, parse_index
 
 if TYPE_CHECKING:  # pragma: no cover
     import boto3
@@ -233,15 +226,12 @@ class Dataset:
             Label for messages and plots.
         dayfirst, time_format
             How date strings are read (one format per column; see
-            :func:`anomark.readers.parse_times`).
+            :func:`anomark.times.parse_times`).
 
         Returns
         -------
         Dataset
         """
-        def parse(values: Any, where: str) -> pd.DatetimeIndex:
-            return parse_times(values, where, dayfirst=dayfirst, time_format=time_format)
-
         if isinstance(frame, pd.Series):
             frame = frame.to_frame(name=frame.name if frame.name is not None else "value")
         if not isinstance(frame, pd.DataFrame):
@@ -249,39 +239,8 @@ class Dataset:
                 f"from_frame expects a DataFrame or Series, got {type(frame).__name__}"
             )
         source = f"dataset {name!r}" if name else "frame"
-        if time_column is not None:
-            if time_column not in frame.columns:
-                raise DataError(
-                    f"{source}: time column {time_column!r} not found among "
-                    f"{list(map(str, frame.columns))}"
-                )
-            frame = frame.set_index(time_column)
-            frame.index = parse(frame.index, f"{source} column {time_column!r}")
-        elif not isinstance(frame.index, pd.DatetimeIndex):
-            index = frame.index
-            if index_looks_like_dates(index):
-                # e.g. pd.read_csv(f, index_col=0): the index holds date strings
-                frame = frame.copy()
-                frame.index = parse(index, f"{source} index")
-            else:
-                is_bool = pd.api.types.is_bool_dtype(index.dtype)
-                has_positions = not is_bool and (
-                    pd.api.types.is_integer_dtype(index.dtype) or value_kind(index) == "integer"
-                )
-                try:
-                    col = find_time_column(frame, source)
-                except DataError:
-                    if is_bool or pd.api.types.is_float_dtype(index.dtype):
-                        raise DataError(
-                            f"{bad_index_message(source, index)}, and no time column was "
-                            f"found among {list(map(str, frame.columns))}; pass time_column= "
-                            "or index the frame by time"
-                        ) from None
-                    if not has_positions:
-                        raise
-                else:
-                    frame = frame.set_index(col)
-                    frame.index = parse(frame.index, f"{source} column {col!r}")
+        frame = on_time_index(frame, time_column, source, dayfirst=dayfirst,
+                              time_format=time_format)
         if columns is not None:
             missing = [c for c in columns if c not in frame.columns]
             if missing:
@@ -385,7 +344,7 @@ class Dataset:
             with a message asking for ``dayfirst=True`` or ``time_format=``.
         time_format : str, optional
             The timestamps' format (``"%d/%m/%Y %H:%M"``); by default one format is inferred
-            per file (see :func:`anomark.readers.parse_times`).
+            per file (see :func:`anomark.times.parse_times`).
         **read_csv_kwargs
             Passed to :func:`pandas.read_csv` (``sep``, ``decimal``...).
 
@@ -403,7 +362,7 @@ class Dataset:
 
         Warns
         -----
-        anomark.readers.IrregularSamplingWarning
+        anomark.times.IrregularSamplingWarning
             The timestamps are not evenly spaced.
         """
         files = readers.expand_paths(paths)

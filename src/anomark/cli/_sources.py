@@ -67,7 +67,7 @@ def load_source(args: argparse.Namespace, progress: bool) -> Source:
     """
     with warnings.catch_warnings():
         if args.resample:
-            from anomark.readers import IrregularSamplingWarning
+            from anomark.times import IrregularSamplingWarning
 
             warnings.simplefilter("ignore", IrregularSamplingWarning)
         return _load(args, progress)

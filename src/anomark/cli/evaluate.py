@@ -76,7 +76,7 @@ def _read_scores(args: argparse.Namespace) -> tuple[Any, Any, str]:
     import numpy as np
     import pandas as pd
 
-    from anomark.readers import find_time_column, parse_times
+    from anomark.times import find_time_column, parse_times
 
     file = Path(args.scores)
     try:

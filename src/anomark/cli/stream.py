@@ -269,7 +269,7 @@ class _RowReader:
         either way (``01/02/2024``) before any row has shown the order stops the stream
         instead of being guessed; a row that contradicts the order is a bad row.
         """
-        from anomark.readers import date_order
+        from anomark.times import date_order
 
         order = date_order(text)
         if self.args.dayfirst:

@@ -50,7 +50,7 @@ from anomark.dataset import Dataset, Duplicates
 from anomark.errors import DataError
 from anomark.labels import Window, parse_windows, to_timestamp
 from anomark.persistence import atomic_write_bytes
-from anomark.readers import IrregularSamplingWarning
+from anomark.times import IrregularSamplingWarning
 
 __all__ = [
     "BUNDLED",
@@ -376,7 +376,7 @@ def load(name: str, *, duplicates: Duplicates = "first") -> Dataset:
     steps back one hour once. A ``Dataset`` needs unique timestamps in time order, so rows are
     sorted (stably) and repeated timestamps combined as ``duplicates`` says. The labelled
     windows stay valid: their ends are timestamps of the result. Series with gaps are
-    loaded as published (no :class:`~anomark.readers.IrregularSamplingWarning`).
+    loaded as published (no :class:`~anomark.times.IrregularSamplingWarning`).
 
     Parameters
     ----------
