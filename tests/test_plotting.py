@@ -18,7 +18,7 @@ from anomark.errors import DataError
 plt = pytest.importorskip("matplotlib.pyplot")
 from matplotlib.collections import PathCollection  # noqa: E402
 
-from anomark.plotting import WIDE_COLUMNS, plot_detection, plot_heatmap  # noqa: E402
+from anomark.plotting import GAP_STEPS, WIDE_COLUMNS, plot_detection, plot_heatmap  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -48,6 +48,41 @@ def _saved(fig: object, path: Path) -> Path:
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     return path
 
+
+def test_lines_break_at_gaps_in_the_data(tmp_path: Path) -> None:
+    # NAB's occupancy_t4013 has a 3-day hole in 5-minute data: its line (and the score's, and
+    # an online threshold's) was drawn straight across it, as if there were data
+    first = pd.date_range("2024-01-01", periods=300, freq="5min")
+    later = pd.date_range(first[-1] + pd.Timedelta(days=3), periods=300, freq="5min")
+    index = first.append(later)
+    values = np.sin(np.arange(600) / 10.0)
+    values[450] += 4.0
+    ds = Dataset(pd.DataFrame({"v": values}, index=index))
+    det = _detection(ds)
+    online = Detection(det.scores, det.threshold, data=ds,
+                       thresholds=pd.Series(np.linspace(1.0, 2.0, 600), index=index))
+    for detection in (det, online):
+        fig = detection.plot()
+        _saved(fig, tmp_path / "gap.png")
+        ax_series, ax_score = fig.axes
+        lines = [line for line in [*ax_series.get_lines(), *ax_score.get_lines()]
+                 if len(line.get_xdata()) > 2]  # (not a fixed threshold's axhline)
+        assert len(lines) == 2 + (detection is online)  # series, score, moving threshold
+        for line in lines:
+            x = np.asarray(line.get_xdata())
+            y = np.asarray(line.get_ydata(), dtype=float)
+            assert len(x) == 601 and np.isnan(y).sum() == 1  # one break, nothing else lost
+            assert first[-1] < pd.Timestamp(x[np.isnan(y)][0]) < later[0]
+            refs = (values, detection.scores.to_numpy(), np.linspace(1.0, 2.0, 600))
+            assert any(np.array_equal(y[~np.isnan(y)], ref) for ref in refs)
+        marks = [c for c in ax_series.collections if isinstance(c, PathCollection)]
+        assert sum(len(c.get_offsets()) for c in marks) == detection.n_flagged > 0
+    # a step up to GAP_STEPS times the usual one is no gap; irregular data is not cut up
+    close = first.append(pd.DatetimeIndex([first[-1] + GAP_STEPS * pd.Timedelta("5min")]))
+    near = Dataset(pd.DataFrame({"v": np.arange(301.0)}, index=close))
+    score = pd.Series(np.zeros(301), index=close)
+    fig = Detection(score, 1.0, data=near).plot()
+    assert not np.isnan(np.asarray(fig.axes[0].get_lines()[0].get_ydata(), float)).any()
 
 def test_plot_detection_twin_axes_png(tmp_path: Path) -> None:
     ds, windows = periodic_series(n=1500, seed=0)

@@ -6,7 +6,8 @@ imported) the non-interactive Agg backend is selected, so plotting works on serv
 
 :func:`plot_detection`
     Few columns: the series on the left axis, the score on a twin right axis with the threshold
-    line, flagged points marked, labelled windows shaded. Wide data (more than
+    line, flagged points marked, labelled windows shaded; lines break where the data have a
+    gap (a step over :data:`GAP_STEPS` times the usual one). Wide data (more than
     :data:`WIDE_COLUMNS` columns): an echogram-style heatmap with the score panel on top.
 :func:`plot_heatmap`
     A heatmap of many columns (time on x, column on y), optionally with a score panel on top.
@@ -49,6 +50,8 @@ _SCORE_COLOR = "#d97a00"
 _FLAG_COLOR = "#d62728"
 _WINDOW_COLOR = "#2ca02c"
 _MAX_LINE_COLUMNS = WIDE_COLUMNS
+#: A step more than this many times the usual (median) one is a gap: lines break there.
+GAP_STEPS = 5
 
 Normalize = Literal["zscore", "minmax"] | None
 
@@ -75,6 +78,21 @@ def _x_values(index: pd.Index) -> np.ndarray:
             index = index.tz_convert(None)
         return np.asarray(index.to_numpy(dtype="datetime64[ns]"))
     return np.asarray(index, dtype=np.float64)
+
+
+def _gapped(x: np.ndarray, *ys: np.ndarray) -> tuple[np.ndarray, ...]:
+    """``x`` and the ``ys`` with a NaN point in each gap (a step over :data:`GAP_STEPS`
+    times the median step), so that lines are not drawn across missing data (a straight
+    line over a three-day hole looks like data)."""
+    if len(x) < 3:
+        return (x, *ys)
+    steps = np.diff(x)
+    gaps = np.flatnonzero(steps > np.median(steps) * GAP_STEPS)
+    if not len(gaps):
+        return (x, *ys)
+    middle = x[gaps] + steps[gaps] / 2
+    return (np.insert(x, gaps + 1, middle),
+            *(np.insert(np.asarray(y, dtype=np.float64), gaps + 1, np.nan) for y in ys))
 
 
 def _to_x(value: Any, index: pd.Index) -> Any:
@@ -142,7 +160,7 @@ def _score_panel(
     show_legend: bool = True,
 ) -> None:
     x = _x_values(scores.index)
-    ax.plot(x, scores.to_numpy(), color=_SCORE_COLOR, lw=0.9, label="score")
+    ax.plot(*_gapped(x, scores.to_numpy()), color=_SCORE_COLOR, lw=0.9, label="score")
     if threshold is not None and np.isfinite(threshold):
         ax.axhline(threshold, color=_FLAG_COLOR, ls="--", lw=1.0,
                    label=f"threshold {threshold:.4g}")
@@ -240,7 +258,7 @@ def plot_detection(
     for i, col in enumerate(columns):
         values = frame[col].to_numpy()
         color = _SERIES_COLORS[i % len(_SERIES_COLORS)]
-        ax_series.plot(x, values, lw=0.8, color=color, label=col, zorder=2)
+        ax_series.plot(*_gapped(x, values), lw=0.8, color=color, label=col, zorder=2)
         if mask.any() and (i == 0 or len(columns) <= 3):
             ax_series.scatter(
                 x[mask], values[mask], s=16, color=_FLAG_COLOR, zorder=4,
@@ -250,8 +268,8 @@ def plot_detection(
     _mark_located(ax_series, detection)
     ax_score = ax_series.twinx()
     x_score = x
-    ax_score.plot(x_score, scores.to_numpy(), color=_SCORE_COLOR, lw=0.8, alpha=0.75,
-                  label="score", zorder=1)
+    ax_score.plot(*_gapped(x_score, scores.to_numpy()), color=_SCORE_COLOR, lw=0.8,
+                  alpha=0.75, label="score", zorder=1)
     shown = _draw_threshold(ax_score, detection, x_score)
     _stack_ranges(ax_series, ax_score, frame[columns].to_numpy(), scores.to_numpy(), shown)
     ax_score.set_ylabel("anomaly score", color=_SCORE_COLOR)
@@ -289,7 +307,7 @@ def _draw_threshold(ax: Axes, detection: Detection, x: np.ndarray) -> float:
         values = detection.thresholds.to_numpy(dtype=np.float64)
         shown = np.where(np.isfinite(values), values, np.nan)
         if np.isfinite(shown).any():
-            ax.step(x, shown, where="post", color=_FLAG_COLOR, ls="--", lw=1.0,
+            ax.step(*_gapped(x, shown), where="post", color=_FLAG_COLOR, ls="--", lw=1.0,
                     label="online threshold")
             return float(np.nanmax(shown))
         return finite_max
