@@ -251,14 +251,13 @@ def _separating_cut(
     acc = 0.0
     dim = -1
     offset = 0.0
-    for j in range(x.shape[0]):
+    for j in range(x.shape[0]):  # no branches (g > 0 cannot be predicted): 2-3 % on learning
         g = max(lo[node, j] - x[j], 0.0) + max(x[j] - hi[node, j], 0.0)
-        if g > 0.0:
-            dim = j
-            offset = r - acc
-            acc += g
-            if acc > r:
-                break
+        searching = acc <= r
+        hit = searching and g > 0.0
+        dim = j if hit else dim
+        offset = r - acc if hit else offset
+        acc = acc + g if searching else acc
     xv = x[dim]
     if xv < lo[node, dim]:  # x below the box: value in [x, lo)
         value = lo.dtype.type(xv + max(offset, 0.0))  # in the boxes' precision
@@ -293,8 +292,16 @@ def insert_point(
         _make_leaf(tree, 0, x, slot)
         return
     node = 0
+    grow = _outside(x, _U64(0), x.shape[0], lo, hi, _U64(0))  # how much R grows
     while True:
-        grow = _outside(x, _U64(0), x.shape[0], lo, hi, _U64(node))  # how much R grows
+        child = left[node]
+        grow_child = 0.0
+        if child >= 0:
+            # the next node's distance before this node's decision (which does not change
+            # the child's box), so that a mispredicted branch does not also wait for it:
+            # learning 2-3 % faster for one distance wasted where the cut separates
+            child += x[cut_dim[node]] > cut_value[node]
+            grow_child = _outside(x, _U64(0), x.shape[0], lo, hi, _U64(child))
         if grow > 0.0:
             r = uniform(rng) * (tree.range_sum[node] + grow)
             if r < grow or left[node] < 0:  # (a leaf's box is a point: every cut separates)
@@ -320,7 +327,8 @@ def insert_point(
             mass[node] += 1
             return
         mass[node] += 1
-        node = left[node] + (x[cut_dim[node]] > cut_value[node])
+        node = child
+        grow = grow_child
 
 
 @njit(cache=True, **_BORROWED)
