@@ -78,6 +78,17 @@ class Reservoir(NamedTuple):
     rng: np.ndarray  # uint64 (T, 8): two xoshiro256** states: sampling, cutting
 
 
+class TreeSample(NamedTuple):
+    """One tree's views of the :class:`Reservoir` that learning edits (the calls that learn a
+    point pass these few arrays rather than every array of the forest's state)."""
+
+    points: np.ndarray  # (m, d)
+    seq: np.ndarray  # (m,)
+    free_pairs: np.ndarray  # (m,)
+    n_free: np.ndarray  # (1,): the number of free pairs, as a view to update in place
+    cut_rng: np.ndarray  # (4,): the cutting stream's xoshiro256** state
+
+
 # ---------------------------------------------------------------------- random numbers
 @njit(cache=True, **_BORROWED)
 def _rotl(x: np.uint64, k: int) -> np.uint64:  # pragma: no cover - compiled
@@ -272,9 +283,11 @@ def _separating_cut(
 
 @njit(cache=True, **_BORROWED)
 def insert_point(
-    tree: Trees, res: Reservoir, t: int, x: np.ndarray, slot: int, rng: np.ndarray
+    tree: Trees, free_pairs: np.ndarray, n_free: np.ndarray, x: np.ndarray, slot: int,
+    rng: np.ndarray,
 ) -> None:  # pragma: no cover - compiled
-    """Insert the point ``x`` (held in sample slot ``slot``) into tree ``t``.
+    """Insert the point ``x`` (held in sample slot ``slot``) into ``tree``, taking a new
+    child pair from the tree's free stack (``free_pairs[:n_free[0]]``).
 
     At a node whose box ``B`` does not hold ``x``, a random cut of ``B`` extended by ``x``
     is drawn from one uniform ``r`` over the extended box's side sum ``R + G`` (``G``: how
@@ -307,8 +320,8 @@ def insert_point(
             if r < grow or left[node] < 0:  # (a leaf's box is a point: every cut separates)
                 # the cut separates x from the node's box: a new node takes its place
                 dim, value = _separating_cut(x, lo, hi, node, r)
-                res.n_free[t] -= 1
-                pair = 2 * res.free_pairs[t, res.n_free[t]] + 1
+                n_free[0] -= 1
+                pair = 2 * free_pairs[n_free[0]] + 1
                 if x[dim] <= value:
                     new_leaf, moved = pair, pair + 1
                 else:
@@ -333,15 +346,16 @@ def insert_point(
 
 @njit(cache=True, **_BORROWED)
 def delete_point(
-    tree: Trees, res: Reservoir, t: int, slot: int, n_used: int, path: np.ndarray
+    tree: Trees, points: np.ndarray, free_pairs: np.ndarray, n_free: np.ndarray, slot: int,
+    n_used: int, path: np.ndarray,
 ) -> bool:  # pragma: no cover - compiled
-    """Delete the point in sample slot ``slot`` from tree ``t`` (slots ``0 .. n_used-1`` hold
-    points; ``path`` is scratch space for the ancestors). Returns ``False``, changing nothing,
+    """Delete the point in sample slot ``slot`` (``points[slot]``) from ``tree`` (slots
+    ``0 .. n_used-1`` hold points; the freed child pair goes on the tree's free stack;
+    ``path`` is scratch space for the ancestors). Returns ``False``, changing nothing,
     when the tree does not hold the point (a state edited outside the forest): the caller
     reports it (an exception raised here would not cross numba's parallel loop cleanly)."""
     left, cut_dim, cut_value, mass = tree.left, tree.cut_dim, tree.cut_value, tree.mass
     lo, hi = tree.lo, tree.hi
-    points = res.points[t]
     p = points[slot]
     node = 0
     depth = 0
@@ -377,8 +391,8 @@ def delete_point(
         mass[freed] = 0
         tree.leaf_point[freed] = -1
         tree.range_sum[freed] = 0.0
-    res.free_pairs[t, res.n_free[t]] = (pair - 1) // 2
-    res.n_free[t] += 1
+    free_pairs[n_free[0]] = (pair - 1) // 2
+    n_free[0] += 1
     shrinking = True
     for i in range(depth - 2, -1, -1):
         a = path[i]
@@ -447,19 +461,20 @@ def sure_rejection(res: Reservoir, t: int, decay_max: float) -> float:  # pragma
 
 @njit(cache=True, **_BORROWED)
 def learn_point(
-    tree: Trees, res: Reservoir, t: int, x: np.ndarray, entry: int, slot: int, n_used: int,
+    tree: Trees, sample: TreeSample, x: np.ndarray, entry: int, slot: int, n_used: int,
     path: np.ndarray,
 ) -> bool:  # pragma: no cover - compiled
     """Put the point ``x`` (the forest's ``entry``-th), taken by :func:`offer_drawn`, into ``slot``:
     delete the point it evicts from the tree, then insert ``x`` (cuts drawn from the tree's
     cutting stream). ``False`` when the evicted point is missing from the tree (see
     :func:`delete_point`; nothing is learned)."""
-    if slot < n_used and not delete_point(tree, res, t, slot, n_used, path):
+    points, free_pairs, n_free = sample.points, sample.free_pairs, sample.n_free
+    if slot < n_used and not delete_point(tree, points, free_pairs, n_free, slot, n_used, path):
         return False
     for j in range(x.shape[0]):
-        res.points[t, slot, j] = x[j]
-    res.seq[t, slot] = entry
-    insert_point(tree, res, t, res.points[t, slot], slot, res.rng[t, 4:])
+        points[slot, j] = x[j]
+    sample.seq[slot] = entry
+    insert_point(tree, free_pairs, n_free, points[slot], slot, sample.cut_rng)
     return True
 
 
@@ -540,6 +555,8 @@ def _stream_chunk_py(
     offsets = np.arange(n_rows if attribution else 0) * row_stride
     for t in prange(n_trees):
         tree = tree_of(trees, t)
+        sample = TreeSample(res.points[t], res.seq[t], res.free_pairs[t], res.n_free[t : t + 1],
+                            res.rng[t, 4:])
         path = np.empty(capacity + 1, dtype=np.int64)
         node = np.empty(_GROUP, dtype=np.int64)
         keep = np.empty(_GROUP)
@@ -584,7 +601,7 @@ def _stream_chunk_py(
             if slot >= 0:
                 off = r * row_stride
                 if not learn_point(
-                    tree, res, t, flat[off : off + dim], entries0 + r, slot, n_used, path
+                    tree, sample, flat[off : off + dim], entries0 + r, slot, n_used, path
                 ):
                     broken[t] = True
                     break
