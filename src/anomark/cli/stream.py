@@ -51,8 +51,6 @@ examples:
   tail -n +1 -f data.csv | anomark stream - --state taxi-state/ --checkpoint-every 500
   anomark stream data.csv --window-size 48 --param time_decay=0.001 --on-bad-row skip
 """
-#: Names taken for the time column when --time-column is not given (as the CSV readers do).
-_TIME_NAMES = ("timestamp", "time", "datetime", "date", "ts", "date_time", "time_stamp")
 #: ISO 8601 times (year first, so no day/month question), read without pandas' format
 #: inference, which costs about 0.2-0.5 ms a row: half the time of a stream replayed from a file
 _ISO_TIME = re.compile(
@@ -159,8 +157,10 @@ class _RowReader:
         self.repeated_headers = 0  # header lines again (CSV files concatenated with cat)
         self.n_fields = len(names)
         time_col = args.time_column
-        if time_col is None:
-            time_col = next((c for c in names if c.lower() in _TIME_NAMES), None)
+        if time_col is None:  # named as the CSV readers look for it
+            from anomark.times import TIME_NAMES
+
+            time_col = next((c for c in names if c.lower() in TIME_NAMES), None)
             if time_col is None:
                 raise ConfigurationError(
                     f"{args.source}: no time column among {names}; name it with --time-column"

@@ -470,7 +470,7 @@ class OnlineMixin:
                         "a new detector"
                     )
                 before = before.as_unit(index.unit)
-                if index.tz is not None and str(index.tz) != str(before.tz):
+                if index.tz is not None:
                     # the same instants in the rows' zone (mixing zones is not a time index)
                     before = before.tz_convert(index.tz)
             last = before[-1]

@@ -713,6 +713,13 @@ def check_shingles(series: np.ndarray, shingle_size: int, dim: int, what: str) -
     return n_windows
 
 
+def _work_chunk(n_rows: int, threads: int, low: int, high: int) -> int:
+    """Rows per ``prange`` work item of the scoring kernels: about four items per thread,
+    within ``[low, high]`` (large enough to reuse each tree's cached nodes, small enough to
+    give every thread a few items)."""
+    return int(min(high, max(low, -(-n_rows // (4 * threads)))))
+
+
 def score_flat(
     trees: Trees, flat: np.ndarray, n_rows: int, row_stride: int, kind: str, threads: int
 ) -> np.ndarray:
@@ -720,9 +727,7 @@ def score_flat(
     from anomark.detectors.rcf import _kernels
 
     out = np.zeros(n_rows)
-    # rows per work item: large enough to reuse each tree's cached nodes, small enough to
-    # give every thread a few items
-    chunk = int(min(4096, max(256, -(-n_rows // (4 * threads)))))
+    chunk = _work_chunk(n_rows, threads, 256, 4096)
     run = kernel((_kernels.score_rows, _kernels.score_rows_parallel), threads)
     with _threads(threads):
         run(flat, n_rows, row_stride, trees.lo.shape[2], trees, kind == "codisp", chunk, out)
@@ -743,7 +748,7 @@ def attribute_flat(
     dim = trees.lo.shape[2]
     scores = np.zeros(idx.size)
     attr = np.zeros((idx.size, dim))
-    chunk = int(min(1024, max(64, -(-idx.size // (4 * threads)))))
+    chunk = _work_chunk(idx.size, threads, 64, 1024)
     run = kernel((_kernels.attribute_rows, _kernels.attribute_rows_parallel), threads)
     with _threads(threads):
         run(series.ravel(), idx * series.shape[1], dim, trees, chunk, scores, attr)
